@@ -1,0 +1,43 @@
+{
+  "variables": {
+    # node-gyp rebuild --debug -- -Dsanitize=1 builds the addon with ASan and UBSan.
+    "sanitize%": 0
+  },
+  "target_defaults": {
+    "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fstack-protector-strong"],
+    "cflags": ["-Wall", "-Wextra", "-O2"],
+    "conditions": [
+      ["sanitize==1", {
+        "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
+        "ldflags": ["-fsanitize=address,undefined"]
+      }]
+    ]
+  },
+  "targets": [
+    {
+      "target_name": "iomux",
+      "sources": [
+        "native/binding.cc",
+        "native/binding_socket.cc",
+        "native/select.cc",
+        "native/poll.cc",
+        "native/socket.cc"
+      ],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/epoll.cc"],
+          "defines": ["IOMUX_HAVE_EPOLL"]
+        }],
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd'", {
+          "sources": ["native/kqueue.cc"],
+          "defines": ["IOMUX_HAVE_KQUEUE"],
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "WARNING_CFLAGS": ["-Wall", "-Wextra"]
+          }
+        }]
+      ]
+    }
+  ]
+}

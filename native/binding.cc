@@ -1,0 +1,156 @@
+// N-API glue for the selectors: SelectorWrap owns one backend and the Int32Array that wait()
+// fills. Only plain numbers cross back on the hot path; the TypeScript side builds every error.
+#include <napi.h>
+
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <sys/select.h>
+
+#include "binding_socket.h"
+#include "selector.h"
+
+namespace iomux {
+namespace {
+
+enum BackendId { kSelect = 0, kPoll = 1, kEpoll = 2, kKqueue = 3 };
+
+int make_backend(int id, std::unique_ptr<Selector>* out) {
+  switch (id) {
+    case kSelect: return make_select_selector(out);
+    case kPoll: return make_poll_selector(out);
+#ifdef IOMUX_HAVE_EPOLL
+    case kEpoll: return make_epoll_selector(out);
+#endif
+#ifdef IOMUX_HAVE_KQUEUE
+    case kKqueue: return make_kqueue_selector(out);
+#endif
+    default: return -ENOSYS;
+  }
+}
+
+// Misuse by our own TypeScript layer (wrong argument types) is a programming error: it raises a
+// TypeError in JS instead of crashing. User input is validated in TS before it gets here.
+bool expect_ints(const Napi::CallbackInfo& info, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (i >= info.Length() || !info[i].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "iomux native: expected integer arguments")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSelector", {
+        InstanceMethod<&SelectorWrap::Open>("open"),
+        InstanceMethod<&SelectorWrap::Add>("add"),
+        InstanceMethod<&SelectorWrap::Modify>("modify"),
+        InstanceMethod<&SelectorWrap::Remove>("remove"),
+        InstanceMethod<&SelectorWrap::Wait>("wait"),
+        InstanceMethod<&SelectorWrap::Close>("close"),
+        InstanceMethod<&SelectorWrap::BackendFd>("backendFd"),
+    });
+  }
+
+  // new NativeSelector(results: Int32Array): wait() writes (fd, mask) pairs into `results`.
+  explicit SelectorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SelectorWrap>(info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(info.Env(), "iomux native: expected an Int32Array")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    auto results = info[0].As<Napi::Int32Array>();
+    results_ref_ = Napi::Persistent(results);
+    results_ = results.Data();
+    capacity_ = int(results.ElementLength() / 2);
+  }
+
+  ~SelectorWrap() override {
+    if (backend_) backend_->close();
+  }
+
+ private:
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    if (!expect_ints(info, 1)) return info.Env().Undefined();
+    return Number(info, make_backend(info[0].As<Napi::Number>().Int32Value(), &backend_));
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    if (!backend_) return Number(info, -EBADF);
+    if (!expect_ints(info, 2)) return info.Env().Undefined();
+    return Number(info, backend_->add(Arg(info, 0), Arg(info, 1)));
+  }
+
+  Napi::Value Modify(const Napi::CallbackInfo& info) {
+    if (!backend_) return Number(info, -EBADF);
+    if (!expect_ints(info, 2)) return info.Env().Undefined();
+    return Number(info, backend_->modify(Arg(info, 0), Arg(info, 1)));
+  }
+
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    if (!backend_) return Number(info, -EBADF);
+    if (!expect_ints(info, 1)) return info.Env().Undefined();
+    return Number(info, backend_->remove(Arg(info, 0)));
+  }
+
+  // wait(timeoutMs) -> count of pairs in the results array, or -errno. Timeout already rounded
+  // and saturated by TS: -1 forever, 0 poll, else whole milliseconds up to INT_MAX.
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    if (!backend_) return Number(info, -EBADF);
+    if (!expect_ints(info, 1)) return info.Env().Undefined();
+    return Number(info, backend_->wait(Arg(info, 0), results_, capacity_));
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (backend_) backend_->close();
+    backend_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value BackendFd(const Napi::CallbackInfo& info) {
+    return Number(info, backend_ ? backend_->backendFd() : -1);
+  }
+
+  static int Arg(const Napi::CallbackInfo& info, size_t i) {
+    return info[i].As<Napi::Number>().Int32Value();
+  }
+  static Napi::Value Number(const Napi::CallbackInfo& info, double value) {
+    return Napi::Number::New(info.Env(), value);
+  }
+
+  std::unique_ptr<Selector> backend_;
+  Napi::Reference<Napi::Int32Array> results_ref_;
+  int32_t* results_ = nullptr;
+  int capacity_ = 0;
+};
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSelector", SelectorWrap::Define(env));
+  Napi::Array backends = Napi::Array::New(env);
+  uint32_t n = 0;
+  backends.Set(n++, "select");
+  backends.Set(n++, "poll");
+#ifdef IOMUX_HAVE_EPOLL
+  backends.Set(n++, "epoll");
+#endif
+#ifdef IOMUX_HAVE_KQUEUE
+  backends.Set(n++, "kqueue");
+#endif
+  exports.Set("backends", backends);
+  exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
+  InitSocketBindings(env, exports);
+  return exports;
+}
+
+}  // namespace iomux
+
+// NODE_API_MODULE pastes its second argument into an identifier, so it takes an unqualified name.
+static Napi::Object InitIomux(Napi::Env env, Napi::Object exports) { return iomux::Init(env, exports); }
+NODE_API_MODULE(iomux, InitIomux)

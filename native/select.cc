@@ -1,0 +1,111 @@
+// select(2) backend. Copies the interest sets into the kernel on every call and scans every fd up
+// to the highest registered one afterwards: O(max fd) per wait, and limited to FD_SETSIZE.
+#include <sys/select.h>
+#include <unistd.h>
+#include <cerrno>
+
+#include "selector.h"
+#include "sys.h"
+
+namespace iomux {
+namespace {
+
+class SelectSelector final : public Selector {
+ public:
+  SelectSelector() {
+    FD_ZERO(&read_interest_);
+    FD_ZERO(&write_interest_);
+    for (int& e : events_) e = 0;
+  }
+
+  int add(int fd, int events) override {
+    // FD_SET past FD_SETSIZE writes out of bounds; the TS layer reports this as a RangeError.
+    if (fd < 0 || fd >= FD_SETSIZE) return -EINVAL;
+    if (!fd_is_open(fd)) return -EBADF;
+    if (events_[fd] != 0) return -EEXIST;
+    set_interest(fd, events);
+    return 0;
+  }
+
+  int modify(int fd, int events) override {
+    if (fd < 0 || fd >= FD_SETSIZE || events_[fd] == 0) return -ENOENT;
+    set_interest(fd, events);
+    return 0;
+  }
+
+  int remove(int fd) override {
+    if (fd < 0 || fd >= FD_SETSIZE || events_[fd] == 0) return -ENOENT;
+    set_interest(fd, 0);
+    while (max_fd_ >= 0 && events_[max_fd_] == 0) --max_fd_;
+    return 0;
+  }
+
+  int wait(int timeout_ms, int32_t* out, int capacity) override {
+    fd_set readable, writable;
+    int n = wait_retrying_eintr(timeout_ms, [&](int ms) {
+      readable = read_interest_;
+      writable = write_interest_;
+      timeval tv{ms / 1000, (ms % 1000) * 1000};
+      return select(max_fd_ + 1, &readable, &writable, nullptr, ms < 0 ? nullptr : &tv);
+    });
+    if (n == -EBADF) return report_closed_fds(out, capacity);
+    if (n <= 0) return n;
+    return collect(out, capacity, [&](int fd) {
+      return (FD_ISSET(fd, &readable) ? kRead : 0) | (FD_ISSET(fd, &writable) ? kWrite : 0);
+    });
+  }
+
+  void close() override {}
+
+ private:
+  void set_interest(int fd, int events) {
+    events_[fd] = events;
+    if (events & kRead) FD_SET(fd, &read_interest_); else FD_CLR(fd, &read_interest_);
+    if (events & kWrite) FD_SET(fd, &write_interest_); else FD_CLR(fd, &write_interest_);
+    if (events && fd > max_fd_) max_fd_ = fd;
+  }
+
+  // select(2) fails the whole call with EBADF when any set holds a closed fd. The contract says
+  // such an fd is reported ready with its asked bits so its owner's next syscall sees EBADF.
+  int report_closed_fds(int32_t* out, int capacity) {
+    return collect(out, capacity, [&](int fd) { return fd_is_open(fd) ? 0 : events_[fd]; });
+  }
+
+  // Scans registered fds starting where the previous truncated scan stopped, so that when more
+  // fds are ready than `capacity` holds, none is starved by lower-numbered busy fds.
+  template <typename MaskOf>
+  int collect(int32_t* out, int capacity, MaskOf mask_of) {
+    const int span = max_fd_ + 1;
+    if (span <= 0) return 0;
+    if (scan_start_ >= span) scan_start_ = 0;
+    int count = 0;
+    for (int i = 0; i < span; ++i) {
+      int fd = (scan_start_ + i) % span;
+      if (events_[fd] == 0) continue;
+      int mask = mask_of(fd) & events_[fd];
+      if (!mask) continue;
+      if (count == capacity) {
+        scan_start_ = fd;
+        return count;
+      }
+      out[2 * count] = fd;
+      out[2 * count + 1] = mask;
+      ++count;
+    }
+    return count;
+  }
+
+  fd_set read_interest_, write_interest_;
+  int events_[FD_SETSIZE];
+  int max_fd_ = -1;
+  int scan_start_ = 0;
+};
+
+}  // namespace
+
+int make_select_selector(std::unique_ptr<Selector>* out) {
+  out->reset(new SelectSelector());
+  return 0;
+}
+
+}  // namespace iomux

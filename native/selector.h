@@ -1,0 +1,45 @@
+// The one interface every readiness backend implements.
+//
+// Contract (shared by select, poll, epoll and kqueue; the TypeScript BaseSelector relies on it):
+// - Level-triggered: a fd that stays ready is reported by every wait() until its state changes.
+// - Masks use kRead|kWrite only. Readable data, EOF, a pending connection, an error or a hang-up
+//   report kRead if it was asked; writable space, an error or a hang-up report kWrite if it was
+//   asked. Bits that were not asked for are never reported. select(2) has no hang-up bit, so a
+//   pipe whose writer went away shows only kRead there.
+// - wait() writes at most `capacity` (fd, mask) pairs into `out`, one pair per fd, and returns
+//   their count; it allocates nothing. When more fds are ready than fit, later calls report the
+//   rest first (select/poll rotate their scan start; epoll's ready list rotates in the kernel).
+// - timeout_ms < 0 waits forever, 0 polls. EINTR is retried with the time that is left, so a
+//   signal never shortens or breaks a wait (see sys.h).
+// - Every failure is returned as -errno; nothing here throws.
+// - A registered fd closed behind the selector's back: select and poll report it ready with the
+//   asked bits (the owner's next read fails with EBADF); epoll and kqueue drop it as the kernel
+//   does. remove() of such an fd succeeds.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace iomux {
+
+enum EventMask : int { kRead = 1, kWrite = 2 };
+
+class Selector {
+ public:
+  virtual ~Selector() = default;
+  virtual int add(int fd, int events) = 0;
+  virtual int modify(int fd, int events) = 0;
+  virtual int remove(int fd) = 0;
+  virtual int wait(int timeout_ms, int32_t* out, int capacity) = 0;
+  virtual void close() = 0;
+  // The kernel object's own fd (epoll/kqueue), pollable by another loop; -1 where none exists.
+  virtual int backendFd() const { return -1; }
+};
+
+// Factories return 0 and fill `out`, or return -errno (epoll_create1/kqueue can hit EMFILE).
+int make_select_selector(std::unique_ptr<Selector>* out);
+int make_poll_selector(std::unique_ptr<Selector>* out);
+int make_epoll_selector(std::unique_ptr<Selector>* out);
+int make_kqueue_selector(std::unique_ptr<Selector>* out);
+
+}  // namespace iomux

@@ -1,0 +1,93 @@
+// The typed shape of every export of the C++ addon, and the loader that finds it.
+// Native functions return numbers: a result (>= 0) or -errno. Errors are built in errors.ts.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeSelectorHandle {
+  /** Creates the kernel object for backend id (see BACKEND_IDS); 0 or -errno. */
+  open(backendId: number): number;
+  add(fd: number, events: number): number;
+  modify(fd: number, events: number): number;
+  remove(fd: number): number;
+  /** Fills the results Int32Array with (fd, mask) pairs; returns their count or -errno. */
+  wait(timeoutMs: number): number;
+  close(): void;
+  backendFd(): number;
+}
+
+export interface NativeAddress {
+  /** AF_INET, AF_INET6, AF_UNIX, or 0 for an unbound socket. */
+  family: number;
+  /** Numeric IP text, or the path of a Unix socket. */
+  host: string;
+  port: number;
+}
+
+export interface NativeConstants {
+  AF_INET: number; AF_INET6: number; AF_UNIX: number;
+  SOCK_STREAM: number; SOCK_DGRAM: number;
+  SOL_SOCKET: number; SO_REUSEADDR: number; SO_REUSEPORT?: number; SO_ERROR: number;
+  SO_RCVBUF: number; SO_SNDBUF: number; SO_KEEPALIVE: number;
+  IPPROTO_TCP: number; TCP_NODELAY: number; IPPROTO_IPV6: number; IPV6_V6ONLY: number;
+  SHUT_RD: number; SHUT_WR: number; SHUT_RDWR: number;
+}
+
+export interface NativeAddon {
+  NativeSelector: new (results: Int32Array) => NativeSelectorHandle;
+  /** Backends compiled into this build, best last (epoll/kqueue after select and poll). */
+  backends: string[];
+  FD_SETSIZE: number;
+  constants: NativeConstants;
+  socket(family: number, type: number): number;
+  bind(fd: number, family: number, host: string, port: number): number;
+  connect(fd: number, family: number, host: string, port: number): number;
+  listen(fd: number, backlog: number): number;
+  accept(fd: number): number;
+  recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  send(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  shutdown(fd: number, how: number): number;
+  close(fd: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number): number;
+  getsockopt(fd: number, level: number, name: number): number;
+  getsockname(fd: number): NativeAddress | number;
+  getpeername(fd: number): NativeAddress | number;
+  pipe(): [number, number] | number;
+  socketpair(): [number, number] | number;
+  /** Installs a handler that writes the signal number to wakeFd; keeps the old disposition. */
+  signalWatch(signo: number, wakeFd: number): number;
+  /** Restores the disposition signalWatch replaced. */
+  signalUnwatch(signo: number): number;
+}
+
+export const BACKEND_IDS = { select: 0, poll: 1, epoll: 2, kqueue: 3 } as const;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'binding.gyp'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('iomux: cannot find the package root (binding.gyp)');
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Loads build/Release/iomux.node, or build/Debug first when IOMUX_DEBUG=1. */
+function loadAddon(): NativeAddon {
+  const root = packageRoot();
+  const flavours = process.env.IOMUX_DEBUG === '1' ? ['Debug', 'Release'] : ['Release', 'Debug'];
+  const candidates = flavours.map((f) => join(root, 'build', f, 'iomux.node'));
+  const require = createRequire(import.meta.url);
+  for (const file of candidates) {
+    if (existsSync(file)) return require(file) as NativeAddon;
+  }
+  throw new Error(
+    `iomux: the native addon is not built (checked: ${candidates.join(', ')}). ` +
+      'Build it with `npm run build` (or `npx node-gyp rebuild`) in the iomux folder.',
+  );
+}
+
+export const native: NativeAddon = loadAddon();
