@@ -66,9 +66,27 @@ class SelectSelector final : public Selector {
   }
 
   // select(2) fails the whole call with EBADF when any set holds a closed fd. The contract says
-  // such an fd is reported ready with its asked bits so its owner's next syscall sees EBADF.
+  // such an fd is reported ready with its asked bits so its owner's next syscall sees EBADF; the
+  // open fds are polled once more without the closed ones, so their readiness is not hidden
+  // (level-triggered: a ready fd is reported by every wait, as poll(2) does beside POLLNVAL).
   int report_closed_fds(int32_t* out, int capacity) {
-    return collect(out, capacity, [&](int fd) { return fd_is_open(fd) ? 0 : events_[fd]; });
+    fd_set closed, readable = read_interest_, writable = write_interest_;
+    FD_ZERO(&closed);
+    for (int fd = 0; fd <= max_fd_; ++fd) {
+      if (events_[fd] == 0 || fd_is_open(fd)) continue;
+      FD_SET(fd, &closed);
+      FD_CLR(fd, &readable);
+      FD_CLR(fd, &writable);
+    }
+    timeval zero{0, 0};
+    if (select(max_fd_ + 1, &readable, &writable, nullptr, &zero) < 0) {
+      FD_ZERO(&readable);  // an fd closed in between: its turn comes on the next wait
+      FD_ZERO(&writable);
+    }
+    return collect(out, capacity, [&](int fd) {
+      if (FD_ISSET(fd, &closed)) return events_[fd];
+      return (FD_ISSET(fd, &readable) ? kRead : 0) | (FD_ISSET(fd, &writable) ? kWrite : 0);
+    });
   }
 
   // Scans registered fds starting where the previous truncated scan stopped, so that when more

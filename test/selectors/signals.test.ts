@@ -1,0 +1,97 @@
+// Signals (DESIGN §2 "EINTR is retried inside wait with the remaining timeout recomputed",
+// STYLE principle 7 "A signal never shortens a wait"): a signal that arrives while the thread is
+// blocked in select() neither raises nor cuts the wait short, on every backend.
+//
+// A child process sends SIGUSR2 to this process while it is blocked; a listener keeps Node from
+// dying of it. After each signal the child writes a byte to a "proof" pipe the selector does not
+// watch, so a byte found after select() returns proves the signal was sent during the wait.
+import { afterEach, describe, expect, test } from 'vitest';
+import { availableBackends } from '../../src/selectors.js';
+import {
+  EVENT_READ,
+  cleanup,
+  drain,
+  openSelector,
+  pairsOf,
+  pipe,
+  shell,
+  timed,
+  watchdog,
+} from '../helpers/fds.js';
+
+afterEach(cleanup);
+
+/** Installs a SIGUSR2 listener for the duration of fn, and counts the signals Node saw. */
+async function withSigusr2(fn: (received: () => number) => Promise<void> | void): Promise<void> {
+  let count = 0;
+  const onSignal = () => void count++;
+  process.on('SIGUSR2', onSignal);
+  try {
+    await fn(() => count);
+  } finally {
+    process.off('SIGUSR2', onSignal);
+  }
+}
+
+/** Resolves once cond() holds; fails after ms. Node runs signal listeners once the thread is free. */
+async function eventually(cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe.each(availableBackends())('%s selector', (backend) => {
+  test('§7 a signal arriving mid-wait neither raises nor shortens select(300)', async () => {
+    await withSigusr2(async (received) => {
+      using _guard = watchdog(10_000);
+      const sel = openSelector(backend);
+      const [r] = pipe();
+      const [proofR, proofW] = pipe();
+      sel.register(r, EVENT_READ);
+      shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3`, proofW);
+      const [results, ms] = timed(() => sel.select(300));
+      expect(results).toEqual([]);
+      expect(ms).toBeGreaterThanOrEqual(299);
+      expect(ms).toBeLessThan(300 + 500);
+      expect(drain(proofR), 'the signal was sent while select() waited').toBe(1);
+      await eventually(() => received() === 1, 2000);
+    });
+  });
+
+  test('§7 a burst of signals mid-wait does not lengthen select(300): each retry waits only what is left', async () => {
+    await withSigusr2(async (received) => {
+      using _guard = watchdog(10_000);
+      const sel = openSelector(backend);
+      const [proofR, proofW] = pipe();
+      // Empty selector: nothing can end the wait but the clock. Signals at ~60, 120, 180, 240 ms.
+      const kill = `kill -s USR2 ${process.pid}; printf x >&3`;
+      shell(`sleep 0.06; ${kill}; sleep 0.06; ${kill}; sleep 0.06; ${kill}; sleep 0.06; ${kill}`, proofW);
+      const [results, ms] = timed(() => sel.select(300));
+      expect(results).toEqual([]);
+      expect(ms).toBeGreaterThanOrEqual(299);
+      // Restarting the full 300 ms after the last signal (at >= 240 ms) would take >= 540 ms.
+      expect(ms).toBeLessThan(500);
+      expect(drain(proofR), 'all four signals were sent during the wait').toBe(4);
+      // Signals may coalesce while pending, so Node may see fewer than four.
+      await eventually(() => received() >= 1, 2000);
+    });
+  });
+
+  test('§7 a signal mid-wait does not end a wait without timeout; readiness does', async () => {
+    await withSigusr2(async (received) => {
+      using _guard = watchdog(10_000);
+      const sel = openSelector(backend);
+      const [r, w] = pipe();
+      const [proofR, proofW] = pipe();
+      sel.register(r, EVENT_READ);
+      shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3; sleep 0.15; printf x >&4`, proofW, w);
+      const [results, ms] = timed(() => sel.select(null));
+      expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
+      expect(ms).toBeGreaterThanOrEqual(195);
+      expect(drain(proofR)).toBe(1);
+      await eventually(() => received() === 1, 2000);
+    });
+  });
+});
