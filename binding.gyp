@@ -39,5 +39,31 @@
         }]
       ]
     }
+  ],
+  "conditions": [
+    # Benchmark reference programs (bench/reference, bench/loadgen): plain C executables,
+    # Linux only because they use epoll. Built into build/Release/ beside iomux.node.
+    ["OS=='linux'", {
+      "targets": [
+        {
+          "target_name": "pipes_ref",
+          "type": "executable",
+          "sources": ["bench/reference/pipes.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra"]
+        },
+        {
+          "target_name": "echo_ref",
+          "type": "executable",
+          "sources": ["bench/reference/echo.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra"]
+        },
+        {
+          "target_name": "loadgen",
+          "type": "executable",
+          "sources": ["bench/loadgen/loadgen.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra"]
+        }
+      ]
+    }]
   ]
 }
