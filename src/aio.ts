@@ -1,0 +1,224 @@
+// async/await over non-blocking sockets ("switch on I/O", like gevent): each call tries the
+// syscall first and waits on the loop only when it would block.
+//
+// Waiting registers a reader/writer for the socket's fd. To spare two epoll_ctl calls per message
+// in request/response code, a registration is kept after its waiter is satisfied and dropped
+// at the end of the next loop iteration if nobody waits again by then (one batched check per
+// iteration, not per message). Closing the socket drops it at once and rejects any waiter.
+import type { Loop } from './loop.js';
+import { Socket, kBeforeClose, type Address } from './socket.js';
+import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+
+type Settle = { resolve: () => void; reject: (err: unknown) => void };
+
+/** Per-socket wait state: at most one reader and one writer waiting at a time. */
+class SocketWaiters {
+  readonly loop: Loop;
+  readonly sock: Socket;
+  readonly fd: number;
+  reader: Settle | null = null;
+  writer: Settle | null = null;
+  readArmed = false;
+  writeArmed = false;
+  checkQueued = false;
+
+  constructor(loop: Loop, sock: Socket) {
+    this.loop = loop;
+    this.sock = sock;
+    this.fd = sock.fileno();
+    sock[kBeforeClose] = this.#onClose;
+  }
+
+  waitReadable(): Promise<void> {
+    if (this.reader !== null) return Promise.reject(busy('read', this.fd));
+    const p = new Promise<void>((resolve, reject) => { this.reader = { resolve, reject }; });
+    if (!this.readArmed) {
+      this.loop.addReader(this.fd, this.#onReadable);
+      this.readArmed = true;
+    }
+    return p;
+  }
+
+  waitWritable(): Promise<void> {
+    if (this.writer !== null) return Promise.reject(busy('write', this.fd));
+    const p = new Promise<void>((resolve, reject) => { this.writer = { resolve, reject }; });
+    if (!this.writeArmed) {
+      this.loop.addWriter(this.fd, this.#onWritable);
+      this.writeArmed = true;
+    }
+    return p;
+  }
+
+  #onReadable = (): void => {
+    const waiter = this.reader;
+    if (waiter === null) return this.#disarmRead();
+    this.reader = null;
+    queueIdleCheck(this);
+    waiter.resolve();
+  };
+
+  #onWritable = (): void => {
+    const waiter = this.writer;
+    if (waiter === null) return this.#disarmWrite();
+    this.writer = null;
+    queueIdleCheck(this);
+    waiter.resolve();
+  };
+
+  /** Drops registrations nobody waits on any more (run once per loop iteration). */
+  dropIdle(): void {
+    this.checkQueued = false;
+    if (waitersBySocket.get(this.sock) !== this) return;  // released meanwhile
+    if (this.reader === null) this.#disarmRead();
+    if (this.writer === null) this.#disarmWrite();
+  }
+
+  #disarmRead(): void {
+    if (!this.readArmed) return;
+    this.readArmed = false;
+    if (!this.loop.isClosed()) this.loop.removeReader(this.fd);
+  }
+
+  #disarmWrite(): void {
+    if (!this.writeArmed) return;
+    this.writeArmed = false;
+    if (!this.loop.isClosed()) this.loop.removeWriter(this.fd);
+  }
+
+  /** Unregisters at once and forgets this socket; waiters (if any) are left to `reject`. */
+  release(): void {
+    this.#disarmRead();
+    this.#disarmWrite();
+    waitersBySocket.delete(this.sock);
+    if (this.sock[kBeforeClose] === this.#onClose) this.sock[kBeforeClose] = null;
+  }
+
+  // Runs inside Socket.close() while the fd is still open, so unregistering cannot hit EBADF.
+  #onClose = (): void => {
+    this.release();
+    const err = iomuxError('ERR_SOCKET_CLOSED', `The socket (fd ${this.fd}) was closed while an operation waited on it`);
+    const { reader, writer } = this;
+    this.reader = this.writer = null;
+    reader?.reject(err);
+    writer?.reject(err);
+  };
+}
+
+function busy(what: string, fd: number): Error {
+  return iomuxError('ERR_INVALID_ARG_VALUE', `Another operation is already waiting to ${what} on fd ${fd}`);
+}
+
+const waitersBySocket = new WeakMap<Socket, SocketWaiters>();
+const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
+
+function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
+  let w = waitersBySocket.get(sock);
+  if (w === undefined || w.loop !== loop) {
+    w = new SocketWaiters(loop, sock);
+    waitersBySocket.set(sock, w);
+  }
+  return w;
+}
+
+/** Hands a socket over to another owner (a Transport): drops aio's registrations at once. */
+export function releaseWaiters(sock: Socket): void {
+  waitersBySocket.get(sock)?.release();
+}
+
+function queueIdleCheck(w: SocketWaiters): void {
+  if (w.checkQueued) return;
+  w.checkQueued = true;
+  let batch = idleChecks.get(w.loop);
+  if (batch === undefined) {
+    batch = [];
+    idleChecks.set(w.loop, batch);
+  }
+  if (batch.length === 0) {
+    const pending = batch;
+    w.loop.callSoon(() => {
+      for (let i = 0; i < pending.length; i++) pending[i].dropIdle();
+      pending.length = 0;
+    });
+  }
+  batch.push(w);
+}
+
+function checkSocket(sock: unknown): Socket {
+  if (!(sock instanceof Socket)) throw invalidArgType('sock', 'an iomux Socket', sock);
+  return sock;
+}
+
+function checkBytes(name: string, value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw invalidArgType(name, 'a Buffer or Uint8Array', value);
+  return value;
+}
+
+/** Reads into `buf`; resolves with the byte count (0 at EOF). */
+export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
+  checkSocket(sock);
+  checkBytes('buf', buf);
+  try {
+    const n = sock.recvInto(buf);
+    if (n !== null) return Promise.resolve(n);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return recvIntoSlow(loop, sock, buf);
+}
+
+async function recvIntoSlow(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
+  const w = waitersOf(loop, sock);
+  for (;;) {
+    await w.waitReadable();
+    const n = sock.recvInto(buf);
+    if (n !== null) return n;
+  }
+}
+
+/** Reads up to `n` bytes; resolves with a Buffer (empty at EOF). */
+export async function sockRecv(loop: Loop, sock: Socket, n: number): Promise<Buffer> {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw invalidArgValue('n', 'a positive integer', n);
+  const buf = Buffer.allocUnsafe(n);
+  const got = await sockRecvInto(loop, sock, buf);
+  return buf.subarray(0, got);
+}
+
+/** Sends every byte of `data`, waiting for room as often as needed. */
+export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array): Promise<void> {
+  checkSocket(sock);
+  checkBytes('data', data);
+  let sent: number;
+  try {
+    sent = sock.send(data) ?? 0;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (sent === data.length) return Promise.resolve();
+  return sendRestSlow(loop, sock, data, sent);
+}
+
+async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number): Promise<void> {
+  const w = waitersOf(loop, sock);
+  while (sent < data.length) {
+    await w.waitWritable();
+    sent += sock.send(data, sent) ?? 0;
+  }
+}
+
+/** Resolves with the next connection on a listening socket. */
+export async function sockAccept(loop: Loop, sock: Socket): Promise<Socket> {
+  checkSocket(sock);
+  for (;;) {
+    const conn = sock.accept();
+    if (conn !== null) return conn;
+    await waitersOf(loop, sock).waitReadable();
+  }
+}
+
+/** Connects and resolves once the connection is up; rejects with the connect error. */
+export async function sockConnect(loop: Loop, sock: Socket, address: Address): Promise<void> {
+  checkSocket(sock);
+  if (sock.connect(address)) return;
+  await waitersOf(loop, sock).waitWritable();
+  sock.finishConnect();
+}

@@ -1,0 +1,228 @@
+// A Python-socket-like wrapper over a non-blocking fd. Would-block is an ordinary answer (null),
+// never an exception; every real failure is a Node-style error with code, errno and syscall.
+// The socket knows nothing of the loop: aio.ts and transports.ts do the waiting.
+import { isIP } from 'node:net';
+import { native } from './native.js';
+import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+
+/** `{ host, port }` for TCP (numeric IPv4/IPv6, or 'localhost'), `{ path }` for Unix sockets. */
+export type Address = { host: string; port: number } | { path: string };
+export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
+
+/**
+ * A hook that runs just before a socket's fd is closed, while the fd is still valid. The layers
+ * above (aio.ts, transports.ts) use it to unregister the fd and reject waiters; the socket itself
+ * stays ignorant of them.
+ */
+export const kBeforeClose: unique symbol = Symbol('iomux.beforeClose');
+
+const C = native.constants;
+const EAGAIN = -11;
+const EINPROGRESS = -115;
+// sun_path is 108 bytes on Linux, one of them the terminating NUL (unix(7)).
+const MAX_UNIX_PATH_BYTES = 107;
+
+const FAMILY_CODES: Record<SocketFamily, number> = { IPv4: C.AF_INET, IPv6: C.AF_INET6, unix: C.AF_UNIX };
+
+function check(rc: number, syscall: string): number {
+  if (rc < 0) throw errnoError(rc, syscall);
+  return rc;
+}
+
+function toFamily(code: number): SocketFamily {
+  if (code === C.AF_INET6) return 'IPv6';
+  if (code === C.AF_UNIX) return 'unix';
+  return 'IPv4';
+}
+
+/** Validates an address for a socket of `family`; returns [host-or-path, port]. */
+function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): [string, number] {
+  if (typeof addr !== 'object' || addr === null) {
+    throw invalidArgType(name, family === 'unix' ? 'an object { path }' : 'an object { host, port }', addr);
+  }
+  if (family === 'unix') {
+    const { path } = addr as { path?: unknown };
+    if (typeof path !== 'string' || path.length === 0) throw invalidArgType(`${name}.path`, 'a non-empty string', path);
+    if (path.includes('\0')) throw invalidArgValue(`${name}.path`, 'a path without NUL bytes', path);
+    if (Buffer.byteLength(path) > MAX_UNIX_PATH_BYTES) {
+      throw invalidArgValue(`${name}.path`, `at most ${MAX_UNIX_PATH_BYTES} bytes long`, path);
+    }
+    return [path, 0];
+  }
+  const { host, port } = addr as { host?: unknown; port?: unknown };
+  if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'a string', host);
+  if (typeof port !== 'number') throw invalidArgType(`${name}.port`, 'a number', port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw invalidArgValue(`${name}.port`, 'an integer from 0 to 65535', port);
+  }
+  const numeric = host === 'localhost' ? (family === 'IPv6' ? '::1' : '127.0.0.1') : host;
+  const version = isIP(numeric);
+  if (version === 0) {
+    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here)", host, TypeError);
+  }
+  if ((version === 6) !== (family === 'IPv6')) {
+    throw invalidArgValue(`${name}.host`, `an ${family} address for this ${family} socket`, host, TypeError);
+  }
+  return [numeric, port];
+}
+
+function toAddress(result: ReturnType<typeof native.getsockname>, syscall: string): Address {
+  if (typeof result === 'number') throw errnoError(result, syscall);
+  if (result.family === C.AF_UNIX) return { path: result.host };
+  return { host: result.host, port: result.port };
+}
+
+export class Socket {
+  readonly family: SocketFamily;
+  [kBeforeClose]: (() => void) | null = null;
+  #fd: number;
+
+  /** Wraps an open non-blocking socket fd; the Socket owns it from now on. */
+  constructor(fd: number, family: SocketFamily) {
+    if (!Number.isInteger(fd) || fd < 0) throw invalidArgValue('fd', 'a non-negative integer', fd);
+    if (!Object.hasOwn(FAMILY_CODES, family)) throw invalidArgValue('family', "'IPv4', 'IPv6' or 'unix'", family, TypeError);
+    this.#fd = fd;
+    this.family = family;
+  }
+
+  static tcp(): Socket { return Socket.#create('IPv4'); }
+  static tcp6(): Socket { return Socket.#create('IPv6'); }
+  static unix(): Socket { return Socket.#create('unix'); }
+
+  /** A TCP socket of the family that `host` belongs to ('localhost' is IPv4). */
+  static forHost(host: string): Socket {
+    return isIP(host) === 6 ? Socket.tcp6() : Socket.tcp();
+  }
+
+  static #create(family: SocketFamily): Socket {
+    return new Socket(check(native.socket(FAMILY_CODES[family], C.SOCK_STREAM), 'socket'), family);
+  }
+
+  /** The fd, or -1 once closed. */
+  get fd(): number { return this.#fd; }
+  get closed(): boolean { return this.#fd < 0; }
+
+  /** @throws ERR_SOCKET_CLOSED */
+  fileno(): number { return this.#open(); }
+
+  bind(address: Address): void {
+    const fd = this.#open();
+    const [host, port] = resolveAddress(this.family, address);
+    check(native.bind(fd, FAMILY_CODES[this.family], host, port), 'bind');
+  }
+
+  listen(backlog = 511): void {
+    if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
+      throw invalidArgValue('backlog', 'a non-negative integer', backlog);
+    }
+    check(native.listen(this.#open(), backlog), 'listen');
+  }
+
+  /** A connected socket, or null when no connection is waiting. */
+  accept(): Socket | null {
+    const rc = native.accept(this.#open());
+    if (rc >= 0) return new Socket(rc, this.family);
+    if (rc === EAGAIN) return null;
+    throw errnoError(rc, 'accept4');
+  }
+
+  /**
+   * Starts connecting. Returns true when already connected (Unix sockets often are), false when
+   * the connection is in progress: wait until writable, then call finishConnect().
+   */
+  connect(address: Address): boolean {
+    const fd = this.#open();
+    const [host, port] = resolveAddress(this.family, address);
+    const rc = native.connect(fd, FAMILY_CODES[this.family], host, port);
+    if (rc === 0) return true;
+    if (rc === EINPROGRESS || rc === EAGAIN) return false;
+    throw errnoError(rc, 'connect');
+  }
+
+  /** After a connect in progress became writable: throws the connect error (SO_ERROR), if any. */
+  finishConnect(): void {
+    const soError = check(native.getsockopt(this.#open(), C.SOL_SOCKET, C.SO_ERROR), 'getsockopt');
+    if (soError !== 0) throw errnoError(-soError, 'connect');
+  }
+
+  /** Reads into `buf`: the byte count, 0 at EOF, or null when nothing is there yet. */
+  recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
+    const n = native.recv(this.#fd, buf, offset, length);
+    if (n >= 0) return n;
+    return this.#failed(n, 'recv');
+  }
+
+  /** Reads up to `n` bytes into a new Buffer (empty at EOF), or null when nothing is there yet. */
+  recv(n: number): Buffer | null {
+    if (!Number.isInteger(n) || n <= 0) throw invalidArgValue('n', 'a positive integer', n);
+    const buf = Buffer.allocUnsafe(n);
+    const got = this.recvInto(buf);
+    return got === null ? null : buf.subarray(0, got);
+  }
+
+  /** Writes what the kernel takes now: the byte count, or null when its buffer is full. */
+  send(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
+    const n = native.send(this.#fd, buf, offset, length);
+    if (n >= 0) return n;
+    return this.#failed(n, 'send');
+  }
+
+  shutdown(how: 'read' | 'write' | 'both' = 'both'): void {
+    const code = how === 'read' ? C.SHUT_RD : how === 'write' ? C.SHUT_WR : how === 'both' ? C.SHUT_RDWR : -1;
+    if (code < 0) throw invalidArgValue('how', "'read', 'write' or 'both'", how, TypeError);
+    check(native.shutdown(this.#open(), code), 'shutdown');
+  }
+
+  /** Releases the fd. Closing twice does nothing. */
+  close(): void {
+    if (this.#fd < 0) return;
+    const hook = this[kBeforeClose];
+    this[kBeforeClose] = null;
+    if (hook !== null) hook();
+    const fd = this.#fd;
+    this.#fd = -1;
+    check(native.close(fd), 'close');
+  }
+
+  [Symbol.dispose](): void { this.close(); }
+
+  get localAddress(): Address { return toAddress(native.getsockname(this.#open()), 'getsockname'); }
+  get remoteAddress(): Address { return toAddress(native.getpeername(this.#open()), 'getpeername'); }
+
+  setNoDelay(on = true): void { this.#setFlag(C.IPPROTO_TCP, C.TCP_NODELAY, on); }
+  setReuseAddress(on = true): void { this.#setFlag(C.SOL_SOCKET, C.SO_REUSEADDR, on); }
+  setReusePort(on = true): void {
+    if (C.SO_REUSEPORT === undefined) throw errnoError(-95 /* EOPNOTSUPP */, 'setsockopt');
+    this.#setFlag(C.SOL_SOCKET, C.SO_REUSEPORT, on);
+  }
+
+  #setFlag(level: number, name: number, on: boolean): void {
+    check(native.setsockopt(this.#open(), level, name, on ? 1 : 0), 'setsockopt');
+  }
+
+  #open(): number {
+    if (this.#fd < 0) throw iomuxError('ERR_SOCKET_CLOSED', 'The socket is closed');
+    return this.#fd;
+  }
+
+  // The slow path of recvInto/send, kept apart so the fast path stays small.
+  #failed(rc: number, syscall: string): null {
+    if (rc === EAGAIN) return null;
+    if (this.#fd < 0) throw iomuxError('ERR_SOCKET_CLOSED', 'The socket is closed');
+    throw errnoError(rc, syscall);
+  }
+}
+
+/** A connected pair of non-blocking, close-on-exec Unix stream sockets. */
+export function socketpair(): [Socket, Socket] {
+  const fds = native.socketpair();
+  if (typeof fds === 'number') throw errnoError(fds, 'socketpair');
+  return [new Socket(fds[0], 'unix'), new Socket(fds[1], 'unix')];
+}
+
+/** A non-blocking, close-on-exec pipe: [read fd, write fd]. */
+export function pipe(): [number, number] {
+  const fds = native.pipe();
+  if (typeof fds === 'number') throw errnoError(fds, 'pipe2');
+  return fds;
+}

@@ -1,0 +1,432 @@
+// asyncio's transports and protocols over iomux sockets. A Transport owns one connected socket
+// and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
+// queued, and only the part the kernel did not take is buffered (with high/low water marks).
+import { unlinkSync } from 'node:fs';
+import type { Loop } from './loop.js';
+import { Socket, kBeforeClose, type Address } from './socket.js';
+import { releaseWaiters } from './aio.js';
+import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+
+export interface Protocol {
+  connectionMade?(transport: Transport): void;
+  /** A fresh Buffer per call; the protocol may keep it. */
+  dataReceived?(data: Buffer): void;
+  /** The peer will send no more. Return true to keep the transport open for writing. */
+  eofReceived?(): boolean | void;
+  /** The connection is gone: null for a normal close, else the error that ended it. */
+  connectionLost?(err: Error | null): void;
+  /** The write buffer went over the high-water mark: stop producing. */
+  pauseWriting?(): void;
+  /** The write buffer drained to the low-water mark: produce again. */
+  resumeWriting?(): void;
+}
+
+export interface WriteBufferLimits {
+  high?: number;
+  low?: number;
+}
+
+// asyncio's defaults: pause producers at 64 KiB queued, resume at a quarter of that.
+const DEFAULT_HIGH_WATER = 64 * 1024;
+// One read takes at most this much; matches the kernel's default loopback socket buffer scale.
+const READ_CHUNK = 64 * 1024;
+
+type State = 'open' | 'closing' | 'closed';
+
+export class Transport {
+  readonly #loop: Loop;
+  readonly #sock: Socket;
+  readonly #fd: number;
+  readonly #protocol: Protocol;
+  readonly #scratch: Buffer;
+  #state: State = 'open';
+  #readingPaused = false;
+  #eofReceived = false;
+  #eofRequested = false;
+  #writePaused = false;
+  #high = DEFAULT_HIGH_WATER;
+  #low = DEFAULT_HIGH_WATER / 4;
+  // Queued bytes not yet taken by the kernel: chunks[0] is sent from #headOffset on.
+  // Invariant: #queued === sum(chunk.length) - #headOffset, and it is 0 iff #chunks is empty.
+  #chunks: Buffer[] = [];
+  #headOffset = 0;
+  #queued = 0;
+  readonly #onLost: ((t: Transport) => void) | undefined;
+
+  /** @internal Made by createServer/createConnection. */
+  constructor(loop: Loop, sock: Socket, protocol: Protocol, scratch: Buffer, onLost?: (t: Transport) => void) {
+    this.#loop = loop;
+    this.#sock = sock;
+    this.#fd = sock.fileno();
+    this.#protocol = protocol;
+    this.#scratch = scratch;
+    this.#onLost = onLost;
+    // If user code closes the raw socket behind our back, unregister before the fd goes away.
+    sock[kBeforeClose] = () => this.#unregister();
+    loop.addReader(this.#fd, this.#onReadable);
+    loop.callSoon(() => this.#protocol.connectionMade?.(this));
+  }
+
+  get socket(): Socket { return this.#sock; }
+  get protocol(): Protocol { return this.#protocol; }
+  isClosing(): boolean { return this.#state !== 'open'; }
+  getWriteBufferSize(): number { return this.#queued; }
+  getWriteBufferLimits(): { high: number; low: number } { return { high: this.#high, low: this.#low }; }
+  isReading(): boolean { return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived; }
+
+  get localAddress(): Address { return this.#sock.localAddress; }
+  get remoteAddress(): Address { return this.#sock.remoteAddress; }
+
+  /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
+  write(data: Uint8Array | string): void {
+    if (typeof data === 'string') data = Buffer.from(data);
+    else if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer, Uint8Array or string', data);
+    if (this.#eofRequested || this.#state !== 'open') {
+      throw iomuxError('ERR_TRANSPORT_CLOSED', 'Cannot write after writeEof(), close() or abort()');
+    }
+    if (data.length === 0) return;
+    let sent = 0;
+    if (this.#queued === 0) {
+      try {
+        sent = this.#sock.send(data) ?? 0;
+      } catch (err) {
+        return this.#fatal(err as Error);
+      }
+      if (sent === data.length) return;
+      this.#loop.addWriter(this.#fd, this.#onWritable);
+    }
+    const rest = Buffer.from(data.subarray(sent));
+    this.#chunks.push(rest);
+    this.#queued += rest.length;
+    this.#maybePauseProtocol();
+  }
+
+  /** Half-closes: the peer sees EOF once the queued data is sent; reading goes on. */
+  writeEof(): void {
+    if (this.#eofRequested || this.#state !== 'open') return;
+    this.#eofRequested = true;
+    if (this.#queued === 0) this.#shutdownWrite();
+  }
+
+  canWriteEof(): boolean { return true; }
+
+  /** Stops reading, sends what is queued, then closes and calls connectionLost(null). */
+  close(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#loop.removeReader(this.#fd);
+    if (this.#queued === 0) this.#finish(null);
+  }
+
+  /** Closes at once; queued data is dropped. */
+  abort(): void {
+    if (this.#state === 'closed') return;
+    this.#finish(null);
+  }
+
+  pauseReading(): void {
+    if (this.#state !== 'open' || this.#readingPaused) return;
+    this.#readingPaused = true;
+    if (!this.#eofReceived) this.#loop.removeReader(this.#fd);
+  }
+
+  resumeReading(): void {
+    if (this.#state !== 'open' || !this.#readingPaused) return;
+    this.#readingPaused = false;
+    if (!this.#eofReceived) this.#loop.addReader(this.#fd, this.#onReadable);
+  }
+
+  /** Sets the marks at which pauseWriting()/resumeWriting() are called (low defaults to high/4). */
+  setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
+    if (typeof limits !== 'object' || limits === null) throw invalidArgType('limits', 'an object { high, low }', limits);
+    const high = limits.high ?? (limits.low !== undefined ? 4 * limits.low : DEFAULT_HIGH_WATER);
+    const low = limits.low ?? Math.floor(high / 4);
+    for (const [name, v] of [['high', high], ['low', low]] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidArgValue(`limits.${name}`, 'a non-negative integer', v);
+    }
+    if (low > high) throw invalidArgValue('limits.low', `at most high (${high})`, low);
+    this.#high = high;
+    this.#low = low;
+    this.#maybePauseProtocol();
+    this.#maybeResumeProtocol();
+  }
+
+  #onReadable = (): void => {
+    let n: number | null;
+    try {
+      n = this.#sock.recvInto(this.#scratch);
+    } catch (err) {
+      return this.#fatal(err as Error);
+    }
+    if (n === null) return;
+    if (n === 0) return this.#onEof();
+    const data = Buffer.allocUnsafe(n);
+    this.#scratch.copy(data, 0, 0, n);
+    this.#protocol.dataReceived?.(data);
+  };
+
+  #onEof(): void {
+    this.#eofReceived = true;
+    this.#loop.removeReader(this.#fd);
+    const keepOpen = this.#protocol.eofReceived?.();
+    if (!keepOpen) this.close();
+  }
+
+  #onWritable = (): void => {
+    const chunks = this.#chunks;
+    try {
+      while (chunks.length > 0) {
+        const head = chunks[0];
+        const sent = this.#sock.send(head, this.#headOffset);
+        if (sent === null) break;
+        this.#queued -= sent;
+        this.#headOffset += sent;
+        if (this.#headOffset < head.length) break;
+        chunks.shift();
+        this.#headOffset = 0;
+      }
+    } catch (err) {
+      return this.#fatal(err as Error);
+    }
+    if (this.#queued > 0) return this.#maybeResumeProtocol();
+    this.#loop.removeWriter(this.#fd);
+    this.#maybeResumeProtocol();
+    if (this.#state === 'closing') return this.#finish(null);
+    if (this.#eofRequested) this.#shutdownWrite();
+  };
+
+  #shutdownWrite(): void {
+    try {
+      this.#sock.shutdown('write');
+    } catch (err) {
+      // ENOTCONN: the peer already reset the connection; connectionLost reports it on the read side.
+      if ((err as { code?: string }).code !== 'ENOTCONN') this.#fatal(err as Error);
+    }
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#writePaused || this.#queued <= this.#high) return;
+    this.#writePaused = true;
+    this.#callProtocol(() => this.#protocol.pauseWriting?.());
+  }
+
+  #maybeResumeProtocol(): void {
+    if (!this.#writePaused || this.#queued > this.#low) return;
+    this.#writePaused = false;
+    this.#callProtocol(() => this.#protocol.resumeWriting?.());
+  }
+
+  #callProtocol(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#loop.callSoon(() => { throw err; });  // reaches the loop's exception handler
+    }
+  }
+
+  #fatal(err: Error): void {
+    this.#finish(err);
+  }
+
+  #unregister(): void {
+    this.#loop.removeReader(this.#fd);
+    this.#loop.removeWriter(this.#fd);
+  }
+
+  #finish(err: Error | null): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#headOffset = 0;
+    this.#sock[kBeforeClose] = null;
+    this.#unregister();
+    this.#sock.close();
+    this.#loop.callSoon(() => {
+      try {
+        this.#protocol.connectionLost?.(err);
+      } finally {
+        this.#onLost?.(this);
+      }
+    });
+  }
+}
+
+export interface ListenOptions {
+  host?: string;
+  port?: number;
+  /** A Unix socket path; replaces host/port. A stale socket file at the path is removed first. */
+  path?: string;
+  backlog?: number;
+  reusePort?: boolean;
+}
+
+export interface ConnectOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+  noDelay?: boolean;
+}
+
+// A process whose fds ran out (EMFILE/ENFILE) retries accepting after this pause instead of
+// spinning on a listening socket that stays readable (libuv and Tornado do likewise).
+const ACCEPT_RETRY_MS = 100;
+// Accepting at most this many connections per wake keeps one busy listener from starving I/O.
+const ACCEPTS_PER_WAKE = 64;
+
+export class Server {
+  readonly #loop: Loop;
+  readonly #sock: Socket;
+  readonly #factory: () => Protocol;
+  readonly #path: string | undefined;
+  readonly #transports = new Set<Transport>();
+  readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
+  readonly #address: Address;
+  #listening = true;
+  #acceptPaused = false;
+  #resolveClosed!: () => void;
+  /** Resolves once the server stopped listening and every connection it made is gone. */
+  readonly closed: Promise<void> = new Promise((resolve) => { this.#resolveClosed = resolve; });
+  /** Called when accept() fails with a resource error (default: the loop's exception handler). */
+  onAcceptError: ((err: Error) => void) | null = null;
+  /** How many connections accept() refused for lack of fds so far. */
+  acceptErrors = 0;
+
+  /** @internal Use loop.createServer(). */
+  constructor(loop: Loop, sock: Socket, factory: () => Protocol, path: string | undefined) {
+    this.#loop = loop;
+    this.#sock = sock;
+    this.#factory = factory;
+    this.#path = path;
+    this.#address = sock.localAddress;
+    loop.addReader(sock.fileno(), this.#onAcceptable);
+  }
+
+  get address(): Address { return this.#address; }
+  get listening(): boolean { return this.#listening; }
+  get connections(): ReadonlySet<Transport> { return this.#transports; }
+
+  /** Stops accepting; open connections go on. `closed` resolves when they are all gone. */
+  close(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    this.#loop.removeReader(this.#sock.fileno());
+    this.#sock.close();
+    if (this.#path !== undefined) {
+      try { unlinkSync(this.#path); } catch { /* already gone */ }
+    }
+    this.#maybeClosed();
+  }
+
+  /** Closes every connection (queued data is flushed first, as Transport.close does). */
+  closeConnections(): void {
+    for (const t of this.#transports) t.close();
+  }
+
+  /** Aborts every connection at once. */
+  abortConnections(): void {
+    for (const t of this.#transports) t.abort();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    this.closeConnections();
+    return this.closed;
+  }
+
+  #onAcceptable = (): void => {
+    for (let i = 0; i < ACCEPTS_PER_WAKE && this.#listening; i++) {
+      let conn: Socket | null;
+      try {
+        conn = this.#sock.accept();
+      } catch (err) {
+        this.#acceptFailed(err as Error & { code?: string });
+        return;
+      }
+      if (conn === null) return;
+      if (conn.family !== 'unix') conn.setNoDelay(true);
+      let protocol: Protocol;
+      try {
+        protocol = this.#factory();
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+      const transport = new Transport(this.#loop, conn, protocol, this.#scratch, (t) => {
+        this.#transports.delete(t);
+        this.#maybeClosed();
+      });
+      this.#transports.add(transport);
+    }
+  };
+
+  #acceptFailed(err: Error & { code?: string }): void {
+    // The client gave up between the kernel's accept queue and us: nothing to do.
+    if (err.code === 'ECONNABORTED' || err.code === 'EPROTO') return;
+    if (err.code === 'EMFILE' || err.code === 'ENFILE' || err.code === 'ENOBUFS' || err.code === 'ENOMEM') {
+      this.acceptErrors++;
+      this.#pauseAccepting();
+      if (this.onAcceptError) this.onAcceptError(err);
+      return;
+    }
+    throw err;
+  }
+
+  #pauseAccepting(): void {
+    if (this.#acceptPaused || !this.#listening) return;
+    this.#acceptPaused = true;
+    this.#loop.removeReader(this.#sock.fileno());
+    this.#loop.callLater(ACCEPT_RETRY_MS, () => {
+      this.#acceptPaused = false;
+      if (this.#listening) this.#loop.addReader(this.#sock.fileno(), this.#onAcceptable);
+    });
+  }
+
+  #maybeClosed(): void {
+    if (!this.#listening && this.#transports.size === 0) this.#resolveClosed();
+  }
+}
+
+function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; address: Address } {
+  if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'an object', opts);
+  if (opts.path !== undefined) return { sock: Socket.unix(), address: { path: opts.path } };
+  const host = opts.host ?? '127.0.0.1';
+  if (typeof host !== 'string') throw invalidArgType('options.host', 'a string', host);
+  const port = opts.port ?? 0;
+  return { sock: Socket.forHost(host), address: { host, port } };
+}
+
+export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
+  if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+  const { sock, address } = listenAddress(opts);
+  try {
+    if ('path' in address) {
+      try { unlinkSync(address.path); } catch { /* nothing stale to remove */ }
+    } else {
+      sock.setReuseAddress(true);
+      if (opts.reusePort) sock.setReusePort(true);
+    }
+    sock.bind(address);
+    sock.listen(opts.backlog ?? 511);
+  } catch (err) {
+    sock.close();
+    return Promise.reject(err);
+  }
+  return Promise.resolve(new Server(loop, sock, factory, 'path' in address ? address.path : undefined));
+}
+
+export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
+  if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+  const { sock, address } = listenAddress(opts);
+  try {
+    await loop.sockConnect(sock, address);
+    releaseWaiters(sock);  // from here on the transport alone registers this fd
+    if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  const protocol = factory();
+  const transport = new Transport(loop, sock, protocol, Buffer.allocUnsafe(READ_CHUNK));
+  return [transport, protocol];
+}
