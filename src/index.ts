@@ -12,5 +12,11 @@ export {
   createSelector,
 } from './selectors.js';
 export type { FileLike, SelectorKey, BackendName } from './selectors.js';
+export { Loop, Handle } from './loop.js';
+export type { ExceptionContext, ExceptionHandler, LoopOptions } from './loop.js';
+export { Socket, socketpair, pipe } from './socket.js';
+export type { Address, SocketFamily } from './socket.js';
+export { Transport, Server } from './transports.js';
+export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';
 export { errnoError } from './errors.js';
 export type { IomuxError, IomuxErrorCode, SystemError } from './errors.js';

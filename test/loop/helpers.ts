@@ -1,0 +1,82 @@
+// Helpers for the loop tests: loops whose selector is bounded in time and counts iterations, and
+// cleanup that closes every loop (the fd helpers in ../helpers/fds.ts close the pipes).
+//
+// Node's own timers cannot fire while run() waits in the selector, so a vitest timeout would
+// never end a hung test. Instead every loop made here polls a DeadlineSelector: each wait is cut
+// to what is left of the test's budget, and once the budget is spent select throws, so run()
+// rejects with "test deadline exceeded" instead of hanging.
+import { performance } from 'node:perf_hooks';
+import { Loop } from '../../src/loop.js';
+import { BaseSelector, availableBackends, type BackendName } from '../../src/selectors.js';
+import { cleanup as cleanupFds } from '../helpers/fds.js';
+
+export const backends = availableBackends();
+
+/** A selector whose waits end by a deadline, and which counts them (one per loop iteration). */
+export class DeadlineSelector extends BaseSelector {
+  /** selectRaw() calls so far: the loop makes exactly one per iteration. */
+  selects = 0;
+  readonly #deadline: number;
+
+  constructor(backend: BackendName, budgetMs: number) {
+    super(backend);
+    this.#deadline = performance.now() + budgetMs;
+  }
+
+  override selectRaw(timeoutMs?: number | null): number {
+    this.selects++;
+    const left = this.#deadline - performance.now();
+    if (left <= 0) throw new Error('test deadline exceeded: the loop was still waiting');
+    const wait = timeoutMs === null || timeoutMs === undefined || timeoutMs > left ? left : timeoutMs;
+    return super.selectRaw(wait);
+  }
+}
+
+const loops = new Set<Loop>();
+let uncaught: unknown[] = [];
+
+/**
+ * A loop on `backend` that fails its run() once `budgetMs` have passed. Closed by cleanup().
+ * Its exception handler collects what callbacks throw, and cleanup() fails the test if anything
+ * was collected; tests about exceptions set their own handler.
+ */
+export function openLoop(backend: BackendName, budgetMs = 5000): Loop & { selector: DeadlineSelector } {
+  const loop = new Loop({ selector: new DeadlineSelector(backend, budgetMs) });
+  loop.setExceptionHandler((err) => void uncaught.push(err));
+  loops.add(loop);
+  return loop as Loop & { selector: DeadlineSelector };
+}
+
+/**
+ * Closes every loop made by openLoop() and every fd and child made by the fd helpers; then throws
+ * the first error a loop callback threw, if any (run it in afterEach).
+ */
+export function cleanup(): void {
+  for (const loop of loops) if (!loop.isRunning()) loop.close();
+  loops.clear();
+  cleanupFds();
+  const errors = uncaught;
+  uncaught = [];
+  if (errors.length > 0) throw errors[0];
+}
+
+/** Runs `loop` and returns the wall time it took, in milliseconds. */
+export async function timedRun(loop: Loop): Promise<number> {
+  const start = performance.now();
+  await loop.run();
+  return performance.now() - start;
+}
+
+/** Asserts-friendly capture of a thrown or rejected error's class and code. */
+export function codeOf(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
+}
+
+/** Resolves once cond() holds, polling on Node's own loop; rejects after ms. */
+export async function eventually(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
