@@ -28,26 +28,6 @@ bool Ints(const Napi::CallbackInfo& info, size_t from, size_t count) {
 
 int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
 
-// (fd, bytes, offset, length): checks the range against the array so a bad call cannot read or
-// write outside it. Returns nullptr (with a JS exception pending) on malformed arguments.
-uint8_t* Span(const Napi::CallbackInfo& info, size_t* len) {
-  if (!Ints(info, 0, 1) || info.Length() < 4 || !info[1].IsTypedArray() || !Ints(info, 2, 2)) {
-    Fail(info, "(fd, Uint8Array, offset, length)");
-    return nullptr;
-  }
-  auto bytes = info[1].As<Napi::Uint8Array>();
-  int64_t off = info[2].As<Napi::Number>().Int64Value();
-  int64_t n = info[3].As<Napi::Number>().Int64Value();
-  int64_t size = int64_t(bytes.ByteLength());
-  if (off < 0 || n < 0 || off > size || n > size - off) {
-    Napi::RangeError::New(info.Env(), "iomux native: offset/length outside the buffer")
-        .ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  *len = size_t(n);
-  return static_cast<uint8_t*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset() + off;
-}
-
 // (fd, family, host|path, port) -> SocketAddress; false with a JS exception on bad shapes.
 bool Address(const Napi::CallbackInfo& info, size_t at, SocketAddress* out) {
   if (!Ints(info, at, 1) || info.Length() <= at + 1 || !info[at + 1].IsString())
@@ -83,14 +63,6 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (!Ints(info, 0, 1)) return info.Env().Undefined();
   return Num(info, sock_accept(Int(info, 0)));
-}
-
-template <ssize_t (*Io)(int, uint8_t*, size_t)>
-Napi::Value Transfer(const Napi::CallbackInfo& info) {
-  size_t len = 0;
-  uint8_t* data = Span(info, &len);
-  if (!data) return info.Env().Undefined();
-  return Num(info, double(Io(Int(info, 0), data, len)));
 }
 
 ssize_t SendMutable(int fd, uint8_t* buf, size_t len) { return sock_send(fd, buf, len); }
@@ -155,6 +127,39 @@ Napi::Value SignalUnwatch(const Napi::CallbackInfo& info) {
   return Num(info, signal_unwatch(Int(info, 0)));
 }
 
+// The per-message calls (recv/send/read/write) are written against the plain C N-API: one
+// napi_get_cb_info, one napi_get_typedarray_info and three int reads. The C++ wrappers' extra
+// type probes and handle creation cost about as much as the syscall's user-side work
+// (perf on a 64-byte socketpair ping-pong), so this is where they are left out.
+template <ssize_t (*Io)(int, uint8_t*, size_t)>
+napi_value FastTransfer(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_value result = nullptr;
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  int32_t fd = -1;
+  int64_t off = -1, len = -1;
+  napi_typedarray_type type;
+  size_t elements = 0;
+  void* data = nullptr;
+  // napi_get_typedarray_info's data already points at the view's first byte (byte offset applied).
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &elements, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[2], &off) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "iomux native: expected (fd, Uint8Array, offset, length)");
+    return nullptr;
+  }
+  const int64_t size = int64_t(elements);
+  if (off < 0 || len < 0 || off > size || len > size - off) {
+    napi_throw_range_error(env, nullptr, "iomux native: offset/length outside the buffer");
+    return nullptr;
+  }
+  ssize_t n = Io(fd, static_cast<uint8_t*>(data) + off, size_t(len));
+  napi_create_int32(env, int32_t(n), &result);
+  return result;
+}
+
 }  // namespace
 
 void InitSocketBindings(Napi::Env env, Napi::Object exports) {
@@ -166,10 +171,15 @@ void InitSocketBindings(Napi::Env env, Napi::Object exports) {
   fn("connect", Connect);
   fn("listen", Listen);
   fn("accept", Accept);
-  fn("recv", Transfer<sock_recv>);
-  fn("send", Transfer<SendMutable>);
-  fn("read", Transfer<fd_read>);
-  fn("write", Transfer<WriteMutable>);
+  auto fast = [&](const char* name, napi_callback cb) {
+    napi_value f;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f);
+    exports.Set(name, Napi::Value(env, f));
+  };
+  fast("recv", FastTransfer<sock_recv>);
+  fast("send", FastTransfer<SendMutable>);
+  fast("read", FastTransfer<fd_read>);
+  fast("write", FastTransfer<WriteMutable>);
   fn("shutdown", Shutdown);
   fn("close", Close);
   fn("setsockopt", SetOpt);
