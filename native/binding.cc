@@ -8,6 +8,7 @@
 #include <sys/select.h>
 
 #include "binding_socket.h"
+#include "binding_watch.h"
 #include "selector.h"
 
 namespace iomux {
@@ -146,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", backends);
   exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
   InitSocketBindings(env, exports);
+  InitWatchBindings(env, exports);
   return exports;
 }
 

@@ -78,6 +78,14 @@ const NOTHING_LEFT = -1;
 /** asyncio compacts its timer heap when cancelled timers pass this count and half the heap. */
 const MIN_CANCELLED_TO_COMPACT = 64;
 
+interface EmbeddedState {
+  watch: { ref(): void; unref(): void; close(): void } | null;
+  immediate: NodeJS.Immediate | null;
+  timer: NodeJS.Timeout | null;
+  /** performance.now() at which `timer` fires; Infinity when none is set. */
+  timerAt: number;
+}
+
 /** Which loop watches each signal number: the native handler writes to one wake fd per signal. */
 const signalOwners = new Map<number, Loop>();
 
@@ -157,6 +165,8 @@ export class Loop {
   readonly #wakeBuffer = new Uint8Array(64);
 
   #closed = false;
+  /** Set while attach()ed: Node's loop drives the iterations (see "Embedded in Node" below). */
+  #embedded: EmbeddedState | null = null;
   #running = false;
   #stopping = false;
   #ranSinceDrain = false;
@@ -198,6 +208,7 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_READ, cb)) this.#ioCount++;
+    if (this.#embedded !== null) this.#kickEmbedded();
   }
 
   /** Stops watching `fd` for reading. Returns false if it had no reader. @throws ERR_LOOP_CLOSED */
@@ -215,6 +226,7 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_WRITE, cb)) this.#ioCount++;
+    if (this.#embedded !== null) this.#kickEmbedded();
   }
 
   /** Stops watching `fd` for writing. Returns false if it had no writer. @throws ERR_LOOP_CLOSED */
@@ -234,6 +246,7 @@ export class Loop {
     checkCallback(cb);
     const handle = new Handle(cb, -1, this.#seq++);
     this.#ready.push(handle);
+    if (this.#embedded !== null) this.#kickEmbedded();
     return handle;
   }
 
@@ -252,6 +265,7 @@ export class Loop {
     handle._book = this.#book;
     this.#book.pending++;
     this.#timers.push(handle);
+    if (this.#embedded !== null) this.#kickEmbedded();
     return handle;
   }
 
@@ -272,6 +286,7 @@ export class Loop {
   run(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (this.#running) return Promise.reject(this.#runningError());
+    if (this.#embedded !== null) return Promise.reject(this.#attachedError());
     this.#running = true;
     this.#stopping = false;
     this.#ranSinceDrain = false;
@@ -292,6 +307,7 @@ export class Loop {
   async runUntilComplete<T>(p: Promise<T> | T): Promise<T> {
     if (this.#closed) throw this.#closedError();
     if (this.#running) throw this.#runningError();
+    if (this.#embedded !== null) throw this.#attachedError();
     const outcome: { state: 'pending' | 'fulfilled' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
     let active = true;
     const settled = () => {
@@ -346,6 +362,7 @@ export class Loop {
   close(): void {
     if (this.#closed) return;
     if (this.#running) throw this.#runningError();
+    this.detach();
     this.#closed = true;
     for (const signo of this.#signalHandlers.keys()) {
       native.signalUnwatch(signo);
@@ -364,6 +381,93 @@ export class Loop {
     this.#ready.clear();
     this.#timers.clear();
     this.#book.pending = this.#book.cancelledInHeap = 0;
+  }
+
+  // ---- Embedded in Node --------------------------------------------------------------------
+  // attach() lets Node's own event loop drive this loop instead of run(): libuv watches the
+  // selector's fd (epoll and kqueue fds are themselves pollable), and each time it is readable,
+  // a callSoon is queued or a timer is due, one iteration runs with a zero timeout. Nothing ever
+  // blocks, so Node's timers, I/O and promises go on beside iomux's callbacks.
+
+  /**
+   * Drives this loop from Node's event loop without blocking it, until detach() or close().
+   * Node's process stays alive while the loop has readers, writers, timers or callbacks.
+   * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
+   *   while run() runs, ERR_LOOP_CLOSED
+   */
+  attach(): void {
+    this.#checkOpen();
+    if (this.#running) throw this.#runningError();
+    if (this.#embedded !== null) return;
+    const selector = this.selector as BaseSelector & { fileno?: () => number };
+    if (typeof selector.fileno !== 'function') {
+      throw iomuxError('ERR_BACKEND_UNAVAILABLE',
+        `attach() needs a selector whose own fd can be polled (epoll or kqueue); ${selector.backend} has none`);
+    }
+    const state: EmbeddedState = { watch: null, immediate: null, timer: null, timerAt: Infinity };
+    this.#embedded = state;
+    state.watch = new native.FdWatch(selector.fileno(), this.#embeddedTick);
+    this.#scheduleEmbedded(state);
+  }
+
+  /** Hands the loop back: Node stops driving it; run() may be used again. Safe to call twice. */
+  detach(): void {
+    const state = this.#embedded;
+    if (state === null) return;
+    this.#embedded = null;
+    state.watch?.close();
+    if (state.immediate !== null) clearImmediate(state.immediate);
+    if (state.timer !== null) clearTimeout(state.timer);
+  }
+
+  /** True between attach() and detach(). */
+  isAttached(): boolean {
+    return this.#embedded !== null;
+  }
+
+  readonly #embeddedTick = (): void => {
+    const state = this.#embedded;
+    if (state === null) return;
+    state.immediate = null;
+    try {
+      this.#runOnce(0);
+    } catch (err) {
+      this.#report(err, { message: 'The selector failed while attached to Node; detaching' });
+      this.detach();
+      return;
+    }
+    // A callback may have detached or closed the loop.
+    if (this.#embedded === state) this.#scheduleEmbedded(state);
+  };
+
+  /** Something was queued from outside an iteration: make sure one comes. */
+  #kickEmbedded(): void {
+    const state = this.#embedded!;
+    if (state.immediate === null) state.immediate = setImmediate(this.#embeddedTick);
+  }
+
+  /** Arranges the next iteration: at once, at the earliest timer, or when the selector fd fires. */
+  #scheduleEmbedded(state: EmbeddedState): void {
+    const timeout = this.#timeout();
+    if (timeout === 0) {
+      if (state.immediate === null) state.immediate = setImmediate(this.#embeddedTick);
+    } else if (timeout !== null && timeout !== NOTHING_LEFT) {
+      const at = performance.now() + timeout;
+      if (state.timer === null || at < state.timerAt - 1) {
+        if (state.timer !== null) clearTimeout(state.timer);
+        // setTimeout counts whole ms and may fire a little early; the iteration then finds
+        // the timer not yet due and schedules again.
+        state.timer = setTimeout(() => {
+          state.timer = null;
+          state.timerAt = Infinity;
+          this.#embeddedTick();
+        }, Math.ceil(timeout));
+        state.timerAt = at;
+      }
+    }
+    // Keep Node alive only while readers or writers wait; timers and immediates hold it themselves.
+    if (this.#ioCount > 0) state.watch?.ref();
+    else state.watch?.unref();
   }
 
   // ---- signals -----------------------------------------------------------------------------
@@ -732,6 +836,10 @@ export class Loop {
 
   #closedError(): Error {
     return iomuxError('ERR_LOOP_CLOSED', 'The loop is closed');
+  }
+
+  #attachedError(): Error {
+    return iomuxError('ERR_LOOP_RUNNING', 'The loop is attached to Node\'s event loop; detach() before run()');
   }
 
   #runningError(): Error {

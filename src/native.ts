@@ -34,8 +34,17 @@ export interface NativeConstants {
   SHUT_RD: number; SHUT_WR: number; SHUT_RDWR: number;
 }
 
+/** A libuv poll on one fd: calls `onReadable` from Node's own event loop. */
+export interface NativeFdWatch {
+  ref(): void;
+  unref(): void;
+  /** Stops watching for good. */
+  close(): void;
+}
+
 export interface NativeAddon {
   NativeSelector: new (results: Int32Array) => NativeSelectorHandle;
+  FdWatch: new (fd: number, onReadable: (status: number) => void) => NativeFdWatch;
   /** Backends compiled into this build, best last (epoll/kqueue after select and poll). */
   backends: string[];
   FD_SETSIZE: number;
