@@ -1,0 +1,146 @@
+// Echo in async/await style ("switch on I/O"): each connection is a plain loop that awaits its
+// reads and writes. Backpressure comes free: while sockSendAll() waits for a client that does not
+// read, that connection does not read either.
+import { unlinkSync } from 'node:fs';
+import type { Loop } from '../loop.js';
+import type { Socket } from '../socket.js';
+import type { Idleable } from './idle.js';
+import { IdleSweeper } from './idle.js';
+import { listenSocket } from './listen.js';
+import { ACCEPT_RETRY_MS, acceptFailed, type EchoContext, type EchoServer } from './server.js';
+
+// Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
+// shared); 16 KiB keeps 10 000 idle connections at 160 MiB.
+const CONN_BUFFER = 16 * 1024;
+
+class Connection implements Idleable {
+  readonly sock: Socket;
+  touched = true;
+  quietSince = 0;
+  /** In sockSendAll(): owes the peer an echo, so a drain lets it finish. */
+  writing = false;
+  readonly #close: (c: Connection) => void;
+
+  constructor(sock: Socket, close: (c: Connection) => void) {
+    this.sock = sock;
+    this.#close = close;
+  }
+
+  closeIdle(): void { this.#close(this); }
+}
+
+function sleep(loop: Loop, ms: number): Promise<void> {
+  return new Promise((resolve) => { loop.callLater(ms, resolve); });
+}
+
+export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
+  const { opts, counters } = ctx;
+  let listener: Socket;
+  try {
+    listener = listenSocket(opts);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const address = listener.localAddress;
+  const conns = new Set<Connection>();
+  const idle = new IdleSweeper(loop, opts.idleTimeoutMs, conns);
+  let listening = true;
+  let draining = false;
+  let onDrained: (() => void) | null = null;
+
+  // Closing a socket rejects the read or write its connection awaits (aio's close hook), so
+  // serve() below ends by itself.
+  const close = (c: Connection): void => {
+    if (!conns.delete(c)) return;
+    counters.conns--;
+    c.sock.close();
+    if (onDrained !== null && conns.size === 0) {
+      const done = onDrained;
+      onDrained = null;
+      done();
+    }
+  };
+
+  const serve = async (c: Connection): Promise<void> => {
+    const buf = Buffer.allocUnsafe(CONN_BUFFER);
+    try {
+      for (;;) {
+        const n = await loop.sockRecvInto(c.sock, buf);
+        if (n === 0) break;
+        counters.msgs++;
+        counters.bytes += n;
+        c.touched = true;
+        c.writing = true;
+        await loop.sockSendAll(c.sock, n === buf.length ? buf : buf.subarray(0, n));
+        c.writing = false;
+        if (draining) {
+          // The last echo is sent: half-close (FIN) and drop what still arrives until the peer's
+          // EOF. Closing with unread input would reset the connection and could lose that echo.
+          c.sock.shutdown('write');
+          while ((await loop.sockRecvInto(c.sock, buf)) > 0);
+          break;
+        }
+      }
+    } catch {
+      // reset by the peer, or closed here (idle, shutdown): nothing to answer
+    } finally {
+      close(c);
+    }
+  };
+
+  const acceptForever = async (): Promise<void> => {
+    while (listening) {
+      let sock: Socket;
+      try {
+        sock = await loop.sockAccept(listener);
+      } catch (err) {
+        if (!listening) return;                    // closed by stopAccepting()
+        // Out of fds (or worse): wait instead of spinning on a listener that stays readable.
+        if (acceptFailed(ctx, loop, err) === 'retry') await sleep(loop, ACCEPT_RETRY_MS);
+        continue;
+      }
+      if (conns.size >= opts.maxConns || draining) {
+        counters.refused++;
+        sock.close();
+        continue;
+      }
+      try {
+        if (sock.family !== 'unix') sock.setNoDelay(true);
+      } catch {
+        sock.close();                              // reset before we got to it
+        continue;
+      }
+      const c = new Connection(sock, close);
+      conns.add(c);
+      counters.conns++;
+      void serve(c);
+    }
+  };
+
+  void acceptForever();
+  idle.start();
+
+  const server: EchoServer = {
+    address,
+    counters,
+    stopAccepting(): void {
+      if (!listening) return;
+      listening = false;
+      idle.stop();
+      listener.close();                            // rejects the pending sockAccept()
+      if (opts.path !== null) {
+        try { unlinkSync(opts.path); } catch { /* already gone */ }
+      }
+    },
+    drain(done: () => void): void {
+      draining = true;
+      if (conns.size === 0) return done();
+      onDrained = done;
+      for (const c of conns) if (!c.writing) close(c);
+    },
+    abortAll(): void {
+      for (const c of conns) close(c);
+    },
+  };
+  return Promise.resolve(server);
+}

@@ -1,0 +1,117 @@
+// Echo as an asyncio-style Protocol: the transport sends what the kernel takes and queues the
+// rest; past its high-water mark it calls pauseWriting(), and we stop reading from that client
+// until the queue drains (backpressure instead of unbounded memory).
+import type { Loop } from '../loop.js';
+import type { Protocol, Server, Transport } from '../transports.js';
+import type { Idleable } from './idle.js';
+import { IdleSweeper } from './idle.js';
+import { checkUnixPath } from './listen.js';
+import { reportAcceptError, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
+
+/** What every connection of one server shares. */
+interface Shared {
+  readonly counters: EchoCounters;
+  readonly maxConns: number;
+  readonly conns: Set<EchoProtocol>;
+  /** Set by drain(): called once the last connection is gone. */
+  onDrained: (() => void) | null;
+}
+
+class EchoProtocol implements Protocol, Idleable {
+  readonly #shared: Shared;
+  #transport!: Transport;
+  touched = true;
+  quietSince = 0;
+  /** Shutting down: what still arrives is dropped (see drain()). */
+  #draining = false;
+
+  constructor(shared: Shared) {
+    this.#shared = shared;
+  }
+
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    const shared = this.#shared;
+    if (shared.conns.size >= shared.maxConns || shared.onDrained !== null) {
+      shared.counters.refused++;
+      transport.abort();
+      return;
+    }
+    shared.conns.add(this);
+    shared.counters.conns++;
+  }
+
+  dataReceived(data: Buffer): void {
+    if (this.#draining) return;
+    const counters = this.#shared.counters;
+    counters.msgs++;
+    counters.bytes += data.length;
+    this.touched = true;
+    this.#transport.write(data);
+  }
+
+  pauseWriting(): void { this.#transport.pauseReading(); }
+
+  resumeWriting(): void {
+    this.touched = true;
+    this.#transport.resumeReading();
+  }
+
+  connectionLost(): void {
+    const shared = this.#shared;
+    if (!shared.conns.delete(this)) return;
+    shared.counters.conns--;
+    if (shared.onDrained !== null && shared.conns.size === 0) {
+      const done = shared.onDrained;
+      shared.onDrained = () => {};   // keeps refusing latecomers
+      done();
+    }
+  }
+
+  /**
+   * Shutdown: an idle connection closes now. One with queued output sends it, then half-closes
+   * (FIN) and reads and drops whatever still arrives until the peer's EOF closes it: closing
+   * with unread input would reset the connection and could lose the last echo in flight.
+   */
+  drain(): void {
+    const t = this.#transport;
+    if (t.getWriteBufferSize() === 0) return t.close();
+    this.#draining = true;
+    t.writeEof();
+    t.resumeReading();
+  }
+  abort(): void { this.#transport.abort(); }
+  closeIdle(): void { this.#transport.abort(); }
+}
+
+export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
+  const { opts, counters } = ctx;
+  const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
+  if (opts.path !== null) checkUnixPath(opts.path);
+  const server: Server = await loop.createServer(() => new EchoProtocol(shared),
+    opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port, reusePort: opts.reusePort });
+  server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
+  const idle = new IdleSweeper(loop, opts.idleTimeoutMs, shared.conns);
+  idle.start();
+
+  return {
+    address: server.address,
+    counters,
+    stopAccepting(): void {
+      idle.stop();
+      server.close();
+    },
+    drain(done: () => void): void {
+      if (shared.conns.size === 0) {
+        shared.onDrained = () => {};
+        return done();
+      }
+      shared.onDrained = done;
+      for (const p of [...shared.conns]) p.drain();
+    },
+    abortAll(): void {
+      for (const p of [...shared.conns]) p.abort();
+      server.abortConnections();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// One server process: a Loop, the echo server in the chosen style, --stats, graceful shutdown.
+// Runs alone (--workers 1) or as a worker under the supervisor, which it then tells where it
+// listens through the control pipe instead of printing the listening line itself.
+import { Loop } from '../loop.js';
+import type { ControlPipe } from './control.js';
+import { Log } from './log.js';
+import { formatEndpoint, listeningLine, type EchoOptions } from './options.js';
+import { newCounters, type EchoServer } from './server.js';
+import { Shutdown } from './shutdown.js';
+import { StatsTicker, formatStats } from './stats.js';
+import { startEchoServer } from './styles.js';
+
+/** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
+export function describeError(err: unknown): string {
+  const e = err as { code?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && typeof e.syscall === 'string' && typeof e.message === 'string') {
+    const m = /^[A-Z0-9_]+: (.*), [a-z_0-9]+$/.exec(e.message);
+    if (m !== null) return `${m[1]} (${e.code})`;
+  }
+  return typeof e?.message === 'string' ? e.message : String(err);
+}
+
+/** Serves until shut down; resolves with the exit code. */
+export async function runServer(opts: EchoOptions, control: ControlPipe | null): Promise<number> {
+  const log = new Log(opts.quiet, control === null ? 'iomux echo' : `iomux echo worker ${control.id}`);
+  const where = formatEndpoint(opts.host, opts.port, opts.path);
+  let loop: Loop;
+  try {
+    loop = new Loop({ backend: opts.backend });
+  } catch (err) {
+    log.error(`cannot start the ${opts.backend} loop: ${describeError(err)}`);
+    return 1;
+  }
+  loop.setExceptionHandler((err, context) => log.error(`${context.message}: ${describeError(err)}`));
+
+  const counters = newCounters();
+  let server: EchoServer;
+  try {
+    server = await startEchoServer(loop, { opts, log, counters });
+  } catch (err) {
+    log.error(`cannot listen on ${where}: ${describeError(err)}`);
+    loop.close();
+    return 1;
+  }
+
+  const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
+    ? (s) => log.stats(formatStats(s))
+    : (s) => control.send({ type: 'stats', ...s }));
+  const shutdown = new Shutdown(loop, server, {
+    graceMs: opts.graceMs,
+    log,
+    cleanup: () => {
+      stats?.stop();
+      control?.unwatch();
+    },
+  });
+  shutdown.install();
+  stats?.start();
+
+  const port = 'port' in server.address ? server.address.port : 0;
+  if (control === null) {
+    log.result(listeningLine(opts, port));
+  } else {
+    control.watch(loop, () => shutdown.begin('supervisor gone'));
+    control.send({ type: 'listening', port });
+  }
+
+  try {
+    await loop.run();
+  } catch (err) {
+    log.error(`the loop failed: ${describeError(err)}`);
+    return 1;
+  } finally {
+    if (!loop.isRunning()) loop.close();
+  }
+  return 0;
+}
