@@ -1,0 +1,143 @@
+// npm run bench -- [--quick] [--only pipes|echo|SUBSTRING] [--out DIR] [--duration S] [--repeat N]
+//
+// Runs the pipes sweep (iomux Loop and raw Selector beside the C reference and Python's
+// selectors) and the echo matrix (iomux's servers beside Node's net, Python and C, driven by
+// bench/loadgen), prints tables with ratio columns, and writes latest.json and SVG charts.
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { planEcho, runEcho, type EchoResult } from './echo/suite.js';
+import type { RunningServer } from './echo/servers.js';
+import { planPipes, runPipes, type PipesResult } from './pipes/suite.js';
+import { allCharts, toSvg } from './report/charts.js';
+import { discoverEnv, machineInfo, type BenchEnv } from './report/env.js';
+import { writeReport } from './report/json.js';
+import { Progress } from './report/progress.js';
+import { echoTables, pipesTables } from './report/table.js';
+
+interface Flags {
+  quick: boolean;
+  only?: string;
+  out?: string;
+  duration?: number;
+  repeat?: number;
+  rounds?: number;
+  warmup: number;
+}
+
+function positive(name: string, integer: boolean) {
+  return (text: string): number => {
+    const v = Number(text);
+    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
+    }
+    return v;
+  };
+}
+
+function parseFlags(argv: string[]): Flags {
+  const program = new Command('bench')
+    .description('iomux benchmarks: pipes (libevent bench.c method) and echo (loadgen), with C and Python references')
+    .option('--quick', 'a reduced run of about a minute', false)
+    .option('--only <what>', "'pipes', 'echo', or a substring of case ids (e.g. 'epoll', 'n1000', 'echo/node-net')")
+    .option('--out <dir>', 'where latest.json and the SVGs go (default: bench/results)')
+    .option('--duration <seconds>', 'length of one loadgen run (default 1, quick 0.5)', positive('--duration', false))
+    .option('--repeat <n>', 'loadgen runs per echo cell, the median reported (default 3, quick 1)', positive('--repeat', true))
+    .option('--rounds <n>', 'measured pipes rounds per case (default 25, quick 15)', positive('--rounds', true))
+    .option('--warmup <n>', 'pipes warm-up rounds dropped before measuring', (t) => {
+      const v = Number(t);
+      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup must be an integer >= 0, got '${t}'`);
+      return v;
+    }, 2)
+    .showHelpAfterError();
+  program.parse(argv);
+  return program.opts<Flags>();
+}
+
+function skipNotes(env: BenchEnv): string[] {
+  const notes: string[] = [];
+  if (env.pipesRef.path === null) notes.push(`pipes: C reference column skipped: ${env.pipesRef.missing}`);
+  if (env.python.path === null) notes.push(`pipes and echo: Python columns skipped: ${env.python.missing}`);
+  if (env.echoRef.path === null) notes.push(`echo: C reference server skipped: ${env.echoRef.missing}`);
+  if (env.loadgen.path === null) notes.push(`echo: no measurements possible: ${env.loadgen.missing}`);
+  if (env.taskset.path === null) notes.push(`echo: ${env.taskset.missing}`);
+  return notes;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv);
+  const env = discoverEnv();
+  const outDir = resolve(flags.out ?? join(env.root, 'bench', 'results'));
+  const only = flags.only?.toLowerCase();
+  const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
+  const filter = (id: string): boolean => only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
+  const pipesOpts = { rounds: flags.rounds ?? (flags.quick ? 15 : 25), warmup: flags.warmup, filter };
+  const echoOpts = {
+    quick: flags.quick, durationS: flags.duration ?? (flags.quick ? 0.5 : 1), repeat: flags.repeat ?? (flags.quick ? 1 : 3), filter,
+  };
+
+  const pipesCases = suiteOnly === 'echo' ? [] : planPipes(pipesOpts);
+  const echoPlan = suiteOnly === 'pipes' ? { specs: [], cases: [] } : planEcho(env, echoOpts);
+  const total = pipesCases.length + echoPlan.cases.length;
+  if (total === 0) {
+    process.stderr.write(`bench: no case matches --only ${flags.only}\n`);
+    process.exitCode = 2;
+    return;
+  }
+
+  const notes = skipNotes(env);
+  const progress = new Progress(total);
+  for (const n of notes) progress.note(`bench: ${n}`);
+
+  // Servers still running when the user presses ^C are ours to end.
+  const live = new Set<RunningServer>();
+  const onSignal = (): void => {
+    progress.clear();
+    for (const s of live) s.killNow();
+    process.stderr.write('bench: interrupted\n');
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = new Date().toISOString();
+  const pipes: PipesResult[] = await runPipes(env, pipesCases, pipesOpts, progress);
+  const echo: EchoResult[] = await runEcho(env, echoPlan.specs, echoPlan.cases, echoOpts, progress, live);
+  progress.clear();
+
+  for (const note of new Set([...pipes, ...echo].filter((r) => r.status === 'missing').map((r) => r.note))) {
+    if (!notes.some((n) => n.includes(note))) notes.push(`skipped: ${note}`);
+  }
+  if (pipes.length > 0) {
+    notes.push(`pipes: each case is a fresh process (iomux: dist/bench/pipes/worker.js); ${pipesOpts.warmup} warm-up ` +
+      `rounds dropped, then ${pipesOpts.rounds} measured; processes not pinned`);
+  }
+  if (echo.length > 0) {
+    notes.push(`echo: ${echoOpts.repeat} x loadgen --duration ${echoOpts.durationS} --warmup 0 per cell after one untimed warm-up run per server ` +
+      'start; CPU per message from /proc/PID/stat utime/stime deltas over the whole loadgen run');
+  }
+
+  const tables = [pipesTables(pipes), echoTables(echo, echoOpts.durationS, echoOpts.repeat)].filter((t) => t !== '').join('\n');
+  process.stdout.write(`${tables}\n`);
+  if (notes.length > 0) process.stdout.write(`notes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n\n`);
+
+  const machine = machineInfo(env);
+  const json = writeReport(outDir, {
+    schema: 'iomux-bench/1', started, finished: new Date().toISOString(), machine,
+    options: { quick: flags.quick, only: flags.only ?? null, ...pipesOpts, filter: undefined, durationS: echoOpts.durationS, repeat: echoOpts.repeat },
+    notes, pipes, echo,
+  });
+  process.stdout.write(`machine: ${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
+    `${machine.python ? `, Python ${machine.python}` : ''}\n`);
+  process.stdout.write(`wrote ${json}\n`);
+  for (const [name, spec] of allCharts(pipes, echo)) {
+    const file = join(outDir, name);
+    writeFileSync(file, await toSvg(spec));
+    process.stdout.write(`wrote ${file}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

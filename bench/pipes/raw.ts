@@ -1,0 +1,29 @@
+// The pipes method on the raw Selector API: selectRaw(0) and the (fd, mask) pairs it leaves in
+// selector.ready, dispatched straight to the read callback. The thinnest JS loop iomux allows,
+// and the same loop as pipes.c's: one non-blocking wait after another until count == fired.
+import { createSelector, EVENT_READ } from '../../src/selectors.js';
+import { Chain, type Pairs } from './pairs.js';
+
+/** Runs `rounds` rounds and returns µs per round (registration happens before, untimed). */
+export function runRaw(pairs: Pairs, backend: string, active: number, writes: number, rounds: number): { us: number[]; failures: number } {
+  const sel = createSelector(backend);
+  const fdToIdx = new Int32Array(pairs.maxFd + 1).fill(-1);
+  for (let i = 0; i < pairs.n; i++) {
+    sel.register(pairs.rfds[i], EVENT_READ);
+    fdToIdx[pairs.rfds[i]] = i;
+  }
+  const chain = new Chain(pairs);
+  const ready = sel.ready;
+  const us: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    chain.seed(active, writes);
+    const t0 = performance.now();
+    do {
+      const count = sel.selectRaw(0);
+      for (let k = 0; k < count; k++) chain.read(fdToIdx[ready[2 * k]]);
+    } while (!chain.done);
+    us.push((performance.now() - t0) * 1000);
+  }
+  sel.close();
+  return { us, failures: chain.failures };
+}

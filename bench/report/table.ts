@@ -1,0 +1,140 @@
+// The terminal tables. Every number shown is a measured one or a ratio of two measured ones;
+// a case that did not run shows why ("n/a (FD_SETSIZE)", "missing", "error [1]") instead.
+import type { EchoResult } from '../echo/suite.js';
+import { cellLabel } from '../echo/suite.js';
+import { IMPL_LABEL, PIPES_IMPLS, SHAPES, SIZES, type PipesImpl, type PipesResult } from '../pipes/suite.js';
+
+type Align = 'l' | 'r';
+
+/** Pads columns to their widest cell; numbers right-aligned, names left. */
+export function renderTable(headers: string[], rows: string[][], align: Align[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [fmt(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+/** Three significant figures, without exponent notation. */
+export function num(x: number): string {
+  const a = Math.abs(x);
+  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+export function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return '';
+  return `${(a / b).toFixed(2)}x`;
+}
+
+/** Collects long notes into numbered footnotes so table cells stay short. */
+class Footnotes {
+  readonly #notes: string[] = [];
+  mark(note: string): string {
+    let i = this.#notes.indexOf(note);
+    if (i < 0) i = this.#notes.push(note) - 1;
+    return `[${i + 1}]`;
+  }
+  render(): string {
+    return this.#notes.map((n, i) => `  [${i + 1}] ${n}`).join('\n');
+  }
+  get empty(): boolean {
+    return this.#notes.length === 0;
+  }
+}
+
+function pipesCell(r: PipesResult | undefined, notes: Footnotes): string {
+  if (r === undefined) return '';
+  if (r.status === 'ok' && r.summary) return `${num(r.summary.median)} [${num(r.summary.p10)}-${num(r.summary.p90)}]`;
+  if (r.status === 'fd_setsize' || r.status === 'fd_limit' || r.status === 'a_gt_n') return r.note;
+  return `${r.status} ${notes.mark(r.note)}`;
+}
+
+function median(r: PipesResult | undefined): number | null {
+  return r?.status === 'ok' && r.summary ? r.summary.median : null;
+}
+
+export function pipesTables(results: PipesResult[]): string {
+  if (results.length === 0) return '';
+  const out: string[] = [];
+  const notes = new Footnotes();
+  const backends = [...new Set(results.map((r) => r.backend))];
+  const present = PIPES_IMPLS.filter((impl) => results.some((r) => r.impl === impl));
+  const first = results.find((r) => r.status === 'ok');
+  for (const { a, w } of SHAPES) {
+    const rows: string[][] = [];
+    const skippedN = new Set<number>();
+    for (const n of SIZES) {
+      for (const backend of backends) {
+        const get = (impl: PipesImpl): PipesResult | undefined =>
+          results.find((r) => r.a === a && r.w === w && r.n === n && r.backend === backend && r.impl === impl);
+        const here = present.map(get).filter((r) => r !== undefined);
+        if (here.length === 0) continue;
+        if (here.every((r) => r.status === 'a_gt_n')) {
+          skippedN.add(n);
+          continue;
+        }
+        const [loop, raw, c, py] = (['loop', 'raw', 'c', 'python'] as const).map((i) => median(get(i)));
+        rows.push([String(n), backend, ...present.map((impl) => pipesCell(get(impl), notes)),
+          ratio(loop, c), ratio(raw, c), ratio(loop, py), ratio(raw, py)]);
+      }
+    }
+    if (rows.length === 0) continue;
+    const rounds = first ? `${first.summary?.n} rounds after ${first.warmupRounds} warm-up` : 'rounds';
+    out.push(`pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`);
+    out.push(renderTable(['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/Py', 'raw/Py'], rows,
+      ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r']));
+    if (skippedN.size > 0) out.push(`(N=${[...skippedN].join(', ')} not run: fewer pairs than A=${a} active ones)`);
+    out.push('');
+  }
+  if (!notes.empty) out.push(notes.render(), '');
+  return out.join('\n');
+}
+
+export function echoTables(results: EchoResult[], durationS: number, repeat: number): string {
+  if (results.length === 0) return '';
+  const out: string[] = [];
+  const notes = new Footnotes();
+  // Servers that could not run at all are named once, not given an empty row in every cell.
+  const missing = new Map<string, string>();
+  for (const r of results) if (r.status === 'missing') missing.set(r.server, r.note);
+  const shown = results.filter((r) => r.status !== 'missing');
+  const cells = [...new Map(shown.map((r) => [cellLabel(r), r])).values()];
+  const runs = repeat > 1 ? `the median (by msgs/s) of ${repeat} loadgen runs of ${durationS} s; spread = (max - min) / median msgs/s`
+    : `one loadgen run of ${durationS} s`;
+  out.push(`echo: each row is ${runs}`,
+    '      server pinned to CPU 1, loadgen to CPU 0; latency is the round trip;',
+    '      the server\'s CPU: user and system µs per message, core use = (user + system) CPU s per s of the measured window\n' +
+    '      (the CPU also covers connecting and closing, so C=1000 rows can pass 100%);',
+    '      "vs" columns are msgs/s ratios (>1 is faster); "<x" = under one clock tick over the run');
+  for (const cell of cells) {
+    const here = shown.filter((r) => r.conns === cell.conns && r.size === cell.size && r.inflight === cell.inflight);
+    const cRef = here.find((r) => r.kind === 'c' && r.status === 'ok');
+    const net = here.find((r) => r.kind === 'node-net' && r.status === 'ok');
+    const rows = here.map((r) => {
+      if (r.status !== 'ok') return [r.server, `${r.status} ${notes.mark(r.note)}`, '', '', '', '', '', '', '', '', '', ''];
+      // Zero ticks is "under one tick", shown as an upper bound rather than as free.
+      const cpu = (x: number | null, ticks: number | null): string =>
+        x === null ? '?' : ticks === 0 && r.cpuResolutionUsPerMsg !== null ? `<${num(r.cpuResolutionUsPerMsg)}` : num(x);
+      const spread = r.runs.length > 1 && r.msgsPerSSpread !== null ? `${Math.round(r.msgsPerSSpread * 100)}%` : '';
+      return [r.server, num(r.msgsPerS ?? 0), spread, num(r.mibPerS ?? 0), num(r.p50Us ?? 0), num(r.p99Us ?? 0), num(r.p999Us ?? 0),
+        cpu(r.userCpuUsPerMsg, r.userTicks), cpu(r.sysCpuUsPerMsg, r.sysTicks), r.cpuShare === null ? '?' : `${Math.round(r.cpuShare * 100)}%`,
+        ratio(r.msgsPerS, cRef?.msgsPerS), ratio(r.msgsPerS, net?.msgsPerS)];
+    });
+    const headers = ['server', 'msgs/s', 'spread', 'MiB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'usr µs/msg', 'sys µs/msg',
+      'core use', 'vs C', 'vs net'];
+    // With one run per cell there is no spread to show.
+    const keep = (_: unknown, i: number): boolean => repeat > 1 || i !== 2;
+    out.push('', `echo  ${cellLabel(cell)}`);
+    out.push(renderTable(headers.filter(keep), rows.map((row) => row.filter(keep)),
+      (['l', ...Array<Align>(headers.length - 1).fill('r')] as Align[]).filter(keep)));
+  }
+  const byReason = new Map<string, string[]>();
+  for (const [server, why] of missing) byReason.set(why, [...(byReason.get(why) ?? []), server]);
+  for (const [why, servers] of byReason) out.push(`not run: ${servers.join(', ')}: ${why}`);
+  out.push('');
+  if (!notes.empty) out.push(notes.render(), '');
+  return out.join('\n');
+}
