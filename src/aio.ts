@@ -29,24 +29,24 @@ class SocketWaiters {
     sock[kBeforeClose] = this.#onClose;
   }
 
+  // Register first, then record the waiter: a refused registration (ERR_FD_OUT_OF_RANGE on
+  // select, ERR_LOOP_CLOSED) must not leave a waiter behind that makes every later call "busy".
   waitReadable(): Promise<void> {
     if (this.reader !== null) return Promise.reject(busy('read', this.fd));
-    const p = new Promise<void>((resolve, reject) => { this.reader = { resolve, reject }; });
     if (!this.readArmed) {
       this.loop.addReader(this.fd, this.#onReadable);
       this.readArmed = true;
     }
-    return p;
+    return new Promise<void>((resolve, reject) => { this.reader = { resolve, reject }; });
   }
 
   waitWritable(): Promise<void> {
     if (this.writer !== null) return Promise.reject(busy('write', this.fd));
-    const p = new Promise<void>((resolve, reject) => { this.writer = { resolve, reject }; });
     if (!this.writeArmed) {
       this.loop.addWriter(this.fd, this.#onWritable);
       this.writeArmed = true;
     }
-    return p;
+    return new Promise<void>((resolve, reject) => { this.writer = { resolve, reject }; });
   }
 
   #onReadable = (): void => {
@@ -143,6 +143,16 @@ function queueIdleCheck(w: SocketWaiters): void {
   batch.push(w);
 }
 
+/**
+ * Throws "busy" if another read (write) already waits on `sock`. Checked before the try-first
+ * syscall: otherwise a second reader could take bytes meant for the waiting one, and a second
+ * sendAll could put its bytes in the middle of the first one's stream.
+ */
+function checkIdle(sock: Socket, what: 'read' | 'write'): void {
+  const w = waitersBySocket.get(sock);
+  if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
+}
+
 function checkSocket(sock: unknown): Socket {
   if (!(sock instanceof Socket)) throw invalidArgType('sock', 'an iomux Socket', sock);
   return sock;
@@ -155,9 +165,11 @@ function checkBytes(name: string, value: unknown): Uint8Array {
 
 /** Reads into `buf`; resolves with the byte count (0 at EOF). */
 export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
-  checkSocket(sock);
-  checkBytes('buf', buf);
+  // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
+    checkSocket(sock);
+    checkBytes('buf', buf);
+    checkIdle(sock, 'read');
     const n = sock.recvInto(buf);
     if (n !== null) return Promise.resolve(n);
   } catch (err) {
@@ -185,10 +197,11 @@ export async function sockRecv(loop: Loop, sock: Socket, n: number): Promise<Buf
 
 /** Sends every byte of `data`, waiting for room as often as needed. */
 export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array): Promise<void> {
-  checkSocket(sock);
-  checkBytes('data', data);
   let sent: number;
   try {
+    checkSocket(sock);
+    checkBytes('data', data);
+    checkIdle(sock, 'write');
     sent = sock.send(data) ?? 0;
   } catch (err) {
     return Promise.reject(err);

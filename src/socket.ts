@@ -135,7 +135,10 @@ export class Socket {
     const [host, port] = resolveAddress(this.family, address);
     const rc = native.connect(fd, FAMILY_CODES[this.family], host, port);
     if (rc === 0) return true;
-    if (rc === EINPROGRESS || rc === EAGAIN) return false;
+    // Only EINPROGRESS means "in progress". EAGAIN (a Unix listener's full backlog, or no free
+    // local port) is a failure the kernel does not retry: waiting for writability would then
+    // report success on a socket that never connected (connect(2), unix(7); libuv agrees).
+    if (rc === EINPROGRESS) return false;
     throw errnoError(rc, 'connect');
   }
 
@@ -178,10 +181,14 @@ export class Socket {
     if (this.#fd < 0) return;
     const hook = this[kBeforeClose];
     this[kBeforeClose] = null;
-    if (hook !== null) hook();
     const fd = this.#fd;
-    this.#fd = -1;
-    check(native.close(fd), 'close');
+    try {
+      if (hook !== null) hook();
+    } finally {
+      // Even if the hook threw (say its loop was closed), the fd is released, never leaked.
+      this.#fd = -1;
+      check(native.close(fd), 'close');
+    }
   }
 
   [Symbol.dispose](): void { this.close(); }

@@ -1,7 +1,7 @@
 // asyncio's transports and protocols over iomux sockets. A Transport owns one connected socket
 // and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
-import { unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
@@ -114,6 +114,8 @@ export class Transport {
   close(): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
+    // A closed loop can flush nothing: release the fd now rather than never.
+    if (this.#loop.isClosed()) return this.#finish(null);
     this.#loop.removeReader(this.#fd);
     if (this.#queued === 0) this.#finish(null);
   }
@@ -142,7 +144,8 @@ export class Transport {
     const high = limits.high ?? (limits.low !== undefined ? 4 * limits.low : DEFAULT_HIGH_WATER);
     const low = limits.low ?? Math.floor(high / 4);
     for (const [name, v] of [['high', high], ['low', low]] as const) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidArgValue(`limits.${name}`, 'a non-negative integer', v);
+      if (typeof v !== 'number') throw invalidArgType(`limits.${name}`, 'a non-negative integer', v);
+      if (!Number.isInteger(v) || v < 0) throw invalidArgValue(`limits.${name}`, 'a non-negative integer', v);
     }
     if (low > high) throw invalidArgValue('limits.low', `at most high (${high})`, low);
     this.#high = high;
@@ -229,6 +232,8 @@ export class Transport {
   }
 
   #unregister(): void {
+    // A closed loop has forgotten every fd (and would throw ERR_LOOP_CLOSED): nothing to undo.
+    if (this.#loop.isClosed()) return;
     this.#loop.removeReader(this.#fd);
     this.#loop.removeWriter(this.#fd);
   }
@@ -242,6 +247,8 @@ export class Transport {
     this.#sock[kBeforeClose] = null;
     this.#unregister();
     this.#sock.close();
+    // After loop.close() nothing runs any more: the fd is released, connectionLost never comes.
+    if (this.#loop.isClosed()) return;
     this.#loop.callSoon(() => {
       try {
         this.#protocol.connectionLost?.(err);
@@ -310,7 +317,7 @@ export class Server {
   close(): void {
     if (!this.#listening) return;
     this.#listening = false;
-    this.#loop.removeReader(this.#sock.fileno());
+    if (!this.#loop.isClosed()) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
     if (this.#path !== undefined) {
       try { unlinkSync(this.#path); } catch { /* already gone */ }
@@ -344,18 +351,19 @@ export class Server {
         return;
       }
       if (conn === null) return;
-      if (conn.family !== 'unix') conn.setNoDelay(true);
-      let protocol: Protocol;
+      let transport: Transport;
       try {
-        protocol = this.#factory();
+        if (conn.family !== 'unix') conn.setNoDelay(true);
+        // The Transport can fail too (select refuses fds >= FD_SETSIZE): close the connection
+        // rather than leak it and leave its client hanging.
+        transport = new Transport(this.#loop, conn, this.#factory(), this.#scratch, (t) => {
+          this.#transports.delete(t);
+          this.#maybeClosed();
+        });
       } catch (err) {
         conn.close();
-        throw err;
+        throw err;  // to the loop's exception handler; the next connection is accepted as usual
       }
-      const transport = new Transport(this.#loop, conn, protocol, this.#scratch, (t) => {
-        this.#transports.delete(t);
-        this.#maybeClosed();
-      });
       this.#transports.add(transport);
     }
   };
@@ -396,23 +404,37 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
   return { sock: Socket.forHost(host), address: { host, port } };
 }
 
+/**
+ * Removes a socket file left at `path` by a server that is gone. Only a socket is stale: any other
+ * file there is somebody's data, and bind() then fails with EADDRINUSE (asyncio checks likewise).
+ */
+function removeStaleSocket(path: string): void {
+  let isSocket = false;
+  try { isSocket = lstatSync(path).isSocket(); } catch { /* nothing there */ }
+  if (isSocket) unlinkSync(path);
+}
+
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
-  if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
-  const { sock, address } = listenAddress(opts);
+  // Every failure is a rejection, bad arguments included, and a failure closes the socket.
+  let sock: Socket | undefined;
   try {
+    if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+    const made = listenAddress(opts);
+    sock = made.sock;
+    const address = made.address;
     if ('path' in address) {
-      try { unlinkSync(address.path); } catch { /* nothing stale to remove */ }
+      removeStaleSocket(address.path);
     } else {
       sock.setReuseAddress(true);
       if (opts.reusePort) sock.setReusePort(true);
     }
     sock.bind(address);
     sock.listen(opts.backlog ?? 511);
+    return Promise.resolve(new Server(loop, sock, factory, 'path' in address ? address.path : undefined));
   } catch (err) {
-    sock.close();
+    sock?.close();
     return Promise.reject(err);
   }
-  return Promise.resolve(new Server(loop, sock, factory, 'path' in address ? address.path : undefined));
 }
 
 export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
@@ -422,11 +444,12 @@ export async function createConnection(loop: Loop, factory: () => Protocol, opts
     await loop.sockConnect(sock, address);
     releaseWaiters(sock);  // from here on the transport alone registers this fd
     if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
+    // Inside the try: a throwing factory or a refused registration must not leak the socket.
+    const protocol = factory();
+    const transport = new Transport(loop, sock, protocol, Buffer.allocUnsafe(READ_CHUNK));
+    return [transport, protocol];
   } catch (err) {
     sock.close();
     throw err;
   }
-  const protocol = factory();
-  const transport = new Transport(loop, sock, protocol, Buffer.allocUnsafe(READ_CHUNK));
-  return [transport, protocol];
 }
