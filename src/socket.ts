@@ -29,12 +29,6 @@ function check(rc: number, syscall: string): number {
   return rc;
 }
 
-function toFamily(code: number): SocketFamily {
-  if (code === C.AF_INET6) return 'IPv6';
-  if (code === C.AF_UNIX) return 'unix';
-  return 'IPv4';
-}
-
 /** Validates an address for a socket of `family`; returns [host-or-path, port]. */
 function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): [string, number] {
   if (typeof addr !== 'object' || addr === null) {
