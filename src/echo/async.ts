@@ -1,12 +1,11 @@
 // Echo in async/await style ("switch on I/O"): each connection is a plain loop that awaits its
 // reads and writes. Backpressure comes free: while sockSendAll() waits for a client that does not
 // read, that connection does not read either.
-import { unlinkSync } from 'node:fs';
 import type { Loop } from '../loop.js';
 import type { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { listenSocket } from './listen.js';
+import { admit, closeListener, listenSocket } from './listen.js';
 import { ACCEPT_RETRY_MS, acceptFailed, type EchoContext, type EchoServer } from './server.js';
 
 // Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
@@ -99,17 +98,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
         if (acceptFailed(ctx, loop, err) === 'retry') await sleep(loop, ACCEPT_RETRY_MS);
         continue;
       }
-      if (conns.size >= opts.maxConns || draining) {
-        counters.refused++;
-        sock.close();
-        continue;
-      }
-      try {
-        if (sock.family !== 'unix') sock.setNoDelay(true);
-      } catch {
-        sock.close();                              // reset before we got to it
-        continue;
-      }
+      if (!admit(sock, draining ? Infinity : conns.size, opts.maxConns, counters)) continue;
       const c = new Connection(sock, close);
       conns.add(c);
       counters.conns++;
@@ -127,10 +116,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       if (!listening) return;
       listening = false;
       idle.stop();
-      listener.close();                            // rejects the pending sockAccept()
-      if (opts.path !== null) {
-        try { unlinkSync(opts.path); } catch { /* already gone */ }
-      }
+      closeListener(listener, opts);               // rejects the pending sockAccept()
     },
     drain(done: () => void): void {
       draining = true;

@@ -5,7 +5,6 @@
 // kernel does not take the whole echo does the connection copy the rest into its own buffer
 // (allocated once, on first need), stop reading and wait to be writable: backpressure, so a
 // client that sends without reading holds at most one chunk of server memory.
-import { unlinkSync } from 'node:fs';
 import type { Loop } from '../loop.js';
 import { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
@@ -14,7 +13,7 @@ import {
   ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, READ_CHUNK, acceptFailed,
   type EchoContext, type EchoServer,
 } from './server.js';
-import { listenSocket } from './listen.js';
+import { admit, closeListener, listenSocket } from './listen.js';
 
 class Connection implements Idleable {
   readonly sock: Socket;
@@ -149,17 +148,7 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
         return;
       }
       if (sock === null) return;
-      if (conns.size >= opts.maxConns) {
-        counters.refused++;
-        sock.close();
-        continue;
-      }
-      try {
-        if (sock.family !== 'unix') sock.setNoDelay(true);
-      } catch {
-        sock.close();                              // reset before we got to it
-        continue;
-      }
+      if (!admit(sock, conns.size, opts.maxConns, counters)) continue;
       const c = new Connection(sock, onReadable, onWritable, close);
       try {
         loop.addReader(c.fd, c.onReadable);
@@ -185,10 +174,7 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       listening = false;
       idle.stop();
       if (!acceptPaused) loop.removeReader(listener.fd);
-      listener.close();
-      if (opts.path !== null) {
-        try { unlinkSync(opts.path); } catch { /* already gone */ }
-      }
+      closeListener(listener, opts);
     },
     drain(done: () => void): void {
       if (conns.size === 0) return done();

@@ -27,7 +27,33 @@ export function listenSocket(opts: EchoOptions, backlog = 511): Socket {
   return sock;
 }
 
-/** Removes the socket file a crashed run left (checkUnixPath() made sure it is one). */
+/** Closes the listening socket and removes its Unix socket file, if it has one. */
+export function closeListener(listener: Socket, opts: EchoOptions): void {
+  listener.close();
+  if (opts.path !== null) removeStale(opts.path);
+}
+
+/**
+ * Decides whether a freshly accepted connection is served: over `limit` open connections it is
+ * closed and counted as refused; TCP ones get TCP_NODELAY (an echo must not wait for Nagle).
+ * Returns false when the socket was closed here.
+ */
+export function admit(sock: Socket, open: number, limit: number, counters: { refused: number }): boolean {
+  if (open >= limit) {
+    counters.refused++;
+    sock.close();
+    return false;
+  }
+  try {
+    if (sock.family !== 'unix') sock.setNoDelay(true);
+  } catch {
+    sock.close();                              // reset before we got to it
+    return false;
+  }
+  return true;
+}
+
+/** Removes a Unix socket file: one a crashed run left (checkUnixPath() made sure), or our own. */
 function removeStale(path: string): void {
   try {
     unlinkSync(path);
