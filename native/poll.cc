@@ -62,27 +62,33 @@ class PollSelector final : public Selector {
   }
 
   int wait(int timeout_ms, int32_t* out, int capacity) override {
-    int n = wait_retrying_eintr(timeout_ms, [&](int ms) {
+    int n = wait_busy_first(timeout_ms, busy_, [&](int ms) {
       return poll(fds_.data(), nfds_t(fds_.size()), ms);
     });
+    busy_ = n > 0;
     if (n <= 0) return n;
-    // Start where a truncated scan stopped so no ready fd starves behind lower slots.
+    // Start where a truncated scan stopped so no ready fd starves behind lower slots; two plain
+    // ranges rather than a modulo per slot, and stop once all n ready slots are seen.
     const int total = int(fds_.size());
     if (scan_start_ >= total) scan_start_ = 0;
     int count = 0;
-    for (int i = 0; i < total && n > 0; ++i) {
-      int slot = (scan_start_ + i) % total;
-      if (fds_[slot].revents == 0) continue;
-      --n;
-      int mask = from_poll_mask(fds_[slot].revents, asked_[slot]);
-      if (!mask) continue;
-      if (count == capacity) {
-        scan_start_ = slot;
-        return count;
+    int left = n;
+    for (int pass = 0; pass < 2 && left > 0; ++pass) {
+      const int from = pass == 0 ? scan_start_ : 0;
+      const int to = pass == 0 ? total : scan_start_;
+      for (int slot = from; slot < to && left > 0; ++slot) {
+        if (fds_[slot].revents == 0) continue;
+        --left;
+        int mask = from_poll_mask(fds_[slot].revents, asked_[slot]);
+        if (!mask) continue;
+        if (count == capacity) {
+          scan_start_ = slot;
+          return count;
+        }
+        out[2 * count] = fds_[slot].fd;
+        out[2 * count + 1] = mask;
+        ++count;
       }
-      out[2 * count] = fds_[slot].fd;
-      out[2 * count + 1] = mask;
-      ++count;
     }
     return count;
   }
@@ -102,6 +108,7 @@ class PollSelector final : public Selector {
   std::vector<int> asked_;   // asked_[slot]: the kRead|kWrite mask registered for fds_[slot]
   std::vector<int> slots_;   // slots_[fd]: index into fds_, or -1 when fd is not registered
   int scan_start_ = 0;
+  bool busy_ = false;        // the last wait returned events (see wait_busy_first in sys.h)
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 #include <cerrno>
+#include <climits>
 
 #include "selector.h"
 #include "sys.h"
@@ -42,15 +43,16 @@ class SelectSelector final : public Selector {
 
   int wait(int timeout_ms, int32_t* out, int capacity) override {
     fd_set readable, writable;
-    int n = wait_retrying_eintr(timeout_ms, [&](int ms) {
+    int n = wait_busy_first(timeout_ms, busy_, [&](int ms) {
       readable = read_interest_;
       writable = write_interest_;
       timeval tv{ms / 1000, (ms % 1000) * 1000};
       return select(max_fd_ + 1, &readable, &writable, nullptr, ms < 0 ? nullptr : &tv);
     });
+    busy_ = n != 0;
     if (n == -EBADF) return report_closed_fds(out, capacity);
     if (n <= 0) return n;
-    return collect(out, capacity, [&](int fd) {
+    return collect(out, capacity, n, [&](int fd) {
       return (FD_ISSET(fd, &readable) ? kRead : 0) | (FD_ISSET(fd, &writable) ? kWrite : 0);
     });
   }
@@ -83,32 +85,40 @@ class SelectSelector final : public Selector {
       FD_ZERO(&readable);  // an fd closed in between: its turn comes on the next wait
       FD_ZERO(&writable);
     }
-    return collect(out, capacity, [&](int fd) {
+    return collect(out, capacity, INT_MAX, [&](int fd) {
       if (FD_ISSET(fd, &closed)) return events_[fd];
       return (FD_ISSET(fd, &readable) ? kRead : 0) | (FD_ISSET(fd, &writable) ? kWrite : 0);
     });
   }
 
   // Scans registered fds starting where the previous truncated scan stopped, so that when more
-  // fds are ready than `capacity` holds, none is starved by lower-numbered busy fds.
+  // fds are ready than `capacity` holds, none is starved by lower-numbered busy fds. `bits` is
+  // select(2)'s count (one per set an fd is in): the scan stops once all of them are seen, and
+  // runs as two plain ranges rather than a modulo per fd.
   template <typename MaskOf>
-  int collect(int32_t* out, int capacity, MaskOf mask_of) {
+  int collect(int32_t* out, int capacity, int bits, MaskOf mask_of) {
     const int span = max_fd_ + 1;
     if (span <= 0) return 0;
     if (scan_start_ >= span) scan_start_ = 0;
     int count = 0;
-    for (int i = 0; i < span; ++i) {
-      int fd = (scan_start_ + i) % span;
-      if (events_[fd] == 0) continue;
-      int mask = mask_of(fd) & events_[fd];
-      if (!mask) continue;
-      if (count == capacity) {
-        scan_start_ = fd;
-        return count;
+    for (int pass = 0; pass < 2 && bits > 0; ++pass) {
+      const int from = pass == 0 ? scan_start_ : 0;
+      const int to = pass == 0 ? span : scan_start_;
+      for (int fd = from; fd < to && bits > 0; ++fd) {
+        if (events_[fd] == 0) continue;
+        int ready = mask_of(fd);
+        if (!ready) continue;
+        bits -= (ready & kRead ? 1 : 0) + (ready & kWrite ? 1 : 0);
+        int mask = ready & events_[fd];
+        if (!mask) continue;
+        if (count == capacity) {
+          scan_start_ = fd;
+          return count;
+        }
+        out[2 * count] = fd;
+        out[2 * count + 1] = mask;
+        ++count;
       }
-      out[2 * count] = fd;
-      out[2 * count + 1] = mask;
-      ++count;
     }
     return count;
   }
@@ -117,6 +127,7 @@ class SelectSelector final : public Selector {
   int events_[FD_SETSIZE];
   int max_fd_ = -1;
   int scan_start_ = 0;
+  bool busy_ = false;  // the last wait returned events or EBADF (see wait_busy_first in sys.h)
 };
 
 }  // namespace

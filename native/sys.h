@@ -39,4 +39,20 @@ int wait_retrying_eintr(int timeout_ms, WaitOnce wait_once) {
   }
 }
 
+// Busy-loop shortcut for the scanning backends (select, poll). Given a timeout, poll(2) and
+// select(2) first hang a wait-queue entry on every fd they scan before the first ready one (each
+// a get_file() and a spinlocked list insert, undone on return), work a zero timeout skips (fs/
+// select.c, do_poll: "pt->_qproc = NULL" once an fd is ready or the timeout is zero). So when the
+// previous wait found something, the loop is most likely busy, and a zero-timeout scan is tried
+// before the blocking one. A loop that found nothing goes straight to the blocking call, so an
+// idle wake-up pays no extra scan. Measured by bench/pipes A=1 W=100 (one ready fd among N).
+template <typename WaitOnce>
+int wait_busy_first(int timeout_ms, bool was_busy, WaitOnce wait_once) {
+  if (timeout_ms != 0 && was_busy) {
+    int n = wait_retrying_eintr(0, wait_once);
+    if (n != 0) return n;
+  }
+  return wait_retrying_eintr(timeout_ms, wait_once);
+}
+
 }  // namespace iomux
