@@ -50,7 +50,8 @@
           "target_name": "pipes_ref",
           "type": "executable",
           "sources": ["bench/reference/pipes.c"],
-          "cflags": ["-O2", "-Wall", "-Wextra"]
+          "cflags": ["-O2", "-Wall", "-Wextra", "-pthread"],
+          "ldflags": ["-pthread"]
         },
         {
           "target_name": "echo_ref",

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { planEcho, runEcho, type EchoResult } from './echo/suite.js';
 import type { RunningServer } from './echo/servers.js';
-import { planPipes, runPipes, type PipesResult } from './pipes/suite.js';
+import { planPipes, roundsPerSession, runPipes, type PipesResult } from './pipes/suite.js';
 import { allCharts, toSvg } from './report/charts.js';
 import { discoverEnv, machineInfo, type BenchEnv } from './report/env.js';
 import { writeReport } from './report/json.js';
@@ -22,6 +22,7 @@ interface Flags {
   duration?: number;
   repeat?: number;
   rounds?: number;
+  sessions?: number;
   warmup: number;
 }
 
@@ -43,7 +44,8 @@ function parseFlags(argv: string[]): Flags {
     .option('--out <dir>', 'where latest.json and the SVGs go (default: bench/results)')
     .option('--duration <seconds>', 'length of one loadgen run (default 1, quick 0.5)', positive('--duration', false))
     .option('--repeat <n>', 'loadgen runs per echo cell, the median reported (default 3, quick 1)', positive('--repeat', true))
-    .option('--rounds <n>', 'measured pipes rounds per case (default 25, quick 15)', positive('--rounds', true))
+    .option('--rounds <n>', 'measured pipes rounds per case, pooled over the sessions (default 30, quick 15)', positive('--rounds', true))
+    .option('--sessions <n>', 'processes per pipes case and implementation, interleaved (default 5, quick 3)', positive('--sessions', true))
     .option('--warmup <n>', 'pipes warm-up rounds dropped before measuring', (t) => {
       const v = Number(t);
       if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup must be an integer >= 0, got '${t}'`);
@@ -71,7 +73,9 @@ async function main(): Promise<void> {
   const only = flags.only?.toLowerCase();
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
   const filter = (id: string): boolean => only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
-  const pipesOpts = { rounds: flags.rounds ?? (flags.quick ? 15 : 25), warmup: flags.warmup, filter };
+  const pipesOpts = {
+    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 3 : 5), warmup: flags.warmup, filter,
+  };
   const echoOpts = {
     quick: flags.quick, durationS: flags.duration ?? (flags.quick ? 0.5 : 1), repeat: flags.repeat ?? (flags.quick ? 1 : 3), filter,
   };
@@ -109,8 +113,9 @@ async function main(): Promise<void> {
     if (!notes.some((n) => n.includes(note))) notes.push(`skipped: ${note}`);
   }
   if (pipes.length > 0) {
-    notes.push(`pipes: each case is a fresh process (iomux: dist/bench/pipes/worker.js); ${pipesOpts.warmup} warm-up ` +
-      `rounds dropped, then ${pipesOpts.rounds} measured; processes not pinned`);
+    notes.push(`pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
+      `other implementations' (iomux: dist/bench/pipes/worker.js); each drops ${pipesOpts.warmup} warm-up rounds and ` +
+      `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`);
   }
   if (echo.length > 0) {
     notes.push(`echo: ${echoOpts.repeat} x loadgen --duration ${echoOpts.durationS} --warmup 0 per cell after one untimed warm-up run per server ` +

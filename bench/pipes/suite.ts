@@ -1,7 +1,10 @@
 // The pipes sweep: every (A, W) × N × backend, each run by four implementations in turn: iomux
 // through the Loop, iomux through the raw Selector, the C reference and Python's selectors. Each
 // is a fresh process given the same arguments and printing the same JSON (bench/reference/pipes.c
-// defines it), and the four run back to back so drifting machine noise hits them alike.
+// defines it). The four run back to back, and that is repeated in several short sessions (one
+// process each) whose rounds are pooled: on this kind of shared VM one process's rounds agree
+// within ~5% while two processes of the same program differ by up to 30%, so one process per
+// implementation would make the ratios a coin toss, and interleaving spreads drift over all four.
 import { join } from 'node:path';
 import { availableBackends } from '../../src/selectors.js';
 import type { BenchEnv } from '../report/env.js';
@@ -9,11 +12,13 @@ import { lastLine, runJson } from '../report/exec.js';
 import type { Progress } from '../report/progress.js';
 import { summarize, type Summary } from '../report/stats.js';
 
-export type PipesImpl = 'loop' | 'raw' | 'c' | 'python';
-export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'raw', 'c', 'python'];
+/** 'c-thread' is the C reference with one idle thread (pipes.c --idle-thread): see that file. */
+export type PipesImpl = 'loop' | 'raw' | 'c' | 'c-thread' | 'python';
+export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'raw', 'c', 'c-thread', 'python'];
 export const IMPL_LABEL: Record<PipesImpl, string> = {
-  loop: 'iomux Loop', raw: 'iomux raw Selector', c: 'C reference', python: 'Python selectors',
+  loop: 'iomux Loop', raw: 'iomux raw Selector', c: 'C reference', 'c-thread': 'C + idle thread', python: 'Python selectors',
 };
+const REFERENCE_IMPLS = new Set<PipesImpl>(['c', 'c-thread', 'python']);
 
 /** The libevent bench.c shapes: one active pair and 100 writes, 100 active and 1000 writes. */
 export const SHAPES: ReadonlyArray<{ a: number; w: number }> = [{ a: 1, w: 100 }, { a: 100, w: 1000 }];
@@ -37,14 +42,20 @@ export interface PipesResult extends PipesCase {
   /** Why it is not 'ok', in words. */
   note: string;
   warmupRounds: number;
-  /** µs per measured round (warm-up rounds dropped), as the program printed them. */
+  /** µs per measured round (warm-up rounds dropped), as the programs printed them, pooled. */
   usPerRound: number[];
+  /** Median µs per round of each session (process), in the order they ran. */
+  sessionMedians: number[];
   summary: Summary | null;
 }
 
 export interface PipesOptions {
+  /** Measured rounds per case, pooled over all sessions. */
   rounds: number;
+  /** Warm-up rounds each session drops. */
   warmup: number;
+  /** Processes per implementation and case, interleaved with the other implementations'. */
+  sessions: number;
   filter: (id: string) => boolean;
 }
 
@@ -54,7 +65,7 @@ export function planPipes(opts: PipesOptions): PipesCase[] {
     for (const n of SIZES) {
       for (const backend of availableBackends()) {
         for (const impl of PIPES_IMPLS) {
-          if ((impl === 'c' || impl === 'python') && !REFERENCE_BACKENDS.has(backend)) continue;
+          if (REFERENCE_IMPLS.has(impl) && !REFERENCE_BACKENDS.has(backend)) continue;
           const id = `pipes/a${a}-w${w}/n${n}/${backend}/${impl}`;
           if (opts.filter(id)) cases.push({ id, impl, backend, n, a, w });
         }
@@ -78,15 +89,27 @@ function command(env: BenchEnv, c: PipesCase, rounds: number): [string, string[]
       return [process.execPath, [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', c.impl, ...args]];
     case 'c':
       return env.pipesRef.path ? [env.pipesRef.path, args] : env.pipesRef.missing;
+    case 'c-thread':
+      return env.pipesRef.path ? [env.pipesRef.path, [...args, '--idle-thread']] : env.pipesRef.missing;
     case 'python':
       return env.python.path ? [env.python.path, [join(env.root, 'bench', 'reference', 'pipes.py'), ...args]] : env.python.missing;
   }
 }
 
-export async function runPipesCase(env: BenchEnv, c: PipesCase, opts: PipesOptions): Promise<PipesResult> {
-  const base = { ...c, warmupRounds: opts.warmup, usPerRound: [] as number[], summary: null };
+/** Measured rounds each of `opts.sessions` processes runs so that together they make `opts.rounds`. */
+export function roundsPerSession(opts: Pick<PipesOptions, 'rounds' | 'sessions'>): number {
+  return Math.ceil(opts.rounds / opts.sessions);
+}
+
+/**
+ * One process of one case: `opts.warmup` + `measured` rounds. Returns the measured rounds, or a
+ * finished result when the case cannot run (n/a, missing program, error).
+ */
+export async function runPipesSession(env: BenchEnv, c: PipesCase, opts: PipesOptions,
+  measured: number): Promise<number[] | PipesResult> {
+  const base = { ...c, warmupRounds: opts.warmup, usPerRound: [] as number[], sessionMedians: [] as number[], summary: null };
   if (c.a > c.n) return { ...base, status: 'a_gt_n', note: `n/a (A=${c.a} > N=${c.n})` };
-  const total = opts.warmup + opts.rounds;
+  const total = opts.warmup + measured;
   const cmd = command(env, c, total);
   if (typeof cmd === 'string') return { ...base, status: 'missing', note: cmd };
   const [file, args] = cmd;
@@ -104,15 +127,45 @@ export async function runPipesCase(env: BenchEnv, c: PipesCase, opts: PipesOptio
   if (json?.failures !== 0 || run.code !== 0) {
     return { ...base, status: 'error', note: `error: ${String(json?.failures)} failed syscalls (exit ${run.code})` };
   }
-  const measured = (rounds as number[]).slice(opts.warmup);
-  return { ...base, status: 'ok', note: '', usPerRound: measured, summary: summarize(measured) };
+  return (rounds as number[]).slice(opts.warmup);
+}
+
+/** Pools the sessions of one case into its result. */
+export function pooledResult(c: PipesCase, opts: PipesOptions, sessions: number[][]): PipesResult {
+  const usPerRound = sessions.flat();
+  return {
+    ...c, status: 'ok', note: '', warmupRounds: opts.warmup, usPerRound,
+    sessionMedians: sessions.map((s) => summarize(s).median), summary: summarize(usPerRound),
+  };
+}
+
+/** Cases that differ only in implementation, in plan order: the ones interleaved. */
+export function groupByShape(cases: PipesCase[]): PipesCase[][] {
+  const groups = new Map<string, PipesCase[]>();
+  for (const c of cases) {
+    const key = `${c.a}/${c.w}/${c.n}/${c.backend}`;
+    const g = groups.get(key);
+    if (g) g.push(c);
+    else groups.set(key, [c]);
+  }
+  return [...groups.values()];
 }
 
 export async function runPipes(env: BenchEnv, cases: PipesCase[], opts: PipesOptions, progress: Progress): Promise<PipesResult[]> {
-  const results: PipesResult[] = [];
-  for (const c of cases) {
-    progress.step(`pipes ${IMPL_LABEL[c.impl]} ${c.backend} N=${c.n} A=${c.a} W=${c.w}`);
-    results.push(await runPipesCase(env, c, opts));
+  const measured = roundsPerSession(opts);
+  const done = new Map<PipesCase, PipesResult>();
+  for (const group of groupByShape(cases)) {
+    const sessions = new Map<PipesCase, number[][]>(group.map((c) => [c, []]));
+    for (let s = 0; s < opts.sessions; s++) {
+      for (const c of group) {
+        if (done.has(c)) continue;
+        progress.step(`pipes ${IMPL_LABEL[c.impl]} ${c.backend} N=${c.n} A=${c.a} W=${c.w} (session ${s + 1}/${opts.sessions})`);
+        const r = await runPipesSession(env, c, opts, measured);
+        if (Array.isArray(r)) sessions.get(c)!.push(r);
+        else done.set(c, r); // n/a or failed: the same in every session, so not retried
+      }
+    }
+    for (const c of group) if (!done.has(c)) done.set(c, pooledResult(c, opts, sessions.get(c)!));
   }
-  return results;
+  return cases.map((c) => done.get(c)!);
 }

@@ -18,7 +18,14 @@
  *     So each round performs A + W reads and W chained writes; seeding is not timed,
  *     exactly like bench.c.
  *
+ * --idle-thread starts one thread that only sleeps. It does no work, but the process is then
+ * multi-threaded like every Node process, and Linux's fdget() takes a reference on the file
+ * (two atomics) for every fd a syscall touches once the fd table is shared; single-threaded
+ * programs skip that (fs/file.c, __fget_light). So "C + idle thread" is the same loop under the
+ * kernel cost any Node addon pays, and iomux / that column is iomux's own overhead.
+ *
  * Usage: pipes_ref --backend epoll|poll|select --pairs N --active A --writes W --rounds R
+ *                  [--idle-thread]
  * Output (stdout, one line):
  *   {"backend":..,"n":N,"a":A,"w":W,"rounds":R,"us_per_round":[..],"failures":F}
  * Errors: {"error":"fd_setsize"} exit 3 (select with an fd >= FD_SETSIZE),
@@ -29,6 +36,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +85,17 @@ static double now_us(void)
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static void *idle_thread(void *arg)
+{
+    for (;;)
+        pause();
+    return arg;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: pipes_ref --backend epoll|poll|select --pairs N --active A "
-                    "--writes W --rounds R\n");
+                    "--writes W --rounds R [--idle-thread]\n");
     exit(2);
 }
 
@@ -104,9 +119,11 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"backend", required_argument, 0, 'b'}, {"pairs", required_argument, 0, 'n'},
         {"active", required_argument, 0, 'a'},  {"writes", required_argument, 0, 'w'},
-        {"rounds", required_argument, 0, 'r'},  {0, 0, 0, 0}};
+        {"rounds", required_argument, 0, 'r'},  {"idle-thread", no_argument, 0, 't'},
+        {0, 0, 0, 0}};
+    int want_idle_thread = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "b:n:a:w:r:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:n:a:w:r:t", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             be_name = optarg;
@@ -119,6 +136,7 @@ int main(int argc, char **argv)
         case 'a': num_active = parse_long(optarg, 1); break;
         case 'w': num_writes = parse_long(optarg, 0); break;
         case 'r': rounds = parse_long(optarg, 1); break;
+        case 't': want_idle_thread = 1; break;
         default: usage();
         }
     }
@@ -129,6 +147,12 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    pthread_t idle;
+    if (want_idle_thread && pthread_create(&idle, NULL, idle_thread, NULL) != 0) {
+        perror("pthread_create");
+        return 1;
     }
 
     rfds = malloc(sizeof(int) * num_pipes);

@@ -5,7 +5,7 @@ import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import type { EchoResult } from '../echo/suite.js';
 import { cellLabel } from '../echo/suite.js';
-import { IMPL_LABEL, PIPES_IMPLS, SHAPES, SIZES, type PipesResult } from '../pipes/suite.js';
+import { IMPL_LABEL, PIPES_IMPLS, SHAPES, SIZES, type PipesImpl, type PipesResult } from '../pipes/suite.js';
 
 export async function toSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
@@ -16,16 +16,19 @@ export async function toSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
+/** The chart's lines; 'C + idle thread' stays in the table, where it explains a ratio. */
+const CHARTED_IMPLS: readonly PipesImpl[] = PIPES_IMPLS.filter((i) => i !== 'c-thread');
+
 /** Median µs per round against N, log-log; colour = backend, dash = implementation. */
 export function pipesChart(results: PipesResult[], a: number, w: number): TopLevelSpec | null {
   const rows = results
-    .filter((r) => r.a === a && r.w === w && r.status === 'ok' && r.summary)
+    .filter((r) => r.a === a && r.w === w && r.status === 'ok' && r.summary && CHARTED_IMPLS.includes(r.impl))
     .map((r) => ({
       n: r.n, backend: r.backend, impl: IMPL_LABEL[r.impl],
       median: r.summary!.median, p10: r.summary!.p10, p90: r.summary!.p90,
     }));
   if (rows.length === 0) return null;
-  const implOrder = PIPES_IMPLS.map((i) => IMPL_LABEL[i]);
+  const implOrder = CHARTED_IMPLS.map((i) => IMPL_LABEL[i]);
   // The whole sweep on the axis, so sizes that could not run (FD_SETSIZE, fd limit) show as gaps.
   const x = {
     field: 'n', type: 'quantitative', title: 'N socketpairs registered (missing points: see the table)',

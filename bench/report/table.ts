@@ -76,16 +76,19 @@ export function pipesTables(results: PipesResult[]): string {
           skippedN.add(n);
           continue;
         }
-        const [loop, raw, c, py] = (['loop', 'raw', 'c', 'python'] as const).map((i) => median(get(i)));
+        const [loop, raw, c, ct, py] = (['loop', 'raw', 'c', 'c-thread', 'python'] as const).map((i) => median(get(i)));
         rows.push([String(n), backend, ...present.map((impl) => pipesCell(get(impl), notes)),
-          ratio(loop, c), ratio(raw, c), ratio(loop, py), ratio(raw, py)]);
+          ratio(loop, c), ratio(raw, c), ratio(loop, ct), ratio(loop, py), ratio(raw, py)]);
       }
     }
     if (rows.length === 0) continue;
-    const rounds = first ? `${first.summary?.n} rounds after ${first.warmupRounds} warm-up` : 'rounds';
+    const sessions = first?.sessionMedians.length ?? 0;
+    const rounds = first
+      ? `${first.summary?.n} rounds (${sessions} process${sessions === 1 ? '' : 'es'}, ${first.warmupRounds} warm-up rounds dropped in each)`
+      : 'rounds';
     out.push(`pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`);
-    out.push(renderTable(['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/Py', 'raw/Py'], rows,
-      ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r']));
+    out.push(renderTable(['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/C+thr', 'Loop/Py', 'raw/Py'],
+      rows, ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r', 'r']));
     if (skippedN.size > 0) out.push(`(N=${[...skippedN].join(', ')} not run: fewer pairs than A=${a} active ones)`);
     out.push('');
   }
