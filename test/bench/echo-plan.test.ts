@@ -1,0 +1,116 @@
+// bench/echo/suite.ts and servers.ts, the planning half: the (C, S, K) matrix, the cell labels
+// tables and charts share, which servers exist and why one cannot run, and --only on case ids.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { ECHO_STYLES, serverSpecs } from '../../bench/echo/servers.js';
+import { cellLabel, echoMatrix, planEcho } from '../../bench/echo/suite.js';
+import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
+import { availableBackends } from '../../src/selectors.js';
+
+// A package root with a (dummy) built CLI, so the iomux servers are runnable whether or not
+// dist/ has been built here; the Python and C servers are named, not run.
+const root = mkdtempSync(join(tmpdir(), 'iomux-bench-root-'));
+mkdirSync(join(root, 'dist', 'src'), { recursive: true });
+writeFileSync(join(root, 'dist', 'src', 'cli.js'), '');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const env: BenchEnv = {
+  ...discoverEnv(),
+  root,
+  python: { path: '/opt/py/bin/python3', missing: '' },
+  echoRef: { path: '/opt/ref/echo_ref', missing: '' },
+};
+const all = { quick: true, durationS: 0.5, repeat: 1, filter: (_: string): boolean => true };
+const iomuxIds = availableBackends().flatMap((b) => ECHO_STYLES.map((s) => `iomux-${b}-${s}`));
+
+describe('echoMatrix', () => {
+  test('--quick runs a few distinct cells of the full matrix: ping-pong, pipelined and 16 KiB', () => {
+    const quick = echoMatrix(true);
+    const key = (c: { conns: number; size: number; inflight: number }): string => `${c.conns}/${c.size}/${c.inflight}`;
+    const full = new Set(echoMatrix(false).map(key));
+    expect(quick.length).toBeLessThan(full.size);
+    expect(new Set(quick.map(key)).size).toBe(quick.length);
+    for (const c of quick) expect(full).toContain(key(c));
+    expect(quick[0]).toEqual({ conns: 1, size: 64, inflight: 1 });
+    expect(quick.some((c) => c.inflight > 1)).toBe(true);
+    expect(quick.some((c) => c.size === 16384)).toBe(true);
+  });
+
+  test('the full matrix is every C × S × K once, in ascending C so a server short of fds fails last', () => {
+    const cells = echoMatrix(false);
+    expect(cells).toHaveLength(16);
+    expect(new Set(cells.map((c) => `${c.conns}/${c.size}/${c.inflight}`)).size).toBe(16);
+    expect(cells.map((c) => c.conns)).toEqual([1, 10, 100, 1000].flatMap((c) => Array(4).fill(c)));
+    expect(new Set(cells.map((c) => c.size))).toEqual(new Set([64, 16384]));
+    expect(new Set(cells.map((c) => c.inflight))).toEqual(new Set([1, 16]));
+  });
+});
+
+describe('cellLabel', () => {
+  test.each([
+    [{ conns: 1, size: 64, inflight: 1 }, 'C=1 S=64B K=1'],
+    [{ conns: 10, size: 16384, inflight: 16 }, 'C=10 S=16KiB K=16'],
+    [{ conns: 1000, size: 1023, inflight: 1 }, 'C=1000 S=1023B K=1'],
+    [{ conns: 2, size: 1536, inflight: 4 }, 'C=2 S=1.5KiB K=4'],
+  ])('%o is %s', (cell, label) => {
+    expect(cellLabel(cell)).toBe(label);
+  });
+});
+
+describe('serverSpecs', () => {
+  test('one iomux server per backend and style, then Node net, Python and C', () => {
+    expect(serverSpecs(env).map((s) => [s.id, s.kind])).toEqual([
+      ...iomuxIds.map((id) => [id, 'iomux']), ['node-net', 'node-net'], ['python', 'python'], ['c', 'c'],
+    ]);
+  });
+
+  test('each server is asked for a kernel-chosen port, the iomux ones for their backend and style too', () => {
+    const specs = serverSpecs(env);
+    const [b] = availableBackends();
+    expect(specs.find((s) => s.id === `iomux-${b}-async`)?.command).toEqual([process.execPath,
+      [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet']]);
+    expect(specs.find((s) => s.id === 'python')?.command).toEqual(['/opt/py/bin/python3',
+      [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0']]);
+    expect(specs.find((s) => s.id === 'c')?.command).toEqual(['/opt/ref/echo_ref', ['--port', '0']]);
+  });
+
+  test('a server whose program is missing carries the reason instead of a command', () => {
+    const bare: BenchEnv = {
+      ...env, root: join(root, 'nothing-built-here'),
+      python: { path: null, missing: 'python3 not found on PATH' }, echoRef: { path: null, missing: 'echo_ref not found' },
+    };
+    const byId = new Map(serverSpecs(bare).map((s) => [s.id, s.command]));
+    for (const id of iomuxIds) expect(byId.get(id)).toEqual({ missing: 'dist/src/cli.js not built yet (src/cli.ts)' });
+    expect(byId.get('python')).toEqual({ missing: 'python3 not found on PATH' });
+    expect(byId.get('c')).toEqual({ missing: 'echo_ref not found' });
+  });
+});
+
+describe('planEcho', () => {
+  test('plans every server in every cell, ids naming the server and the cell', () => {
+    const { specs, cases } = planEcho(env, all);
+    const cells = echoMatrix(true);
+    expect(specs).toHaveLength(iomuxIds.length + 3);
+    expect(cases).toHaveLength(specs.length * cells.length);
+    expect(cases.filter((c) => c.server === 'node-net')).toEqual(cells.map((cell) => ({
+      id: `echo/node-net/c${cell.conns}-s${cell.size}-k${cell.inflight}`, server: 'node-net', kind: 'node-net', ...cell,
+    })));
+    expect(cases[0]).toEqual({ id: `echo/${iomuxIds[0]}/c1-s64-k1`, server: iomuxIds[0], kind: 'iomux', conns: 1, size: 64, inflight: 1 });
+  });
+
+  test('keeps only the servers with a case the filter accepts', () => {
+    const { specs, cases } = planEcho(env, { ...all, quick: false, filter: (id) => id.includes('/c/') && id.includes('-k16') });
+    expect(specs.map((s) => s.id)).toEqual(['c']);
+    expect(cases.map((c) => c.id)).toEqual([1, 10, 100, 1000].flatMap((c) => [`echo/c/c${c}-s64-k16`, `echo/c/c${c}-s16384-k16`]));
+  });
+
+  test('a server that cannot run is still planned, so its cases are reported as missing', () => {
+    const { specs } = planEcho({ ...env, python: { path: null, missing: 'no python' } }, { ...all, filter: (id) => id.startsWith('echo/python/') });
+    expect(specs.map((s) => [s.id, s.command])).toEqual([['python', { missing: 'no python' }]]);
+  });
+
+  test('plans nothing when the filter accepts nothing', () => {
+    expect(planEcho(env, { ...all, filter: () => false })).toEqual({ specs: [], cases: [] });
+  });
+});
