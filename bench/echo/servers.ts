@@ -134,7 +134,8 @@ export class RunningServer {
       const onErr = (d: Buffer): void => { err += d.toString(); };
       const onOut = (d: Buffer): void => {
         out += d.toString();
-        for (const line of out.split('\n')) {
+        // Whole lines only: a line split across two reads would give the first digits of its port.
+        for (const line of out.split('\n').slice(0, -1)) {
           const port = parseListeningPort(line);
           if (port !== null && port > 0) {
             clearTimeout(timer);
