@@ -82,15 +82,15 @@ async function main(): Promise<void> {
 
   const pipesCases = suiteOnly === 'echo' ? [] : planPipes(pipesOpts);
   const echoPlan = suiteOnly === 'pipes' ? { specs: [], cases: [] } : planEcho(env, echoOpts);
-  const total = pipesCases.length + echoPlan.cases.length;
-  if (total === 0) {
+  if (pipesCases.length + echoPlan.cases.length === 0) {
     process.stderr.write(`bench: no case matches --only ${flags.only}\n`);
     process.exitCode = 2;
     return;
   }
 
   const notes = skipNotes(env);
-  const progress = new Progress(total);
+  // Steps: one per pipes process and one per loadgen run (cases that cannot run end sooner).
+  const progress = new Progress(pipesCases.length * pipesOpts.sessions + echoPlan.cases.length * echoOpts.repeat);
   for (const n of notes) progress.note(`bench: ${n}`);
 
   // Servers still running when the user presses ^C are ours to end.

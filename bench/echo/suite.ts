@@ -3,7 +3,8 @@
 // and loadgen to CPU 0, so they never compete for a core; the server's user CPU time is read
 // from /proc before and after each loadgen run.
 //
-// Each cell is run --repeat times (default 3) and the run with the median msgs/s is reported.
+// Each cell is run --repeat times (default 3), round-robin over all servers, and the run with the
+// median msgs/s is reported.
 //
 // CPU per message = (utime after - utime before) / messages loadgen counted. loadgen runs with
 // --warmup 0, so its window covers the whole run except connecting and the last round trips in
@@ -75,8 +76,10 @@ const FULL = { conns: [1, 10, 100, 1000], sizes: [64, 16384], inflight: [1, 16] 
 
 export function echoMatrix(quick: boolean): EchoCell[] {
   if (quick) {
+    // The cells the targets name: 100 connections ping-pong and pipelined, 16 KiB at 10.
     return [
       { conns: 1, size: 64, inflight: 1 },
+      { conns: 100, size: 64, inflight: 1 },
       { conns: 100, size: 64, inflight: 16 },
       { conns: 10, size: 16384, inflight: 1 },
     ];
@@ -170,18 +173,8 @@ async function measureOnce(env: BenchEnv, server: RunningServer, c: EchoCase, du
   return res;
 }
 
-/**
- * Runs loadgen `repeat` times and keeps the run with the median msgs/s. This machine's results are
- * bimodal at times (a server that goes idle between messages pays the VM's wake-up latency), and
- * one run can land in either mode; the median of three and the spread column say which is typical.
- */
-async function measure(env: BenchEnv, server: RunningServer, c: EchoCase, opts: EchoOptions): Promise<EchoResult> {
-  const all: EchoResult[] = [];
-  for (let i = 0; i < opts.repeat; i++) {
-    const r = await measureOnce(env, server, c, opts.durationS);
-    if (r.status !== 'ok') return all.length === 0 ? r : { ...r, note: `${r.note} (in run ${i + 1} of ${opts.repeat})` };
-    all.push(r);
-  }
+/** Of several runs of one cell, the one with the median msgs/s, with every run kept beside it. */
+export function medianRun(all: EchoResult[]): EchoResult {
   const byRate = [...all].sort((a, b) => (a.msgsPerS ?? 0) - (b.msgsPerS ?? 0));
   const mid = byRate[Math.floor((byRate.length - 1) / 2)];
   const rates = byRate.map((r) => r.msgsPerS ?? 0);
@@ -199,44 +192,81 @@ async function warmUp(env: BenchEnv, server: RunningServer, quick: boolean): Pro
   await runJson(file, args, 60_000);
 }
 
+/** The order loadgen runs go in: cell by cell, and within a cell repeat by repeat over every server. */
+export function echoSchedule<T extends EchoCell & { server: string }>(cases: T[], repeat: number): Array<{ c: T; run: number }> {
+  const cells = new Map<string, T[]>();
+  for (const c of cases) {
+    const key = `${c.conns}/${c.size}/${c.inflight}`;
+    const list = cells.get(key);
+    if (list) list.push(c);
+    else cells.set(key, [c]);
+  }
+  const order: Array<{ c: T; run: number }> = [];
+  for (const list of cells.values()) {
+    for (let run = 0; run < repeat; run++) for (const c of list) order.push({ c, run });
+  }
+  return order;
+}
+
+/**
+ * Every server is started (and warmed) once, up front; idle ones sleep in their wait and cost the
+ * measured one nothing. Then each cell's repeats go round the servers in turn (echoSchedule), so
+ * the machine's drift over a long run lands on every server alike instead of on whichever ran
+ * during a noisy minute; each (server, cell) keeps the run with the median msgs/s. A server that
+ * dies is restarted for its next run; a cell whose run failed is not run again.
+ */
 export async function runEcho(env: BenchEnv, specs: ServerSpec[], cases: EchoCase[], opts: EchoOptions,
   progress: Progress, live: Set<RunningServer>): Promise<EchoResult[]> {
-  const results: EchoResult[] = [];
+  const final = new Map<EchoCase, EchoResult>();
+  const runs = new Map<EchoCase, EchoResult[]>(cases.map((c) => [c, []]));
+  const servers = new Map<string, RunningServer>();
+  const byId = new Map(specs.map((s) => [s.id, s]));
+
+  const ensureServer = async (spec: ServerSpec, c: EchoCase): Promise<RunningServer | string> => {
+    if ('missing' in spec.command) return spec.command.missing;
+    const running = servers.get(spec.id);
+    if (running?.alive) return running;
+    if (running !== undefined) {
+      live.delete(running);
+      progress.note(`echo: ${spec.id} exited; restarting it for ${cellLabel(c)}`);
+    }
+    try {
+      const server = await RunningServer.start(spec, env);
+      servers.set(spec.id, server);
+      live.add(server);
+      await warmUp(env, server, opts.quick);
+      return server;
+    } catch (err) {
+      servers.delete(spec.id);
+      return `error: server did not start: ${(err as Error).message}`;
+    }
+  };
+
   for (const spec of specs) {
-    const mine = cases.filter((c) => c.server === spec.id);
-    if ('missing' in spec.command) {
-      progress.note(`echo: skipping ${spec.id}: ${spec.command.missing}`);
-      for (const c of mine) {
-        progress.step(`echo ${spec.id} ${cellLabel(c)} (skipped)`);
-        results.push(empty(c, 'missing', spec.command.missing));
+    if ('missing' in spec.command) progress.note(`echo: skipping ${spec.id}: ${spec.command.missing}`);
+  }
+  try {
+    for (const { c, run } of echoSchedule(cases, opts.repeat)) {
+      if (final.has(c)) continue;
+      const spec = byId.get(c.server)!;
+      progress.step(`echo ${spec.id} ${cellLabel(c)} (run ${run + 1}/${opts.repeat})`);
+      const server = await ensureServer(spec, c);
+      if (typeof server === 'string') {
+        final.set(c, empty(c, 'missing' in spec.command ? 'missing' : 'error', server));
+        continue;
       }
-      continue;
-    }
-    let server: RunningServer | null = null;
-    for (const c of mine) {
-      progress.step(`echo ${spec.id} ${cellLabel(c)}`);
-      // Start (or restart, after a cell that killed it) the server; warm it on every start.
-      if (server === null || !server.alive) {
-        if (server !== null) {
-          live.delete(server);
-          progress.note(`echo: ${spec.id} exited; restarting it for ${cellLabel(c)}`);
-        }
-        try {
-          server = await RunningServer.start(spec, env);
-          live.add(server);
-          await warmUp(env, server, opts.quick);
-        } catch (err) {
-          server = null;
-          results.push(empty(c, 'error', `error: server did not start: ${(err as Error).message}`));
-          continue;
-        }
+      const r = await measureOnce(env, server, c, opts.durationS);
+      if (r.status !== 'ok') {
+        final.set(c, run === 0 ? r : { ...r, note: `${r.note} (in run ${run + 1} of ${opts.repeat})` });
+        continue;
       }
-      results.push(await measure(env, server, c, opts));
+      runs.get(c)!.push(r);
     }
-    if (server !== null) {
+  } finally {
+    for (const server of servers.values()) {
       await server.stop();
       live.delete(server);
     }
   }
-  return results;
+  return cases.map((c) => final.get(c) ?? medianRun(runs.get(c)!));
 }

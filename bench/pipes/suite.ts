@@ -96,7 +96,7 @@ function command(env: BenchEnv, c: PipesCase, rounds: number): [string, string[]
   }
 }
 
-/** Measured rounds each of `opts.sessions` processes runs so that together they make `opts.rounds`. */
+/** Measured rounds each of `opts.sessions` processes runs so that together they make at least `opts.rounds`. */
 export function roundsPerSession(opts: Pick<PipesOptions, 'rounds' | 'sessions'>): number {
   return Math.ceil(opts.rounds / opts.sessions);
 }

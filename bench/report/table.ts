@@ -16,7 +16,8 @@ export function renderTable(headers: string[], rows: string[][], align: Align[])
 
 /** Three significant figures, without exponent notation. */
 export function num(x: number): string {
-  const a = Math.abs(x);
+  // Round first, then pick the format, so 999.6 reads "1,000" and 9.996 reads "10.0".
+  const a = Math.abs(Number(x.toPrecision(3)));
   if (a >= 1000) return Math.round(x).toLocaleString('en-US');
   if (a >= 100) return x.toFixed(0);
   if (a >= 10) return x.toFixed(1);

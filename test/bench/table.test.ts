@@ -24,6 +24,8 @@ describe('num', () => {
   test.each([
     [50000, '50,000'], [1234.5, '1,235'], [123.4, '123'], [12.34, '12.3'], [1.234, '1.23'],
     [0.1234, '0.123'], [0, '0.000'], [-12.34, '-12.3'], [-4321, '-4,321'],
+    // Values that round up into the next format keep three figures.
+    [999.6, '1,000'], [99.96, '100'], [9.996, '10.0'], [0.9996, '1.00'],
   ])('%s is shown as %s (three significant figures, no exponent)', (x, shown) => {
     expect(num(x)).toBe(shown);
   });
