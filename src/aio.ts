@@ -10,17 +10,28 @@ import { Socket, kBeforeClose, type Address } from './socket.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 type Settle = { resolve: () => void; reject: (err: unknown) => void };
+/**
+ * A waiting reader. With `buf`, the readiness callback does the recv itself and resolves with the
+ * count (one promise and one microtask hop per message instead of a wait-then-read pair); without
+ * it (accept, connect), it only says "readable".
+ */
+type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject: (err: unknown) => void };
+
+/** One settled promise for every sockSendAll the kernel took at once: nothing to allocate. */
+const SENT: Promise<void> = Promise.resolve();
 
 /** Per-socket wait state: at most one reader and one writer waiting at a time. */
 class SocketWaiters {
   readonly loop: Loop;
   readonly sock: Socket;
   readonly fd: number;
-  reader: Settle | null = null;
+  reader: ReadWaiter | null = null;
   writer: Settle | null = null;
   readArmed = false;
   writeArmed = false;
   checkQueued = false;
+  /** The last read filled less than its buffer: the kernel's queue was empty right after it. */
+  lastReadShort = false;
 
   constructor(loop: Loop, sock: Socket) {
     this.loop = loop;
@@ -32,12 +43,21 @@ class SocketWaiters {
   // Register first, then record the waiter: a refused registration (ERR_FD_OUT_OF_RANGE on
   // select, ERR_LOOP_CLOSED) must not leave a waiter behind that makes every later call "busy".
   waitReadable(): Promise<void> {
+    return this.#waitRead(null).then(ignoreCount);
+  }
+
+  /** Resolves with what one recv into `buf` returns once the socket is readable (0 at EOF). */
+  recvWhenReadable(buf: Uint8Array): Promise<number> {
+    return this.#waitRead(buf);
+  }
+
+  #waitRead(buf: Uint8Array | null): Promise<number> {
     if (this.reader !== null) return Promise.reject(busy('read', this.fd));
     if (!this.readArmed) {
       this.loop.addReader(this.fd, this.#onReadable);
       this.readArmed = true;
     }
-    return new Promise<void>((resolve, reject) => { this.reader = { resolve, reject }; });
+    return new Promise<number>((resolve, reject) => { this.reader = { buf, resolve, reject }; });
   }
 
   waitWritable(): Promise<void> {
@@ -52,9 +72,24 @@ class SocketWaiters {
   #onReadable = (): void => {
     const waiter = this.reader;
     if (waiter === null) return this.#disarmRead();
+    let n = 0;
+    if (waiter.buf !== null) {
+      let got: number | null;
+      try {
+        got = this.sock.recvInto(waiter.buf);
+      } catch (err) {
+        this.reader = null;
+        queueIdleCheck(this);
+        waiter.reject(err);
+        return;
+      }
+      if (got === null) return;  // a spurious wake-up: keep waiting
+      n = got;
+      this.lastReadShort = n < waiter.buf.length;
+    }
     this.reader = null;
     queueIdleCheck(this);
-    waiter.resolve();
+    waiter.resolve(n);
   };
 
   #onWritable = (): void => {
@@ -104,6 +139,8 @@ class SocketWaiters {
   };
 }
 
+function ignoreCount(): void {}
+
 function busy(what: string, fd: number): Error {
   return iomuxError('ERR_INVALID_ARG_VALUE', `Another operation is already waiting to ${what} on fd ${fd}`);
 }
@@ -146,11 +183,13 @@ function queueIdleCheck(w: SocketWaiters): void {
 /**
  * Throws "busy" if another read (write) already waits on `sock`. Checked before the try-first
  * syscall: otherwise a second reader could take bytes meant for the waiting one, and a second
- * sendAll could put its bytes in the middle of the first one's stream.
+ * sendAll could put its bytes in the middle of the first one's stream. Returns the socket's wait
+ * state, if it has one.
  */
-function checkIdle(sock: Socket, what: 'read' | 'write'): void {
+function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
   const w = waitersBySocket.get(sock);
   if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
+  return w;
 }
 
 function checkSocket(sock: unknown): Socket {
@@ -163,27 +202,30 @@ function checkBytes(name: string, value: unknown): Uint8Array {
   return value;
 }
 
-/** Reads into `buf`; resolves with the byte count (0 at EOF). */
+/**
+ * Reads into `buf`; resolves with the byte count (0 at EOF).
+ *
+ * Tries the syscall first, except right after a short read on a socket whose reader is still
+ * registered (request/response code between two messages): the queue was empty a moment ago, so
+ * the try would almost surely be an EAGAIN, one wasted syscall per message. Waiting first instead
+ * costs at most one loop iteration when data did come meanwhile (readiness is level-triggered).
+ */
 export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
   // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
     checkSocket(sock);
     checkBytes('buf', buf);
-    checkIdle(sock, 'read');
-    const n = sock.recvInto(buf);
-    if (n !== null) return Promise.resolve(n);
+    const w = checkIdle(sock, 'read');
+    if (w === undefined || !w.lastReadShort || !w.readArmed || w.loop !== loop) {
+      const n = sock.recvInto(buf);
+      if (n !== null) {
+        if (w !== undefined) w.lastReadShort = n < buf.length;
+        return Promise.resolve(n);
+      }
+    }
+    return (w !== undefined && w.loop === loop ? w : waitersOf(loop, sock)).recvWhenReadable(buf);
   } catch (err) {
     return Promise.reject(err);
-  }
-  return recvIntoSlow(loop, sock, buf);
-}
-
-async function recvIntoSlow(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
-  const w = waitersOf(loop, sock);
-  for (;;) {
-    await w.waitReadable();
-    const n = sock.recvInto(buf);
-    if (n !== null) return n;
   }
 }
 
@@ -206,7 +248,7 @@ export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array): Promise
   } catch (err) {
     return Promise.reject(err);
   }
-  if (sent === data.length) return Promise.resolve();
+  if (sent === data.length) return SENT;
   return sendRestSlow(loop, sock, data, sent);
 }
 
