@@ -5,6 +5,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
+import { ReadSlab } from './read-slab.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 export interface Protocol {
@@ -28,8 +29,6 @@ export interface WriteBufferLimits {
 
 // asyncio's defaults: pause producers at 64 KiB queued, resume at a quarter of that.
 const DEFAULT_HIGH_WATER = 64 * 1024;
-// One read takes at most this much; matches the kernel's default loopback socket buffer scale.
-const READ_CHUNK = 64 * 1024;
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -38,7 +37,7 @@ export class Transport {
   readonly #sock: Socket;
   readonly #fd: number;
   readonly #protocol: Protocol;
-  readonly #scratch: Buffer;
+  readonly #slab: ReadSlab;
   #state: State = 'open';
   #readingPaused = false;
   #eofReceived = false;
@@ -54,12 +53,12 @@ export class Transport {
   readonly #onLost: ((t: Transport) => void) | undefined;
 
   /** @internal Made by createServer/createConnection. */
-  constructor(loop: Loop, sock: Socket, protocol: Protocol, scratch: Buffer, onLost?: (t: Transport) => void) {
+  constructor(loop: Loop, sock: Socket, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
     this.#loop = loop;
     this.#sock = sock;
     this.#fd = sock.fileno();
     this.#protocol = protocol;
-    this.#scratch = scratch;
+    this.#slab = slab;
     this.#onLost = onLost;
     // If user code closes the raw socket behind our back, unregister before the fd goes away.
     sock[kBeforeClose] = () => this.#unregister();
@@ -157,15 +156,14 @@ export class Transport {
   #onReadable = (): void => {
     let n: number | null;
     try {
-      n = this.#sock.recvInto(this.#scratch);
+      const slab = this.#slab;
+      n = this.#sock.recvInto(slab.buf, slab.offset, slab.length);
     } catch (err) {
       return this.#fatal(err as Error);
     }
     if (n === null) return;
     if (n === 0) return this.#onEof();
-    const data = Buffer.allocUnsafe(n);
-    this.#scratch.copy(data, 0, 0, n);
-    this.#protocol.dataReceived?.(data);
+    this.#protocol.dataReceived?.(this.#slab.take(n));
   };
 
   #onEof(): void {
@@ -287,7 +285,8 @@ export class Server {
   readonly #factory: () => Protocol;
   readonly #path: string | undefined;
   readonly #transports = new Set<Transport>();
-  readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
+  // One slab for every connection of this server: the loop runs one read at a time.
+  readonly #slab = new ReadSlab();
   readonly #address: Address;
   #listening = true;
   #acceptPaused = false;
@@ -356,7 +355,7 @@ export class Server {
         if (conn.family !== 'unix') conn.setNoDelay(true);
         // The Transport can fail too (select refuses fds >= FD_SETSIZE): close the connection
         // rather than leak it and leave its client hanging.
-        transport = new Transport(this.#loop, conn, this.#factory(), this.#scratch, (t) => {
+        transport = new Transport(this.#loop, conn, this.#factory(), this.#slab, (t) => {
           this.#transports.delete(t);
           this.#maybeClosed();
         });
@@ -446,7 +445,7 @@ export async function createConnection(loop: Loop, factory: () => Protocol, opts
     if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
     // Inside the try: a throwing factory or a refused registration must not leak the socket.
     const protocol = factory();
-    const transport = new Transport(loop, sock, protocol, Buffer.allocUnsafe(READ_CHUNK));
+    const transport = new Transport(loop, sock, protocol, new ReadSlab());
     return [transport, protocol];
   } catch (err) {
     sock.close();

@@ -1,0 +1,37 @@
+// Where a transport's reads land: one large buffer carved into successive views, so that
+// dataReceived gets its bytes with neither a copy nor a backing-store allocation per read (only
+// the view object). No byte of a slab is written twice and views never overlap, so a protocol
+// may keep what it was handed; a kept view keeps its whole slab alive, as with Node's own Buffer
+// pool, so code that keeps a small piece for long should copy it (Buffer.from(data)).
+//
+// Measured by bench/echo, protocol style, 16 KiB messages: the copy into a fresh allocUnsafe()
+// buffer per read cost ~2-3 µs of user CPU per message against ~1 µs for the callback style.
+
+/** Slab size: 4 full-size reads per allocation. */
+const SLAB_BYTES = 256 * 1024;
+/** The most one read asks for; matches the kernel's default loopback socket buffer scale. */
+const MAX_READ = 64 * 1024;
+/** Below this much room the rest of a slab is dropped and a new one starts. */
+const MIN_ROOM = 16 * 1024;
+
+export class ReadSlab {
+  /** The next read goes into buf[offset, offset + length). */
+  buf: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
+  offset = 0;
+  length = MAX_READ;
+
+  /** Hands out the `n` bytes just read at `offset` as a view, and moves past them. */
+  take(n: number): Buffer {
+    const view = this.buf.subarray(this.offset, this.offset + n);
+    // 8-byte steps keep every view aligned for typed-array reinterpretation by the protocol.
+    this.offset += (n + 7) & ~7;
+    let room = SLAB_BYTES - this.offset;
+    if (room < MIN_ROOM) {
+      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.offset = 0;
+      room = SLAB_BYTES;
+    }
+    this.length = room < MAX_READ ? room : MAX_READ;
+    return view;
+  }
+}
