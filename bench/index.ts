@@ -24,6 +24,7 @@ interface Flags {
   rounds?: number;
   sessions?: number;
   warmup: number;
+  warmupMs?: number;
 }
 
 function positive(name: string, integer: boolean) {
@@ -46,7 +47,12 @@ function parseFlags(argv: string[]): Flags {
     .option('--repeat <n>', 'loadgen runs per echo cell, the median reported (default 3, quick 1)', positive('--repeat', true))
     .option('--rounds <n>', 'measured pipes rounds per case, pooled over the sessions (default 30, quick 15)', positive('--rounds', true))
     .option('--sessions <n>', 'processes per pipes case and implementation, interleaved (default 5, quick 3)', positive('--sessions', true))
-    .option('--warmup <n>', 'pipes warm-up rounds dropped before measuring', (t) => {
+    .option('--warmup-ms <ms>', 'pipes: each process first runs unrecorded rounds for this long (default 300, quick 200)', (t) => {
+      const v = Number(t);
+      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup-ms must be an integer >= 0, got '${t}'`);
+      return v;
+    })
+    .option('--warmup <n>', 'pipes warm-up rounds dropped before measuring, after the timed warm-up', (t) => {
       const v = Number(t);
       if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup must be an integer >= 0, got '${t}'`);
       return v;
@@ -74,7 +80,8 @@ async function main(): Promise<void> {
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
   const filter = (id: string): boolean => only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
   const pipesOpts = {
-    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 3 : 5), warmup: flags.warmup, filter,
+    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 3 : 5), warmup: flags.warmup,
+    warmupMs: flags.warmupMs ?? (flags.quick ? 200 : 300), filter,
   };
   const echoOpts = {
     quick: flags.quick, durationS: flags.duration ?? (flags.quick ? 0.5 : 1), repeat: flags.repeat ?? (flags.quick ? 1 : 3), filter,
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
   }
   if (pipes.length > 0) {
     notes.push(`pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
-      `other implementations' (iomux: dist/bench/pipes/worker.js); each drops ${pipesOpts.warmup} warm-up rounds and ` +
+      `other implementations' (iomux: dist/bench/pipes/worker.js); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
       `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`);
   }
   if (echo.length > 0) {

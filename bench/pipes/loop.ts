@@ -6,11 +6,11 @@
 // add a wait-queue entry for each fd they scan before the first ready one, which a zero timeout
 // (raw.ts, pipes.c) skips. epoll_wait has no per-fd cost either way.
 import { Loop } from '../../src/loop.js';
-import { Chain, type Pairs } from './pairs.js';
+import { Chain, WarmUp, type Pairs } from './pairs.js';
 
-/** Runs `rounds` rounds and returns µs per round. */
+/** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded round. */
 export async function runLoop(pairs: Pairs, backend: string, active: number, writes: number,
-  rounds: number): Promise<{ us: number[]; failures: number }> {
+  rounds: number, warmupMs = 0): Promise<{ us: number[]; warmupRounds: number; failures: number }> {
   const loop = new Loop({ backend });
   const chain = new Chain(pairs);
   for (let i = 0; i < pairs.n; i++) {
@@ -20,13 +20,15 @@ export async function runLoop(pairs: Pairs, backend: string, active: number, wri
     });
   }
   const us: number[] = [];
-  for (let r = 0; r < rounds; r++) {
+  const warm = new WarmUp(warmupMs);
+  while (us.length < rounds) {
     chain.seed(active, writes);
     const t0 = performance.now();
     await loop.run();
-    us.push((performance.now() - t0) * 1000);
+    const t1 = performance.now();
     if (!chain.done) throw new Error(`pipes: loop.run() returned with ${chain.fired - chain.count} bytes unread`);
+    if (!warm.counts(t1)) us.push((t1 - t0) * 1000);
   }
   loop.close();
-  return { us, failures: chain.failures };
+  return { us, warmupRounds: warm.rounds, failures: chain.failures };
 }

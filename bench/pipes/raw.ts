@@ -2,10 +2,14 @@
 // selector.ready, dispatched straight to the read callback. The thinnest JS loop iomux allows,
 // and the same loop as pipes.c's: one non-blocking wait after another until count == fired.
 import { createSelector, EVENT_READ } from '../../src/selectors.js';
-import { Chain, type Pairs } from './pairs.js';
+import { Chain, WarmUp, type Pairs } from './pairs.js';
 
-/** Runs `rounds` rounds and returns µs per round (registration happens before, untimed). */
-export function runRaw(pairs: Pairs, backend: string, active: number, writes: number, rounds: number): { us: number[]; failures: number } {
+/**
+ * Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded
+ * round (registration happens before, untimed).
+ */
+export function runRaw(pairs: Pairs, backend: string, active: number, writes: number, rounds: number,
+  warmupMs = 0): { us: number[]; warmupRounds: number; failures: number } {
   const sel = createSelector(backend);
   const fdToIdx = new Int32Array(pairs.maxFd + 1).fill(-1);
   for (let i = 0; i < pairs.n; i++) {
@@ -15,15 +19,17 @@ export function runRaw(pairs: Pairs, backend: string, active: number, writes: nu
   const chain = new Chain(pairs);
   const ready = sel.ready;
   const us: number[] = [];
-  for (let r = 0; r < rounds; r++) {
+  const warm = new WarmUp(warmupMs);
+  while (us.length < rounds) {
     chain.seed(active, writes);
     const t0 = performance.now();
     do {
       const count = sel.selectRaw(0);
       for (let k = 0; k < count; k++) chain.read(fdToIdx[ready[2 * k]]);
     } while (!chain.done);
-    us.push((performance.now() - t0) * 1000);
+    const t1 = performance.now();
+    if (!warm.counts(t1)) us.push((t1 - t0) * 1000);
   }
   sel.close();
-  return { us, failures: chain.failures };
+  return { us, warmupRounds: warm.rounds, failures: chain.failures };
 }

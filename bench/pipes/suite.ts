@@ -39,6 +39,8 @@ export type PipesStatus = 'ok' | 'fd_setsize' | 'fd_limit' | 'a_gt_n' | 'missing
 
 export interface PipesResult extends PipesCase {
   status: PipesStatus;
+  /** The time-based warm-up each process ran before its rounds (0: none). */
+  warmupMs?: number;
   /** Why it is not 'ok', in words. */
   note: string;
   warmupRounds: number;
@@ -54,6 +56,8 @@ export interface PipesOptions {
   rounds: number;
   /** Warm-up rounds each session drops. */
   warmup: number;
+  /** Before those, each process runs unrecorded rounds for this long (--warmup-ms of the programs). */
+  warmupMs?: number;
   /** Processes per implementation and case, interleaved with the other implementations'. */
   sessions: number;
   filter: (id: string) => boolean;
@@ -80,9 +84,10 @@ const UNAVAILABLE: Record<string, [PipesStatus, string]> = {
   fd_limit: ['fd_limit', 'n/a (fd limit)'],
 };
 
-function command(env: BenchEnv, c: PipesCase, rounds: number): [string, string[]] | string {
+function command(env: BenchEnv, c: PipesCase, rounds: number, warmupMs: number): [string, string[]] | string {
   const args = ['--backend', c.backend, '--pairs', String(c.n), '--active', String(c.a),
     '--writes', String(c.w), '--rounds', String(rounds)];
+  if (warmupMs > 0) args.push('--warmup-ms', String(warmupMs));
   switch (c.impl) {
     case 'loop':
     case 'raw':
@@ -110,7 +115,7 @@ export async function runPipesSession(env: BenchEnv, c: PipesCase, opts: PipesOp
   const base = { ...c, warmupRounds: opts.warmup, usPerRound: [] as number[], sessionMedians: [] as number[], summary: null };
   if (c.a > c.n) return { ...base, status: 'a_gt_n', note: `n/a (A=${c.a} > N=${c.n})` };
   const total = opts.warmup + measured;
-  const cmd = command(env, c, total);
+  const cmd = command(env, c, total, opts.warmupMs ?? 0);
   if (typeof cmd === 'string') return { ...base, status: 'missing', note: cmd };
   const [file, args] = cmd;
   const run = await runJson(file, args, 300_000);
@@ -134,7 +139,7 @@ export async function runPipesSession(env: BenchEnv, c: PipesCase, opts: PipesOp
 export function pooledResult(c: PipesCase, opts: PipesOptions, sessions: number[][]): PipesResult {
   const usPerRound = sessions.flat();
   return {
-    ...c, status: 'ok', note: '', warmupRounds: opts.warmup, usPerRound,
+    ...c, status: 'ok', note: '', warmupRounds: opts.warmup, warmupMs: opts.warmupMs ?? 0, usPerRound,
     sessionMedians: sessions.map((s) => summarize(s).median), summary: summarize(usPerRound),
   };
 }

@@ -1,7 +1,8 @@
 // One iomux pipes case in a fresh process, with bench/reference/pipes.c's arguments and output,
 // so the harness runs iomux, the C reference and Python's selectors the same way:
 //   node dist/bench/pipes/worker.js --api loop|raw --backend B --pairs N --active A --writes W --rounds R
-// stdout: {"backend":..,"api":..,"n":N,"a":A,"w":W,"rounds":R,"us_per_round":[..],"failures":F}
+//     [--warmup-ms M]
+// stdout: {"backend":..,"api":..,"n":N,"a":A,"w":W,"rounds":R,"warmup_rounds":K,"us_per_round":[..],"failures":F}
 // Errors: {"error":"fd_setsize"} exit 3, {"error":"fd_limit"} exit 4.
 import { parseArgs } from 'node:util';
 import { native } from '../../src/native.js';
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
       active: { type: 'string', default: '1' },
       writes: { type: 'string', default: '100' },
       rounds: { type: 'string', default: '25' },
+      'warmup-ms': { type: 'string', default: '0' },
     },
   });
   const api = values.api;
@@ -35,6 +37,7 @@ async function main(): Promise<number> {
   const a = intArg(values, 'active', 1);
   const w = intArg(values, 'writes', 0);
   const rounds = intArg(values, 'rounds', 1);
+  const warmupMs = intArg(values, 'warmup-ms', 0);
   if ((api !== 'raw' && api !== 'loop') || a > n) {
     process.stderr.write('pipes worker: need --api raw|loop and --active <= --pairs\n');
     return 2;
@@ -43,7 +46,7 @@ async function main(): Promise<number> {
   let result;
   try {
     const pairs = openPairs(n, backend === 'select' ? native.FD_SETSIZE : undefined);
-    result = api === 'loop' ? await runLoop(pairs, backend, a, w, rounds) : runRaw(pairs, backend, a, w, rounds);
+    result = api === 'loop' ? await runLoop(pairs, backend, a, w, rounds, warmupMs) : runRaw(pairs, backend, a, w, rounds, warmupMs);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (err instanceof CaseUnavailable || code === 'ERR_FD_OUT_OF_RANGE') {
@@ -59,7 +62,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const us = result.us.map((x) => Math.round(x * 1000) / 1000);
-  console.log(JSON.stringify({ backend, api, n, a, w, rounds, us_per_round: us, failures: result.failures }));
+  console.log(JSON.stringify({ backend, api, n, a, w, rounds, warmup_rounds: result.warmupRounds, us_per_round: us, failures: result.failures }));
   return result.failures === 0 ? 0 : 1;
 }
 

@@ -24,10 +24,13 @@
  * programs skip that (fs/file.c, __fget_light). So "C + idle thread" is the same loop under the
  * kernel cost any Node addon pays, and iomux / that column is iomux's own overhead.
  *
+ * --warmup-ms M first runs unrecorded rounds until M ms have passed: iomux's JavaScript is only
+ * fully optimised after some tens of ms, and every implementation is warmed the same way.
+ *
  * Usage: pipes_ref --backend epoll|poll|select --pairs N --active A --writes W --rounds R
- *                  [--idle-thread]
+ *                  [--idle-thread] [--warmup-ms M]
  * Output (stdout, one line):
- *   {"backend":..,"n":N,"a":A,"w":W,"rounds":R,"us_per_round":[..],"failures":F}
+ *   {"backend":..,"n":N,"a":A,"w":W,"rounds":R,"warmup_rounds":K,"us_per_round":[..],"failures":F}
  * Errors: {"error":"fd_setsize"} exit 3 (select with an fd >= FD_SETSIZE),
  *         {"error":"fd_limit"} exit 4 (EMFILE/ENFILE while creating socketpairs),
  *         usage errors exit 2.
@@ -95,7 +98,7 @@ static void *idle_thread(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: pipes_ref --backend epoll|poll|select --pairs N --active A "
-                    "--writes W --rounds R [--idle-thread]\n");
+                    "--writes W --rounds R [--idle-thread] [--warmup-ms M]\n");
     exit(2);
 }
 
@@ -120,10 +123,11 @@ int main(int argc, char **argv)
         {"backend", required_argument, 0, 'b'}, {"pairs", required_argument, 0, 'n'},
         {"active", required_argument, 0, 'a'},  {"writes", required_argument, 0, 'w'},
         {"rounds", required_argument, 0, 'r'},  {"idle-thread", no_argument, 0, 't'},
-        {0, 0, 0, 0}};
+        {"warmup-ms", required_argument, 0, 'm'}, {0, 0, 0, 0}};
     int want_idle_thread = 0;
+    long warmup_ms = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "b:n:a:w:r:t", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:n:a:w:r:tm:", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             be_name = optarg;
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
         case 'w': num_writes = parse_long(optarg, 0); break;
         case 'r': rounds = parse_long(optarg, 1); break;
         case 't': want_idle_thread = 1; break;
+        case 'm': warmup_ms = parse_long(optarg, 0); break;
         default: usage();
         }
     }
@@ -230,7 +235,11 @@ int main(int argc, char **argv)
     }
 
     long space = num_pipes / num_active;
-    for (long r = 0; r < rounds; r++) {
+    /* Unrecorded warm-up rounds until warmup_ms have passed, then `rounds` recorded ones. */
+    long warmup_rounds = 0;
+    const double warm_until = now_us() + (double)warmup_ms * 1000;
+    int warming = warmup_ms > 0;
+    for (long r = 0; r < rounds;) {
         fired = 0;
         for (long i = 0; i < num_active; i++) {
             if (send(wfds[i * space], "e", 1, 0) == 1)
@@ -285,11 +294,18 @@ int main(int argc, char **argv)
                 }
             }
         } while (count != fired);
-        us[r] = now_us() - t0;
+        double t1 = now_us();
+        if (warming) {
+            warmup_rounds++;
+            warming = t1 < warm_until;
+            continue;
+        }
+        us[r++] = t1 - t0;
     }
 
-    printf("{\"backend\":\"%s\",\"n\":%d,\"a\":%ld,\"w\":%ld,\"rounds\":%ld,\"us_per_round\":[",
-           be_name, num_pipes, num_active, num_writes, rounds);
+    printf("{\"backend\":\"%s\",\"n\":%d,\"a\":%ld,\"w\":%ld,\"rounds\":%ld,\"warmup_rounds\":%ld,"
+           "\"us_per_round\":[",
+           be_name, num_pipes, num_active, num_writes, rounds, warmup_rounds);
     for (long r = 0; r < rounds; r++)
         printf("%s%.3f", r ? "," : "", us[r]);
     printf("],\"failures\":%ld}\n", failures);

@@ -15,9 +15,12 @@ Method (as in libevent's test/bench.c):
     and, while writes > 0, sends one byte to pair (i+1) % N, writes -= 1, fired += 1.
     Seeding is not timed, exactly like bench.c.
 
+--warmup-ms M first runs unrecorded rounds until M ms have passed, as pipes.c does.
+
 Usage: pipes.py --backend epoll|poll|select --pairs N --active A --writes W --rounds R
+                [--warmup-ms M]
 Output (stdout, one line):
-  {"backend":..,"n":N,"a":A,"w":W,"rounds":R,"us_per_round":[..],"failures":F}
+  {"backend":..,"n":N,"a":A,"w":W,"rounds":R,"warmup_rounds":K,"us_per_round":[..],"failures":F}
 Errors: {"error":"fd_setsize"} exit 3 (select with an fd >= FD_SETSIZE = 1024),
         {"error":"fd_limit"} exit 4 (EMFILE/ENFILE while creating socketpairs).
 """
@@ -46,6 +49,7 @@ def main():
     ap.add_argument("--active", type=int, default=1)
     ap.add_argument("--writes", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--warmup-ms", type=float, default=0)
     args = ap.parse_args()
     n, a, w, rounds = args.pairs, args.active, args.writes, args.rounds
     if n < 1 or a < 1 or a > n or w < 0 or rounds < 1:
@@ -107,7 +111,10 @@ def main():
     us = []
     select = sel.select
     clock = time.perf_counter
-    for _ in range(rounds):
+    warmup_rounds = 0
+    warming = args.warmup_ms > 0
+    warm_until = clock() + args.warmup_ms / 1e3
+    while len(us) < rounds:
         fired = 0
         for i in range(a):
             try:
@@ -123,10 +130,15 @@ def main():
                 read_cb(key.data)
             if count == fired:
                 break
-        us.append(round((clock() - t0) * 1e6, 3))
+        t1 = clock()
+        if warming:
+            warmup_rounds += 1
+            warming = t1 < warm_until
+            continue
+        us.append(round((t1 - t0) * 1e6, 3))
 
     out = {"backend": args.backend, "n": n, "a": a, "w": w, "rounds": rounds,
-           "us_per_round": us, "failures": failures}
+           "warmup_rounds": warmup_rounds, "us_per_round": us, "failures": failures}
     print(json.dumps(out, separators=(",", ":")), flush=True)
     sys.exit(1 if failures else 0)
 

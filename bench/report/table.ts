@@ -85,7 +85,8 @@ export function pipesTables(results: PipesResult[]): string {
     if (rows.length === 0) continue;
     const sessions = first?.sessionMedians.length ?? 0;
     const rounds = first
-      ? `${first.summary?.n} rounds (${sessions} process${sessions === 1 ? '' : 'es'}, ${first.warmupRounds} warm-up rounds dropped in each)`
+      ? `${first.summary?.n} rounds (${sessions} process${sessions === 1 ? '' : 'es'}, ` +
+        `${first.warmupMs ? `${first.warmupMs} ms of warm-up and ` : ''}${first.warmupRounds} warm-up rounds dropped in each)`
       : 'rounds';
     out.push(`pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`);
     out.push(renderTable(['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/C+thr', 'Loop/Py', 'raw/Py'],
