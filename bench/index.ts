@@ -46,8 +46,8 @@ function parseFlags(argv: string[]): Flags {
     .option('--duration <seconds>', 'length of one loadgen run (default 1, quick 0.5)', positive('--duration', false))
     .option('--repeat <n>', 'loadgen runs per echo cell, the median reported (default 3, quick 1)', positive('--repeat', true))
     .option('--rounds <n>', 'measured pipes rounds per case, pooled over the sessions (default 30, quick 15)', positive('--rounds', true))
-    .option('--sessions <n>', 'processes per pipes case and implementation, interleaved (default 5, quick 3)', positive('--sessions', true))
-    .option('--warmup-ms <ms>', 'pipes: each process first runs unrecorded rounds for this long (default 300, quick 200)', (t) => {
+    .option('--sessions <n>', 'processes per pipes case and implementation, interleaved (default 5, quick 2)', positive('--sessions', true))
+    .option('--warmup-ms <ms>', 'pipes: each process first runs unrecorded rounds for this long (default 300, quick 100)', (t) => {
       const v = Number(t);
       if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup-ms must be an integer >= 0, got '${t}'`);
       return v;
@@ -80,8 +80,8 @@ async function main(): Promise<void> {
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
   const filter = (id: string): boolean => only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
   const pipesOpts = {
-    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 3 : 5), warmup: flags.warmup,
-    warmupMs: flags.warmupMs ?? (flags.quick ? 200 : 300), filter,
+    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 2 : 5), warmup: flags.warmup,
+    warmupMs: flags.warmupMs ?? (flags.quick ? 100 : 300), filter,
   };
   const echoOpts = {
     quick: flags.quick, durationS: flags.duration ?? (flags.quick ? 0.5 : 1), repeat: flags.repeat ?? (flags.quick ? 1 : 3), filter,
