@@ -1,10 +1,12 @@
-// The pipes sweep: every (A, W) × N × backend, each run by four implementations in turn: iomux
-// through the Loop, iomux through the raw Selector, the C reference and Python's selectors. Each
-// is a fresh process given the same arguments and printing the same JSON (bench/reference/pipes.c
-// defines it). The four run back to back, and that is repeated in several short sessions (one
-// process each) whose rounds are pooled: on this kind of shared VM one process's rounds agree
-// within ~5% while two processes of the same program differ by up to 30%, so one process per
-// implementation would make the ratios a coin toss, and interleaving spreads drift over all four.
+// The pipes sweep: every (A, W) × N × backend, each run by five implementations in turn: iomux
+// through the Loop, iomux through the raw Selector, the C reference, the C reference with one idle
+// thread, and Python's selectors. Each is a fresh process given the same arguments and printing
+// the same JSON (bench/reference/pipes.c defines it). The five run back to back, and that is
+// repeated in several short sessions (one process each) whose rounds are pooled: on this kind of
+// shared VM one process's rounds agree within ~5% while two processes of the same program differ
+// by up to 30%, so one process per implementation would make the ratios a coin toss, and
+// interleaving spreads drift over all of them. Every process first runs --warmup-ms of unrecorded
+// rounds, so iomux's JavaScript is measured optimised.
 import { join } from 'node:path';
 import { availableBackends } from '../../src/selectors.js';
 import type { BenchEnv } from '../report/env.js';
