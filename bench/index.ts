@@ -1,8 +1,10 @@
 // npm run bench -- [--quick] [--only pipes|echo|SUBSTRING] [--out DIR] [--duration S] [--repeat N]
+//                  [--rounds N] [--sessions N] [--warmup-ms MS] [--warmup N]
 //
-// Runs the pipes sweep (iomux Loop and raw Selector beside the C reference and Python's
-// selectors) and the echo matrix (iomux's servers beside Node's net, Python and C, driven by
-// bench/loadgen), prints tables with ratio columns, and writes latest.json and SVG charts.
+// Runs the pipes sweep (iomux Loop and raw Selector beside the C reference, the C reference with
+// an idle thread, and Python's selectors) and the echo matrix (iomux's servers beside Node's net,
+// Python and C, driven by bench/loadgen), prints tables with ratio columns, and writes
+// latest.json and SVG charts.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
