@@ -173,7 +173,12 @@ async function measureOnce(env: BenchEnv, server: RunningServer, c: EchoCase, du
   return res;
 }
 
-/** Of several runs of one cell, the one with the median msgs/s, with every run kept beside it. */
+/**
+ * Of several runs of one cell, the one with the median msgs/s, with every run kept beside it. The
+ * median, not the mean: this machine's results are bimodal at times (a server that goes idle
+ * between messages pays the VM's wake-up latency) and one run can land in either mode; the
+ * spread column says how far apart they were.
+ */
 export function medianRun(all: EchoResult[]): EchoResult {
   const byRate = [...all].sort((a, b) => (a.msgsPerS ?? 0) - (b.msgsPerS ?? 0));
   const mid = byRate[Math.floor((byRate.length - 1) / 2)];
