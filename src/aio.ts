@@ -108,13 +108,13 @@ class SocketWaiters {
   #disarmRead(): void {
     if (!this.readArmed) return;
     this.readArmed = false;
-    if (!this.loop.isClosed()) this.loop.removeReader(this.fd);
+    if (!this.loop.closed) this.loop.removeReader(this.fd);
   }
 
   #disarmWrite(): void {
     if (!this.writeArmed) return;
     this.writeArmed = false;
-    if (!this.loop.isClosed()) this.loop.removeWriter(this.fd);
+    if (!this.loop.closed) this.loop.removeWriter(this.fd);
   }
 
   /** Unregisters at once and forgets this socket; waiters (if any) are left to `reject`. */

@@ -114,7 +114,7 @@ export class Transport {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
     // A closed loop can flush nothing: release the fd now rather than never.
-    if (this.#loop.isClosed()) return this.#finish(null);
+    if (this.#loop.closed) return this.#finish(null);
     this.#loop.removeReader(this.#fd);
     if (this.#queued === 0) this.#finish(null);
   }
@@ -231,7 +231,7 @@ export class Transport {
 
   #unregister(): void {
     // A closed loop has forgotten every fd (and would throw ERR_LOOP_CLOSED): nothing to undo.
-    if (this.#loop.isClosed()) return;
+    if (this.#loop.closed) return;
     this.#loop.removeReader(this.#fd);
     this.#loop.removeWriter(this.#fd);
   }
@@ -246,7 +246,7 @@ export class Transport {
     this.#unregister();
     this.#sock.close();
     // After loop.close() nothing runs any more: the fd is released, connectionLost never comes.
-    if (this.#loop.isClosed()) return;
+    if (this.#loop.closed) return;
     this.#loop.callSoon(() => {
       try {
         this.#protocol.connectionLost?.(err);
@@ -316,7 +316,7 @@ export class Server {
   close(): void {
     if (!this.#listening) return;
     this.#listening = false;
-    if (!this.#loop.isClosed()) this.#loop.removeReader(this.#sock.fileno());
+    if (!this.#loop.closed) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
     if (this.#path !== undefined) {
       try { unlinkSync(this.#path); } catch { /* already gone */ }
