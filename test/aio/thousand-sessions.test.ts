@@ -10,7 +10,7 @@ import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
 import { fdSoftLimit, openFdCount } from '../helpers/fds.js';
 import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, randomInt, randomPayload, track } from '../helpers/net.js';
+import { cleanupNet, randomInt, randomPayload, smallBuffers, track } from '../helpers/net.js';
 
 afterEach(() => {
   cleanupNet();
@@ -20,16 +20,6 @@ afterEach(() => {
 const SESSIONS = 1000;
 const ROUNDS = 5;
 const MAX_PAYLOAD = 32 * 1024;
-
-const C = native.constants;
-const SMALL_BUFFER = 4096;
-
-/** Shrinks the kernel's buffers for `sock` (Linux doubles the value and enforces a minimum). */
-function smallBuffers(sock: Socket): void {
-  for (const opt of [C.SO_SNDBUF, C.SO_RCVBUF]) {
-    if (native.setsockopt(sock.fd, C.SOL_SOCKET, opt, SMALL_BUFFER) < 0) throw new Error('setsockopt failed');
-  }
-}
 
 async function recvExactly(loop: Loop, sock: Socket, n: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(n);

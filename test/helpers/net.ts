@@ -208,6 +208,20 @@ export function drainSocket(sock: Socket): [number, boolean] {
   }
 }
 
+/**
+ * Caps the kernel's send and receive buffers of `sock` at `bytes` (Linux doubles the value for
+ * its bookkeeping and enforces a small minimum). A set size also turns off TCP autotuning, whose
+ * ceiling (net.ipv4.tcp_wmem / tcp_rmem) differs from machine to machine: a test that needs bytes
+ * to stay queued in user space must not depend on how much the kernel happens to take. For a
+ * client, call it before connect, so the advertised window is sized for it.
+ */
+export function smallBuffers(sock: Socket, bytes = 4096): void {
+  for (const opt of [native.constants.SO_SNDBUF, native.constants.SO_RCVBUF]) {
+    const rc = native.setsockopt(sock.fd, native.constants.SOL_SOCKET, opt, bytes);
+    if (rc < 0) throw new Error(`setsockopt(SO_SNDBUF/SO_RCVBUF, ${bytes}) failed: errno ${-rc}`);
+  }
+}
+
 /** `n` random bytes. */
 export function randomPayload(n: number): Buffer {
   return randomBytes(n);

@@ -9,7 +9,7 @@ import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Server, Transport } from '../../src/transports.js';
 import { expectError, openFdCount } from '../helpers/fds.js';
 import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, pattern, sleep, track, trackServer } from '../helpers/net.js';
+import { Recorder, cleanupNet, connect, pattern, sleep, smallBuffers, track, trackServer } from '../helpers/net.js';
 
 afterEach(() => {
   cleanupNet();
@@ -34,11 +34,28 @@ async function readToEnd(loop: Loop, sock: Socket, delay = 0): Promise<Outcome> 
   }
 }
 
-/** A server whose protocols are Recorders made by `make`; resolves with the server and a raw client. */
+/** Kernel buffer size on both ends: far below the megabytes the tests write (see smallBuffers). */
+const KERNEL_BUFFER = 64 * 1024;
+
+/**
+ * A server whose protocols are Recorders made by `make`; resolves with the server and a raw client.
+ * Both ends get small kernel buffers, so a large write leaves most of its bytes in the transport's
+ * queue (past the high-water mark) on any machine, whatever its TCP autotuning limits.
+ */
 async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ srv: Server; client: Socket; server: () => Recorder }> {
   let last: Recorder | undefined;
-  const srv = trackServer(await loop.createServer(() => (last = make()), { host: '127.0.0.1', port: 0 }));
+  const factory = () => {
+    const rec = make();
+    const onMade = rec.onMade;
+    rec.onMade = (t) => {
+      smallBuffers(t.socket, KERNEL_BUFFER); // before the protocol's first write
+      onMade?.(t);
+    };
+    return (last = rec);
+  };
+  const srv = trackServer(await loop.createServer(factory, { host: '127.0.0.1', port: 0 }));
   const client = track(Socket.tcp());
+  smallBuffers(client, KERNEL_BUFFER);
   await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
   await loop.runUntilComplete(sleep(loop, 5)); // connectionMade has run
   return { srv, client, server: () => last! };
@@ -132,6 +149,8 @@ describe.each(backends)('%s loop', (backend) => {
     const { client, server } = await serverAndRawClient(loop, () => new Recorder({ keepOpenOnEof: true }));
     const t = server().transport;
     t.write(data);
+    // The point of the test: the EOF is asked for while most of the data is still queued here.
+    expect(t.getWriteBufferSize()).toBeGreaterThan(t.getWriteBufferLimits().high);
     t.writeEof();
     expect(t.canWriteEof()).toBe(true);
     expect(t.isClosing()).toBe(false);
