@@ -60,19 +60,25 @@ describe.each(availableBackends())('%s selector', (backend) => {
     });
   });
 
-  test('§7 a burst of signals mid-wait does not lengthen select(300): each retry waits only what is left', async () => {
+  test('§7 a burst of signals mid-wait does not lengthen select(1000): each retry waits only what is left', async () => {
     await withSigusr2(async (received) => {
       using _guard = watchdog(10_000);
       const sel = openSelector(backend);
       const [proofR, proofW] = pipe();
-      // Empty selector: nothing can end the wait but the clock. Signals at ~60, 120, 180, 240 ms.
+      // Empty selector: nothing can end the wait but the clock. Signals at >= 100, 200, 300, 400 ms
+      // after the spawn, when the clock starts. Each step also pays a fork and exec of sleep(1),
+      // about 10 ms here on a loaded machine (60 ms steps in a 300 ms wait left too little room:
+      // the fourth signal often came after the wait had ended).
       const kill = `kill -s USR2 ${process.pid}; printf x >&3`;
-      shell(`sleep 0.06; ${kill}; sleep 0.06; ${kill}; sleep 0.06; ${kill}; sleep 0.06; ${kill}`, proofW);
-      const [results, ms] = timed(() => sel.select(300));
+      const script = `sleep 0.1; ${kill}; sleep 0.1; ${kill}; sleep 0.1; ${kill}; sleep 0.1; ${kill}`;
+      const [results, ms] = timed(() => {
+        shell(script, proofW);
+        return sel.select(1000);
+      });
       expect(results).toEqual([]);
-      expect(ms).toBeGreaterThanOrEqual(299);
-      // Restarting the full 300 ms after the last signal (at >= 240 ms) would take >= 540 ms.
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeGreaterThanOrEqual(999);
+      // Restarting the full 1000 ms after the last signal (at >= 400 ms) would take >= 1400 ms.
+      expect(ms).toBeLessThan(1400);
       expect(drain(proofR), 'all four signals were sent during the wait').toBe(4);
       // Signals may coalesce while pending, so Node may see fewer than four.
       await eventually(() => received() >= 1, 2000);
@@ -86,10 +92,13 @@ describe.each(availableBackends())('%s selector', (backend) => {
       const [r, w] = pipe();
       const [proofR, proofW] = pipe();
       sel.register(r, EVENT_READ);
-      shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3; sleep 0.15; printf x >&4`, proofW, w);
-      const [results, ms] = timed(() => sel.select(null));
+      const [results, ms] = timed(() => {
+        // Timed from before the spawn: the child's clock starts inside spawn().
+        shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3; sleep 0.15; printf x >&4`, proofW, w);
+        return sel.select(null);
+      });
       expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
-      expect(ms).toBeGreaterThanOrEqual(195);
+      expect(ms).toBeGreaterThanOrEqual(199);
       expect(drain(proofR)).toBe(1);
       await eventually(() => received() === 1, 2000);
     });
