@@ -44,12 +44,15 @@ const KERNEL_BUFFER = 64 * 1024;
  */
 async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ srv: Server; client: Socket; server: () => Recorder }> {
   let last: Recorder | undefined;
+  let made!: () => void;
+  const madeOnce = new Promise<void>((resolve) => (made = resolve));
   const factory = () => {
     const rec = make();
     const onMade = rec.onMade;
     rec.onMade = (t) => {
       smallBuffers(t.socket, KERNEL_BUFFER); // before the protocol's first write
       onMade?.(t);
+      made();
     };
     return (last = rec);
   };
@@ -57,7 +60,8 @@ async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ s
   const client = track(Socket.tcp());
   smallBuffers(client, KERNEL_BUFFER);
   await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
-  await loop.runUntilComplete(sleep(loop, 5)); // connectionMade has run
+  // Waits for connectionMade itself: a fixed sleep can end first on a loaded machine.
+  await loop.runUntilComplete(madeOnce);
   return { srv, client, server: () => last! };
 }
 
@@ -302,11 +306,17 @@ describe('after the loop is closed', () => {
   test('abort(), close() and closing the raw socket still release the fd instead of throwing ERR_LOOP_CLOSED', async () => {
     const loop = openLoop(backends[0]);
     const made: Transport[] = [];
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => void made.push(t) }), { host: '127.0.0.1', port: 0 }));
+    let allMade!: () => void;
+    const threeMade = new Promise<void>((resolve) => (allMade = resolve));
+    const onMade = (t: Transport) => {
+      if (made.push(t) === 3) allMade();
+    };
+    const srv = trackServer(await loop.createServer(() => new Recorder({ onMade }), { host: '127.0.0.1', port: 0 }));
     const conns = await loop.runUntilComplete(
       Promise.all([0, 1, 2].map(() => connect(loop, () => new Recorder(), srv.address as ConnectOptions))),
     );
-    await loop.runUntilComplete(sleep(loop, 10));
+    // Every accepted transport is in `made` (a fixed sleep could end before connectionMade ran).
+    await loop.runUntilComplete(threeMade);
     const before = openFdCount();
     cleanupLoops(); // closes the loop with everything still open
     expect(() => conns[0][0].abort()).not.toThrow();
