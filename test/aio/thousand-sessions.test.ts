@@ -1,9 +1,10 @@
 // Many coroutines on one loop (issue #3 item 4): a thousand concurrent echo sessions over loopback
 // TCP, 1000 client and 1000 server sockets (2000 fds) at once, each client sending and receiving
-// full duplex several random payloads, every byte compared, in well under 20 s of CPU time; afterwards no fd
-// and no registration is left. Small kernel buffers (SO_SNDBUF/SO_RCVBUF) make most sends and
-// receives partial, so every session goes through the waiting paths, not only the try-first ones. On epoll and poll; select cannot hold fds >= FD_SETSIZE (1024),
-// so it is skipped there.
+// full duplex several random payloads, every byte compared, in well under 20 s of CPU time;
+// afterwards no fd and no registration is left. Small kernel buffers (SO_SNDBUF/SO_RCVBUF) make
+// most sends and receives partial, so every session goes through the waiting paths, not only the
+// try-first ones. On epoll and poll; select cannot hold fds >= FD_SETSIZE (1024), so it is skipped
+// there.
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { native } from '../../src/native.js';
