@@ -194,9 +194,13 @@ describe.each(backends)('%s loop: timers', (backend) => {
 
   test('time() is monotonic milliseconds', () => {
     const loop = openLoop(backend);
+    const before = performance.now();
     const a = loop.time();
     const b = loop.time();
+    const after = performance.now();
     expect(b).toBeGreaterThanOrEqual(a);
-    expect(Math.abs(a - performance.now())).toBeLessThan(50);
+    // performance.now()'s clock: bracketed by it, however long the process was descheduled.
+    expect(a).toBeGreaterThanOrEqual(before);
+    expect(b).toBeLessThanOrEqual(after);
   });
 });

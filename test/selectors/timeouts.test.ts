@@ -46,7 +46,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
     for (const s of [sel, empty]) {
       const [results, ms] = timed(() => s.select(timeout));
       expect(results).toEqual([]);
-      expect(ms).toBeLessThan(50);
+      expect(ms).toBeLessThan(SLACK_MS); // a blocking bug waits forever (watchdog) or |-1000| = 1 s
     }
   });
 
@@ -128,7 +128,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       sel.register(a, RW);
       const [results, ms] = timed(() => sel.select(timeout));
       expect(pairsOf(sel, results)).toEqual([[a, EVENT_WRITE]]);
-      expect(ms).toBeLessThan(50);
+      expect(ms).toBeLessThan(SLACK_MS); // waiting out the timeout would trip the watchdog
     },
   );
 
