@@ -29,6 +29,9 @@ async function withSigusr2(fn: (received: () => number) => Promise<void> | void)
   try {
     await fn(() => count);
   } finally {
+    // Kill the signalling shells first. When a test fails because a signal came late, the next one
+    // would otherwise meet Node's default action for SIGUSR2 and end the whole test process.
+    cleanup();
     process.off('SIGUSR2', onSignal);
   }
 }
