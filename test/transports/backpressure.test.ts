@@ -158,6 +158,8 @@ describe.each(backends)('%s loop', (backend) => {
     let maxQueued = 0;
     let serverT!: Transport;
     const events: string[] = [];
+    let paused!: () => void;
+    const firstPause = new Promise<void>((resolve) => (paused = resolve));
     class Echo implements Protocol {
       t!: Transport;
       connectionMade(t: Transport): void { this.t = serverT = t; }
@@ -169,6 +171,7 @@ describe.each(backends)('%s loop', (backend) => {
       pauseWriting(): void {
         events.push('pause');
         this.t.pauseReading();
+        paused();
       }
       resumeWriting(): void {
         events.push('resume');
@@ -180,7 +183,8 @@ describe.each(backends)('%s loop', (backend) => {
     const data = pattern(TOTAL, 9);
     const sending = loop.sockSendAll(client, data).then(() => client.shutdown('write'));
     // Phase 1: the client only sends. Both directions' kernel buffers fill, the server pauses.
-    await loop.runUntilComplete(sleep(loop, 200));
+    // Waited for as an event: how long the buffers take to fill depends on the machine's load.
+    await loop.runUntilComplete(firstPause);
     expect(events[0]).toBe('pause');
     expect(serverT.isReading()).toBe(false);
     expect(serverT.getWriteBufferSize()).toBeLessThanOrEqual(64 * 1024 + READ_CHUNK);
@@ -197,11 +201,14 @@ describe.each(backends)('%s loop', (backend) => {
   test('a write the kernel takes only in part queues exactly the rest (a copy: the caller may reuse its buffer)', async () => {
     const loop = openLoop(backend, 10_000);
     let server!: Recorder;
+    let made!: () => void;
+    const madeOnce = new Promise<void>((resolve) => (made = resolve));
     const big = pattern(8 << 20, 10);
-    const srv = trackServer(await loop.createServer(() => (server = new Recorder()), { host: '127.0.0.1', port: 0 }));
-    const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions));
-    await loop.runUntilComplete(sleep(loop, 10));
+    const srv = trackServer(await loop.createServer(() => (server = new Recorder({ onMade: () => made() })), { host: '127.0.0.1', port: 0 }));
+    const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions, KERNEL_BUFFER));
+    await loop.runUntilComplete(madeOnce);
     const t = server.transport;
+    smallBuffers(t.socket, KERNEL_BUFFER); // the kernel takes a part, on any machine
     const copy = Buffer.from(big);
     t.write(copy);
     const queued = t.getWriteBufferSize();
