@@ -198,7 +198,10 @@ describe.each(backends)('%s loop', (backend) => {
 describe.each(backends)('%s loop: out of fds', (backend) => {
   test('accept() failing with EMFILE pauses accepting, counts and reports the error, and accepts again once fds are free', async () => {
     const loop = openLoop(backend, 10_000);
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }));
+    let made!: () => void;
+    const accepted = new Promise<void>((resolve) => (made = resolve));
+    const echo = () => new Recorder({ onMade: () => made(), onData: (d, t) => t.write(d) });
+    const srv = trackServer(await loop.createServer(echo, { host: '127.0.0.1', port: 0 }));
     const client = track(Socket.tcp());
     client.connect(srv.address as { host: string; port: number }); // lands in the accept queue
     // Use up every free fd: pipes two at a time, then sockets for the last one.
@@ -218,7 +221,9 @@ describe.each(backends)('%s loop: out of fds', (backend) => {
       for (const fd of fillers.splice(0)) native.close(fd);
     };
     try {
-      await loop.runUntilComplete(sleep(loop, 300));
+      // Waits for the accept itself: on a loaded machine a fixed 300 ms could end before the retry
+      // (100 ms after the failure) got its turn.
+      await loop.runUntilComplete(accepted);
       expect(reported.map((e) => e.code)).toEqual(['EMFILE']);
       expect(srv.acceptErrors).toBe(1);
       expect(srv.connections.size).toBe(1); // accepted on the retry
