@@ -100,6 +100,13 @@ describe('RunningServer', () => {
       .rejects.toThrow('fake: exited before listening (exit 3) (stderr: echo: bind failed: EADDRINUSE)');
   });
 
+  test('stderr written after the exit, before the streams close, is still quoted', async () => {
+    // A child that outlives the server holds its stderr open: the exit event comes first, so a
+    // rejection made on 'exit' would lose the line (the cause of a flaky quote under load).
+    await expect(start(fake('(sleep 0.2; echo "late: bind failed" >&2) & exit 4')))
+      .rejects.toThrow('fake: exited before listening (exit 4) (stderr: late: bind failed)');
+  });
+
   test('a server without a program is a rejection with the reason', async () => {
     await expect(start({ id: 'python', kind: 'python', command: { missing: 'python3 not found on PATH' } }))
       .rejects.toThrow('python3 not found on PATH');
