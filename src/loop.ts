@@ -40,7 +40,8 @@ import { performance } from 'node:perf_hooks';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
 import { native } from './native.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, type FileLike } from './selectors.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, fdOrNull, type FileLike } from './selectors.js';
+import { FdOwners } from './close-hooks.js';
 import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
 import * as transports from './transports.js';
@@ -157,6 +158,12 @@ export class Loop {
   #seq = 0;
 
   #exceptionHandler: ExceptionHandler = defaultExceptionHandler;
+  /** Sockets given to addReader/addWriter: closing one removes its reader and writer (§6.1). */
+  readonly #owners = new FdOwners((fd) => {
+    if (this.#closed) return;
+    this.removeReader(fd);
+    this.removeWriter(fd);
+  });
 
   // Signals: a non-blocking pipe made on first use; the C handler writes the signal number to it.
   #wakeRead = -1;
@@ -208,14 +215,18 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_READ, cb)) this.#ioCount++;
+    this.#owners.track(fd, n);
     if (this.#embedded !== null) this.#kickEmbedded();
   }
 
-  /** Stops watching `fd` for reading. Returns false if it had no reader. @throws ERR_LOOP_CLOSED */
+  /**
+   * Stops watching `fd` for reading. Returns false if it had no reader (a Socket closed while
+   * watched has none: its close removed it). @throws ERR_LOOP_CLOSED
+   */
   removeReader(fd: FileLike): boolean {
     this.#checkOpen();
-    const n = fdOf(fd, 'fd');
-    if (n === this.#wakeRead || !this.#remove(n, EVENT_READ)) return false;
+    const n = this.#watchedFd(fd);
+    if (n < 0 || n === this.#wakeRead || !this.#remove(n, EVENT_READ)) return false;
     this.#ioCount--;
     return true;
   }
@@ -226,14 +237,15 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_WRITE, cb)) this.#ioCount++;
+    this.#owners.track(fd, n);
     if (this.#embedded !== null) this.#kickEmbedded();
   }
 
   /** Stops watching `fd` for writing. Returns false if it had no writer. @throws ERR_LOOP_CLOSED */
   removeWriter(fd: FileLike): boolean {
     this.#checkOpen();
-    const n = fdOf(fd, 'fd');
-    if (!this.#remove(n, EVENT_WRITE)) return false;
+    const n = this.#watchedFd(fd);
+    if (n < 0 || !this.#remove(n, EVENT_WRITE)) return false;
     this.#ioCount--;
     return true;
   }
@@ -369,6 +381,7 @@ export class Loop {
       signalOwners.delete(signo);
     }
     this.#signalHandlers.clear();
+    this.#owners.clear();
     this.selector.close();
     if (this.#wakeRead >= 0) {
       native.close(this.#wakeRead);
@@ -749,6 +762,12 @@ export class Loop {
     return n;
   }
 
+  /** The fd of a file object to remove; one whose fileno() fails (closed) by identity, or -1. */
+  #watchedFd(fd: FileLike): number {
+    const n = fdOrNull(fd, 'fd');
+    return n !== null ? n : this.#owners.find(fd);
+  }
+
   /**
    * Adds or replaces the reader (bit = EVENT_READ) or writer of fd; one registration per fd.
    * Returns false when it only replaced a callback.
@@ -774,8 +793,12 @@ export class Loop {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
     const rest = this.#interest[fd] & ~bit;
-    if (rest === 0) this.selector.unregister(fd);
-    else this.selector.modify(fd, rest);
+    if (rest === 0) {
+      this.selector.unregister(fd);
+      this.#owners.untrack(fd);
+    } else {
+      this.selector.modify(fd, rest);
+    }
     table[fd] = undefined;
     this.#interest[fd] = rest;
     return true;
