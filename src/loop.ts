@@ -420,6 +420,11 @@ export class Loop {
     const state: EmbeddedState = { watch: null, immediate: null, timer: null, timerAt: Infinity };
     this.#embedded = state;
     state.watch = new native.FdWatch(selector.fileno(), this.#embeddedTick);
+    // epoll's dup pitfall repair replaces the kernel object behind that fd (DESIGN §6.1).
+    selector.onBackendFdChange = () => {
+      state.watch?.close();
+      state.watch = new native.FdWatch(selector.fileno!(), this.#embeddedTick);
+    };
     this.#scheduleEmbedded(state);
   }
 
@@ -428,6 +433,7 @@ export class Loop {
     const state = this.#embedded;
     if (state === null) return;
     this.#embedded = null;
+    this.selector.onBackendFdChange = null;
     state.watch?.close();
     if (state.immediate !== null) clearImmediate(state.immediate);
     if (state.timer !== null) clearTimeout(state.timer);
