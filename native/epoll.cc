@@ -111,7 +111,8 @@ class EpollSelector final : public Selector {
     int fresh = epoll_create1(EPOLL_CLOEXEC);
     if (fresh < 0) return neg_errno();
     for (size_t fd = 0; fd < asked_.size(); ++fd) {
-      if (asked_[fd] == 0) continue;
+      // A registered number that `fresh` itself now holds was closed: skip it like EBADF.
+      if (asked_[fd] == 0 || int(fd) == fresh) continue;
       int rc = control(fresh, EPOLL_CTL_ADD, int(fd), asked_[fd]);
       if (rc < 0 && rc != -EBADF && rc != -EPERM) {
         ::close(fresh);
