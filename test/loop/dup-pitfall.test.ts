@@ -70,3 +70,29 @@ describe('attached epoll loop: the dup pitfall', () => {
     loop.removeReader(r);
   });
 });
+
+describe('attached epoll loop: a rebuild from inside a callback', () => {
+  test.skipIf(!backends.includes('epoll'))('§6.1 a reader that triggers the rebuild while Node runs it: the loop keeps being driven', async () => {
+    const loop = new Loop({ backend: 'epoll' });
+    attached.push(loop);
+    loop.attach();
+    const [a] = socketpair();
+    const [r, w] = pipe();
+    let read = 0;
+    loop.addWriter(a, () => {});
+    loop.addReader(r, () => {
+      drain(r);
+      read++;
+      if (read === 1) {
+        dup(a);
+        closeFd(a);
+        loop.removeWriter(a); // the selector rebuilds; the watcher being run is replaced
+      }
+    });
+    writeBytes(w);
+    await eventually(() => read === 1);
+    writeBytes(w);
+    await eventually(() => read === 2);
+    loop.removeReader(r);
+  });
+});
