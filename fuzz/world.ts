@@ -60,6 +60,8 @@ export class World {
   readonly loopRegs = new Map<number, Registration>();
   /** Comparisons made (one per command, plus the one after setup). */
   steps = 0;
+  /** Milliseconds spent waiting for TCP segments in flight (settling and retried comparisons). */
+  waitedMs = 0;
   readonly #listener: number;
   readonly #listenPort: number;
   readonly #observer = createSelector('poll');
@@ -236,7 +238,10 @@ export class World {
     if (fd === undefined) return;
     this.#observer.register(fd, EVENT_READ);
     try {
-      for (let i = 0; i < 500 && this.#observer.select(0).length === 0; i++) sleepMs(1);
+      for (let i = 0; i < 500 && this.#observer.select(0).length === 0; i++) {
+        sleepMs(1);
+        this.waitedMs++;
+      }
     } finally {
       this.#observer.unregister(fd);
     }
@@ -273,6 +278,7 @@ export class World {
         got = JSON.stringify(sel.select(0).map(([k, m]) => [k.fd, m]).sort((x, y) => x[0] - y[0]));
         if (got === want) break;
         sleepMs(2);
+        this.waitedMs += 2;
       }
       check(got === want, () => `${backend} after ${step}: ready ${got}, the model says ${want}`);
       const keys = JSON.stringify([...sel.getMap().values()].map((k) => [k.fd, k.events]).sort((x, y) => x[0] - y[0]));
