@@ -70,7 +70,7 @@ export class HandleQueue {
   constructor(capacity = 64) {
     let cap = 1;
     while (cap < capacity) cap *= 2;
-    this.#items = new Array<Handle | undefined>(cap).fill(undefined);
+    this.#items = Array.from<Handle | undefined>({ length: cap });
   }
 
   get size(): number {
@@ -107,7 +107,7 @@ export class HandleQueue {
 
   #grow(): void {
     const old = this.#items;
-    const next = new Array<Handle | undefined>(old.length * 2).fill(undefined);
+    const next = Array.from<Handle | undefined>({ length: old.length * 2 });
     for (let k = 0; k < this.#size; k++) next[k] = old[(this.#head + k) & (old.length - 1)];
     this.#items = next;
     this.#head = 0;
