@@ -102,7 +102,7 @@ describe.each(backends)('%s loop', (backend) => {
     sel.register = ((...args: Parameters<typeof register>) => {
       registered++;
       return register(...args);
-    }) as typeof sel.register;
+    });
     let sent = 0;
     // The peer answers each read a little later, so every sockRecv has to wait.
     const tick = () => {

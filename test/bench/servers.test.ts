@@ -59,7 +59,7 @@ describe('readCpuTimes', () => {
       const child = spawn(odd, ['-e', 'const t = Date.now(); while (Date.now() - t < 200); console.log("busy"); setInterval(() => {}, 1000)'],
         { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
-      await once(child.stdout!, 'data');
+      await once(child.stdout, 'data');
       expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('a) b (c\n');
       const t = readCpuTimes(child.pid!)!;
       // Counted from the wrong field, these would be fault counts (0) or garbage (NaN).

@@ -39,7 +39,7 @@ describe('--workers', () => {
     const { proc, port, line } = await startEcho(['--workers', '2']);
     expect(line).toMatch(/ \(backend \w+, style protocol, 2 workers\)$/);
     const pids = await workerPids(proc, 2);
-    expect([...pids.keys()].sort()).toEqual([1, 2]);
+    expect([...pids.keys()].sort((a, b) => a - b)).toEqual([1, 2]);
     const [first, second] = [pids.get(1)!, pids.get(2)!];
     expect(first).not.toBe(second);
     expect(first).not.toBe(proc.pid);

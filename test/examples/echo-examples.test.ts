@@ -21,8 +21,7 @@ afterEach(() => {
 beforeAll(() => {
   // The first child process makes Node open fds it keeps (its SIGCHLD pipe): open them now, so the
   // fd counts below only see what the examples and their connections hold.
-  const { stdout } = spawnNode('');
-  void stdout;
+  spawnNode('');
   cleanupNet();
 });
 

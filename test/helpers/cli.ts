@@ -70,8 +70,8 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
 
   const feed = (stream: 'stdout' | 'stderr') => {
     let pending = '';
-    child[stream]!.setEncoding('utf8');
-    child[stream]!.on('data', (chunk: string) => {
+    child[stream].setEncoding('utf8');
+    child[stream].on('data', (chunk: string) => {
       pending += chunk;
       for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);

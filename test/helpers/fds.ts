@@ -129,7 +129,7 @@ export function shutdownWrite(fd: number): void {
 /** A selector that cleanup() closes. */
 export function openSelector<T = unknown>(backend: BackendName): BaseSelector<T> {
   const sel = createSelector<T>(backend);
-  openSelectors.add(sel as BaseSelector<unknown>);
+  openSelectors.add(sel);
   return sel;
 }
 

@@ -18,7 +18,7 @@ afterEach(cleanup);
 async function deep<T>(depth: number, p: Promise<T>): Promise<T> {
   if (depth === 0) return await p;
   const v = await deep(depth - 1, p);
-  await null;
+  await Promise.resolve();
   return v;
 }
 

@@ -140,7 +140,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       sel.register(r, EVENT_READ);
     }
     expect(outer.closed).toBe(true);
-    expectError(() => outer!.select(0), Error, 'ERR_SELECTOR_CLOSED');
+    expectError(() => outer.select(0), Error, 'ERR_SELECTOR_CLOSED');
     const direct = createSelector(backend);
     direct[Symbol.dispose]();
     expect(direct.closed).toBe(true);

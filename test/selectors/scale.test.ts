@@ -46,7 +46,7 @@ function pipesPastSetsize(): Array<[number, number]> {
 }
 
 /** Registers fd, an end of pipe [r, w], for READ|WRITE, makes it ready and returns the expected mask. */
-function registerReadyEnd(sel: ReturnType<typeof openSelector>, [r, w]: [number, number], fd: number): number {
+function registerReadyEnd(sel: ReturnType<typeof openSelector>, [, w]: [number, number], fd: number): number {
   sel.register(fd, EVENT_READ | EVENT_WRITE);
   if (fd === w) return EVENT_WRITE; // an empty pipe's write end is writable, never readable
   writeBytes(w);

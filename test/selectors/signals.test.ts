@@ -24,7 +24,7 @@ afterEach(cleanup);
 /** Installs a SIGUSR2 listener for the duration of fn, and counts the signals Node saw. */
 async function withSigusr2(fn: (received: () => number) => Promise<void> | void): Promise<void> {
   let count = 0;
-  const onSignal = () => void count++;
+  const onSignal = () => { count++; };
   process.on('SIGUSR2', onSignal);
   try {
     await fn(() => count);

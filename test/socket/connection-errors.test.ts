@@ -195,7 +195,7 @@ describe('EPIPE without SIGPIPE', () => {
     // so a SIGPIPE raised by send() would be counted here.
     const loop = openLoop(backend);
     let sigpipes = 0;
-    loop.addSignalHandler('SIGPIPE', () => void sigpipes++);
+    loop.addSignalHandler('SIGPIPE', () => { sigpipes++; });
     const settle = () => {
       loop.callLater(30, () => {});
       return loop.run();

@@ -16,7 +16,8 @@ afterEach(() => {
   cleanupLoops();
 });
 
-type Outcome = { data: Buffer; end: 'eof' | string };
+/** `end` is 'eof', or the error code the read failed with. */
+type Outcome = { data: Buffer; end: string };
 
 /** Reads until EOF or an error; reports the bytes and how the stream ended. Waits `delay` first. */
 async function readToEnd(loop: Loop, sock: Socket, delay = 0): Promise<Outcome> {

@@ -35,7 +35,7 @@ function listenOptions(family: Family): ListenOptions {
 }
 
 function connectOptions(loopServer: { address: ListenOptions }): ConnectOptions {
-  return loopServer.address as ConnectOptions;
+  return loopServer.address;
 }
 
 /** Sends `payloads` one after another through a client transport, each once the previous came back. */
@@ -62,7 +62,7 @@ function echoSession(loop: Loop, opts: ConnectOptions, payloads: Buffer[]): Prom
     t.write(payloads[next++]);
     await rec.lost;
     return { sent, got: rec.data(), rec };
-  })() as Promise<{ sent: Buffer; got: Buffer; rec: Recorder }>;
+  })();
 }
 
 describe.each(backends)('%s loop', (backend) => {

@@ -88,7 +88,7 @@ describe.each(backends)('%s loop: createConnection and createServer failures', (
     taken.bind({ host: '127.0.0.1', port: 0 });
     taken.listen();
     const before = openFdCount();
-    const err = await rejectionOf(loop.createServer(() => new Recorder(), taken.localAddress as ConnectOptions));
+    const err = await rejectionOf(loop.createServer(() => new Recorder(), taken.localAddress));
     expect([err.code, err.syscall]).toEqual(['EADDRINUSE', 'bind']);
     expect(openFdCount()).toBe(before);
   });
@@ -114,7 +114,7 @@ describe.runIf(backends.includes('select'))('select loop: fds past FD_SETSIZE', 
     const fillers = pushPastFdSetSize();
     try {
       const client = track(Socket.tcp()); // fd >= FD_SETSIZE; its server side will be too
-      client.connect(srv.address as { host: string; port: number });
+      client.connect(srv.address);
       const before = openFdCount();
       await loop.runUntilComplete(sleep(loop, 50));
       expect(errors.map((e) => e.code)).toEqual(['ERR_FD_OUT_OF_RANGE']);

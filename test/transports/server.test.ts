@@ -100,10 +100,9 @@ describe.each(backends)('%s loop', (backend) => {
       (async () => {
         await using s = await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 });
         srv = s;
-        const [, p] = await connect(loop, () => new Recorder(), s.address as ConnectOptions);
+        await connect(loop, () => new Recorder(), s.address);
         await sleep(loop, 10);
         expect(s.connections.size).toBe(1);
-        void p;
       })(),
     );
     expect(srv.listening).toBe(false);
@@ -159,7 +158,7 @@ describe.each(backends)('%s loop', (backend) => {
     const a = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0, reusePort: true }));
     const b = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: (a.address as { port: number }).port, reusePort: true }));
     expect(b.address).toEqual(a.address);
-    const conns = await loop.runUntilComplete(Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address as ConnectOptions))));
+    const conns = await loop.runUntilComplete(Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address))));
     await loop.runUntilComplete(sleep(loop, 20));
     expect(a.connections.size + b.connections.size).toBe(16);
     for (const [t] of conns) t.close();
@@ -169,7 +168,7 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     const a = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 }));
     const before = openFdCount();
-    const err = await rejectionOf(loop.createServer(() => new Recorder(), a.address as ConnectOptions));
+    const err = await rejectionOf(loop.createServer(() => new Recorder(), a.address));
     expect([err.code, err.syscall]).toEqual(['EADDRINUSE', 'bind']);
     expect(openFdCount()).toBe(before);
   });
@@ -200,7 +199,7 @@ describe.each(backends)('%s loop: out of fds', (backend) => {
     const loop = openLoop(backend, 10_000);
     const srv = trackServer(await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }));
     const client = track(Socket.tcp());
-    client.connect(srv.address as { host: string; port: number }); // lands in the accept queue
+    client.connect(srv.address); // lands in the accept queue
     // Use up every free fd: pipes two at a time, then sockets for the last one.
     const fillers: number[] = [];
     for (let p = native.pipe(); typeof p !== 'number'; p = native.pipe()) fillers.push(...p);
