@@ -429,9 +429,10 @@ export class Loop {
     const writers = this.#writers;
     const readStamp = this.#readStamp;
     const writeStamp = this.#writeStamp;
+    // i < count, and the selector wrote count (fd, mask) pairs: the indexing needs no checks.
     for (let i = 0; i < count; i++) {
-      const fd = results[2 * i];
-      const mask = results[2 * i + 1];
+      const fd = results[2 * i]!;
+      const mask = results[2 * i + 1]!;
       if ((mask & EVENT_READ) !== 0) {
         const cb = readers[fd];
         if (cb !== undefined && readStamp[fd] !== epoch) {
@@ -510,7 +511,7 @@ export class Loop {
       table[fd] = cb;
       return false;
     }
-    const interest = fd < this.#interest.length ? this.#interest[fd] : 0;
+    const interest = fd < this.#interest.length ? this.#interest[fd]! : 0;
     // The selector fails atomically (EBADF, ERR_FD_OUT_OF_RANGE ...): nothing here changes then.
     if (interest === 0) this.selector.register(fd, bit);
     else this.selector.modify(fd, interest | bit);
@@ -524,7 +525,7 @@ export class Loop {
   #remove(fd: number, bit: number): boolean {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
-    const rest = this.#interest[fd] & ~bit;
+    const rest = this.#interest[fd]! & ~bit; // fd < table.length, and #grow() keeps both sizes equal
     if (rest === 0) this.selector.unregister(fd);
     else this.selector.modify(fd, rest);
     table[fd] = undefined;

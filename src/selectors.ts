@@ -188,9 +188,10 @@ export abstract class BaseSelector<T = unknown> {
     const count = this.selectRaw(timeoutMs);
     const out: Array<[SelectorKey<T>, number]> = [];
     const ready = this.ready;
+    // The backend wrote count (fd, mask) pairs into ready: every index below is in range.
     for (let i = 0; i < count; i++) {
-      const key = this.#keys.get(ready[2 * i]);
-      if (key !== undefined) out.push([key, ready[2 * i + 1]]);
+      const key = this.#keys.get(ready[2 * i]!);
+      if (key !== undefined) out.push([key, ready[2 * i + 1]!]);
     }
     return out;
   }

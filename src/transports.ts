@@ -177,7 +177,7 @@ export class Transport {
     const chunks = this.#chunks;
     try {
       while (chunks.length > 0) {
-        const head = chunks[0];
+        const head = chunks[0]!; // length > 0
         const sent = this.#sock.send(head, this.#headOffset);
         if (sent === null) break;
         this.#queued -= sent;
