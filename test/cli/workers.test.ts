@@ -3,8 +3,10 @@
 // of them stopped.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanup, connect, ensureBuilt, expectRefused, isAlive, roundTrip, sleep, startEcho, waitForDeath, type CliProcess,
+  connect, ensureBuilt, expectRefused, isAlive, roundTrip, startEcho, waitForDeath, type CliProcess,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

@@ -2,7 +2,9 @@
 // timers, promises and iomux callbacks all make progress in one ordinary Node program.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Loop } from '../../src/loop.js';
-import { cleanup, closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 const loops: Loop[] = [];
 function attachedLoop(backend = 'epoll'): Loop {
@@ -12,9 +14,9 @@ function attachedLoop(backend = 'epoll'): Loop {
   return loop;
 }
 
-afterEach(() => {
+afterEach(async () => {
   for (const loop of loops.splice(0)) loop.close();
-  cleanup();
+  await cleanup();
 });
 
 const until = (cond: () => boolean, ms = 3000): Promise<void> =>
@@ -88,7 +90,7 @@ describe('attach(): Node drives the loop', () => {
     loop.addReader(r, () => { calls++; drain(r); });
     loop.detach();
     writeBytes(w, 'x');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     expect(calls).toBe(0);
     loop.attach();
     await until(() => calls === 1);

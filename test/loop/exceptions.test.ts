@@ -4,11 +4,12 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ExceptionContext } from '../../src/loop.js';
 import { drain, expectError, pipe, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(() => {
+afterEach(async () => {
   vi.restoreAllMocks();
-  cleanup();
+  await cleanup();
 });
 
 describe.each(backends)('%s loop: exceptions', (backend) => {

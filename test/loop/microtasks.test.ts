@@ -10,7 +10,8 @@ import type { Loop } from '../../src/loop.js';
 import { _drainMode, _setDrainMode } from '../../src/microtask-drain.js';
 import { drain, pipe, writeBytes } from '../helpers/fds.js';
 import type { BackendName } from '../../src/selectors.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

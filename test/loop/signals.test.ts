@@ -6,7 +6,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Loop, type ExceptionContext } from '../../src/loop.js';
 import { expectError, signalLater } from '../helpers/fds.js';
-import { backends, cleanup, eventually, openLoop, timedRun } from './helpers.js';
+import { backends, eventually, openLoop, timedRun } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
@@ -50,7 +52,7 @@ describe.each(backends)('%s loop: signals', (backend) => {
       signalLater(process.pid, 'USR2', 50);
       await loop.run();
       expect(handled).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(node).toBe(0);
 
       expect(loop.removeSignalHandler('SIGUSR2')).toBe(true);

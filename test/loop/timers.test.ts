@@ -6,7 +6,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { Handle } from '../../src/handle.js';
 import { TimerHeap } from '../../src/timer-heap.js';
 import { expectError } from '../helpers/fds.js';
-import { backends, cleanup, openLoop, timedRun } from './helpers.js';
+import { backends, openLoop, timedRun } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

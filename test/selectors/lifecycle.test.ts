@@ -14,19 +14,10 @@ import {
   type BackendName,
 } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  expectError,
-  expectNothingReady,
-  expectReady,
-  openSelector,
-  pipe,
-  socketpair,
-  writeBytes,
+  EVENT_READ, EVENT_WRITE, RW, expectError, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes,
 } from '../helpers/fds.js';
 import { existsSync } from 'node:fs';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -5,21 +5,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  cleanup,
-  drain,
-  expectError,
-  expectNothingReady,
-  expectReady,
-  fdSoftLimit,
-  openFdCount,
-  openSelector,
-  pairsOf,
-  pipe,
-  socketpair,
-  writeBytes,
+  EVENT_READ, EVENT_WRITE, drain, expectError, expectNothingReady, expectReady, fdSoftLimit, openSelector, pairsOf, pipe, socketpair, writeBytes,
 } from '../helpers/fds.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -8,16 +8,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  cleanup,
-  drain,
-  openSelector,
-  pairsOf,
-  pipe,
-  shell,
-  timed,
-  watchdog,
+  EVENT_READ, drain, openSelector, pairsOf, pipe, shell, timed, watchdog,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
@@ -38,7 +32,7 @@ async function eventually(cond: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }
 

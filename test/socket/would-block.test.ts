@@ -4,20 +4,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { EVENT_WRITE } from '../../src/selectors.js';
 import {
-  cleanupNet,
-  connectTo,
-  connectedPair,
-  drainSocket,
-  fillSocket,
-  ipv6LoopbackAvailable,
-  listener,
-  waitFor,
-  waitReadable,
-  waitWritable,
-  type PairKind,
+  connectTo, connectedPair, drainSocket, fillSocket, ipv6LoopbackAvailable, listener, waitFor, waitReadable, waitWritable, type PairKind,
 } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 const kinds = (['tcp4', 'tcp6', 'unix', 'socketpair'] as PairKind[]).filter((k) => k !== 'tcp6' || ipv6);
