@@ -3,6 +3,7 @@
 // a negative `errno` and `syscall`.
 import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
+/** The stable codes of iomux's own errors (system errors carry the errno name instead). */
 export type IomuxErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
   | 'ERR_INVALID_ARG_VALUE'
@@ -22,7 +23,10 @@ export type IomuxErrorCode =
 type ErrorBase = typeof Error | typeof TypeError | typeof RangeError;
 
 /** An error that carries one of iomux's stable codes. `instanceof` still sees TypeError etc. */
-export type IomuxError = Error & { code: IomuxErrorCode };
+export type IomuxError = Error & {
+  /** Which error this is. */
+  code: IomuxErrorCode;
+};
 
 export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBase = Error): IomuxError {
   const err = new Base(message) as IomuxError;
@@ -32,8 +36,11 @@ export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBas
 
 /** A failed syscall, shaped like Node's own (`err.code === 'EBADF'`, `err.errno === -9`). */
 export interface SystemError extends Error {
+  /** The errno name, e.g. 'EBADF'. */
   code: string;
+  /** The negative errno, as Node reports it. */
   errno: number;
+  /** The syscall that failed, e.g. 'epoll_ctl'. */
   syscall: string;
 }
 
