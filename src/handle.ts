@@ -3,6 +3,9 @@
 // Fields with a leading underscore are the loop's: they are plain properties (not #private)
 // so that the timer heap and the loop read them without an accessor on the hot path.
 
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { describeObject } from './inspect.js';
+
 /** Counts a loop keeps about its timers; a cancelled timer updates them itself (lazy removal). */
 export interface TimerBook {
   /** Timers in the heap that are neither cancelled nor run: they keep the loop alive. */
@@ -51,6 +54,14 @@ export class Handle {
       book.pending--;
       book.cancelledInHeap++;
     }
+  }
+
+  /** `Handle { callback: [Function: tick], when: 1520.3, cancelled: false }` (when: timers only). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    const fields: Record<string, unknown> = { callback: this._callback };
+    if (this._when >= 0) fields.when = this._when;
+    fields.cancelled = this._cancelled;
+    return describeObject('Handle', fields, depth, options);
   }
 }
 
