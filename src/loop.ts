@@ -285,7 +285,8 @@ export class Loop {
    * Drives this loop from Node's event loop without blocking it, until detach() or close().
    * Node's process stays alive while the loop has readers, writers, timers or callbacks.
    * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
-   *   while run() runs, ERR_LOOP_CLOSED
+   *   while run() runs, ERR_LOOP_CLOSED, a system error (syscall 'uv_poll_init') if libuv
+   *   cannot watch the selector's fd
    */
   attach(): void {
     this.#checkOpen();
@@ -371,12 +372,12 @@ export class Loop {
    */
   sockRecvInto(s: Socket, buf: Uint8Array): Promise<number> { return aio.sockRecvInto(this, s, buf); }
   /**
-   * Sends all of `data`, waiting for room as often as needed.
-   * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket or not a Uint8Array), ERR_INVALID_ARG_VALUE
-   *   (another send already waits on this socket), ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, or a system
-   *   error from send such as EPIPE or ECONNRESET
+   * Sends all of `data` (a string as UTF-8), waiting for room as often as needed.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket, or data not a Uint8Array or string),
+   *   ERR_INVALID_ARG_VALUE (another send already waits on this socket), ERR_SOCKET_CLOSED,
+   *   ERR_LOOP_CLOSED, or a system error from send such as EPIPE or ECONNRESET
    */
-  sockSendAll(s: Socket, data: Uint8Array): Promise<void> { return aio.sockSendAll(this, s, data); }
+  sockSendAll(s: Socket, data: Uint8Array | string): Promise<void> { return aio.sockSendAll(this, s, data); }
   /**
    * Resolves with the next connection on a listening socket.
    * @throws (rejects) ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (another accept already waits),

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describeObject } from './inspect.js';
+import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
@@ -206,11 +207,16 @@ export class Socket {
   }
 
   /**
-   * Reads into `buf`: the byte count, 0 at EOF, or null when nothing is there yet.
-   * @throws ERR_SOCKET_CLOSED, or a system error from recv(2) such as ECONNRESET
+   * Reads into `buf` (from `offset`, at most `length` bytes): the byte count, 0 at EOF, or null
+   * when nothing is there yet.
+   * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (a span outside `buf`), ERR_SOCKET_CLOSED,
+   *   a system error such as ECONNRESET
    */
-  recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
-    const n = native.recv(this.#fd, buf, offset, length);
+  recvInto(buf: Uint8Array, offset = 0, length?: number): number | null {
+    checkBuffer('buf', buf);
+    const len = length ?? buf.length - offset;
+    checkSpan(buf, offset, len);
+    const n = native.recv(this.#fd, buf, offset, len);
     if (n >= 0) return n;
     return this.#failed(n, 'recv');
   }
@@ -227,11 +233,16 @@ export class Socket {
   }
 
   /**
-   * Writes what the kernel takes now: the byte count, or null when its buffer is full.
-   * @throws ERR_SOCKET_CLOSED, or a system error from send(2) such as EPIPE or ECONNRESET
+   * Writes what the kernel takes now: the byte count, or null when its buffer is full. A string
+   * is sent as UTF-8; `offset`, `length` and the count are then in bytes of that encoding.
+   * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (a span outside `data`), ERR_SOCKET_CLOSED,
+   *   a system error such as EPIPE
    */
-  send(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
-    const n = native.send(this.#fd, buf, offset, length);
+  send(data: Uint8Array | string, offset = 0, length?: number): number | null {
+    const buf = toBytes('data', data);
+    const len = length ?? buf.length - offset;
+    checkSpan(buf, offset, len);
+    const n = native.send(this.#fd, buf, offset, len);
     if (n >= 0) return n;
     return this.#failed(n, 'send');
   }

@@ -6,6 +6,7 @@ import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
+import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 /**
@@ -120,8 +121,7 @@ export class Transport {
    *   ERR_TRANSPORT_CLOSED after writeEof(), close() or abort()
    */
   write(data: Uint8Array | string): void {
-    if (typeof data === 'string') data = Buffer.from(data);
-    else if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer, Uint8Array or string', data);
+    data = toBytes('data', data);
     if (this.#eofRequested || this.#state !== 'open') {
       throw iomuxError('ERR_TRANSPORT_CLOSED', 'Cannot write after writeEof(), close() or abort()');
     }
