@@ -28,6 +28,7 @@ export type IomuxError = Error & {
   code: IomuxErrorCode;
 };
 
+/** An error of class `Base` (Error, TypeError or RangeError) with one of iomux's codes. */
 export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBase = Error): IomuxError {
   const err = new Base(message) as IomuxError;
   err.code = code;
@@ -74,6 +75,7 @@ export function invalidArgValue(name: string, expected: string, received: unknow
   return iomuxError('ERR_INVALID_ARG_VALUE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, Base);
 }
 
+/** A TypeError ERR_INVALID_ARG_TYPE: "The argument 'data' must be a Buffer ... Received 5 (number)" */
 export function invalidArgType(name: string, expected: string, received: unknown): IomuxError {
   return iomuxError('ERR_INVALID_ARG_TYPE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, TypeError);
 }

@@ -7,9 +7,11 @@
 // array (no allocation once it has grown). Cancelled timers are not removed here: the loop drops
 // them when they reach the top, or compacts the heap with filter() when they pile up.
 
-/** What the heap orders by. */
+/** What the heap orders by (Handle's fields; internal, like the heap). */
 export interface TimerEntry {
+  /** @internal Deadline in loop.time() milliseconds. */
   _when: number;
+  /** @internal Scheduling order, for ties. */
   _seq: number;
 }
 
@@ -17,6 +19,7 @@ function less(a: TimerEntry, b: TimerEntry): boolean {
   return a._when < b._when || (a._when === b._when && a._seq < b._seq);
 }
 
+/** The min-heap of timer handles described at the top of this file. */
 export class TimerHeap<T extends TimerEntry> {
   readonly #items: T[] = [];
 
