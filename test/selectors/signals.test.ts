@@ -5,33 +5,42 @@
 // A child process sends SIGUSR2 to this process while it is blocked; a listener keeps Node from
 // dying of it. After each signal the child writes a byte to a "proof" pipe the selector does not
 // watch, so a byte found after select() returns proves the signal was sent during the wait.
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  cleanup,
-  drain,
-  openSelector,
-  pairsOf,
-  pipe,
-  shell,
-  timed,
-  watchdog,
+  EVENT_READ, drain, openSelector, pairsOf, pipe, shell, timed, watchdog,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
-/** Installs a SIGUSR2 listener for the duration of fn, and counts the signals Node saw. */
+const signallers: ChildProcess[] = [];
+
+/** shell() for a child that sends signals: withSigusr2 waits for it before it lets go. */
+function signaller(script: string, ...fds: number[]): ChildProcess {
+  const child = shell(script, ...fds);
+  signallers.push(child);
+  return child;
+}
+
+/**
+ * Installs a SIGUSR2 listener for the duration of fn, and counts the signals Node saw. The
+ * listener stays until every signalling child has exited: on a loaded machine a child's last
+ * signal can come after fn is done, and with no listener SIGUSR2 kills the process.
+ */
 async function withSigusr2(fn: (received: () => number) => Promise<void> | void): Promise<void> {
   let count = 0;
-  const onSignal = () => void count++;
+  const onSignal = () => { count++; };
   process.on('SIGUSR2', onSignal);
   try {
     await fn(() => count);
   } finally {
-    // Kill the signalling shells first. When a test fails because a signal came late, the next one
-    // would otherwise meet Node's default action for SIGUSR2 and end the whole test process.
-    cleanup();
+    for (const child of signallers.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    }
     process.off('SIGUSR2', onSignal);
   }
 }
@@ -41,7 +50,7 @@ async function eventually(cond: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }
 
@@ -53,7 +62,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       const [r] = pipe();
       const [proofR, proofW] = pipe();
       sel.register(r, EVENT_READ);
-      shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3`, proofW);
+      signaller(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3`, proofW);
       const [results, ms] = timed(() => sel.select(300));
       expect(results).toEqual([]);
       expect(ms).toBeGreaterThanOrEqual(299);
@@ -68,22 +77,18 @@ describe.each(availableBackends())('%s selector', (backend) => {
       using _guard = watchdog(10_000);
       const sel = openSelector(backend);
       const [proofR, proofW] = pipe();
-      // Empty selector: nothing can end the wait but the clock. Signals at >= 100, 200, 300, 400 ms
-      // after the spawn, when the clock starts. Each step also pays a fork and exec of sleep(1),
-      // about 10 ms here on a loaded machine (60 ms steps in a 300 ms wait left too little room:
-      // the fourth signal often came after the wait had ended).
+      // Empty selector: nothing can end the wait but the clock. A signal every ~50 ms until the
+      // wait is over: a fixed burst of four could drift past the wait on a loaded machine.
       const kill = `kill -s USR2 ${process.pid}; printf x >&3`;
-      const script = `sleep 0.1; ${kill}; sleep 0.1; ${kill}; sleep 0.1; ${kill}; sleep 0.1; ${kill}`;
-      const [results, ms] = timed(() => {
-        shell(script, proofW);
-        return sel.select(1000);
-      });
+      const child = signaller(`while :; do sleep 0.05; ${kill}; done`, proofW);
+      const [results, ms] = timed(() => sel.select(300));
+      process.kill(-child.pid!, 'SIGKILL');
       expect(results).toEqual([]);
-      expect(ms).toBeGreaterThanOrEqual(999);
-      // Restarting the full 1000 ms after the last signal (at >= 400 ms) would take >= 1400 ms.
-      expect(ms).toBeLessThan(1400);
-      expect(drain(proofR), 'all four signals were sent during the wait').toBe(4);
-      // Signals may coalesce while pending, so Node may see fewer than four.
+      expect(ms).toBeGreaterThanOrEqual(299);
+      // Restarting the full 300 ms after each signal would never end while they keep coming.
+      expect(ms).toBeLessThan(500);
+      expect(drain(proofR), 'signals were sent during the wait').toBeGreaterThanOrEqual(2);
+      // Signals may coalesce while pending, so Node may see fewer than were sent.
       await eventually(() => received() >= 1, 2000);
     });
   });
@@ -97,7 +102,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       sel.register(r, EVENT_READ);
       const [results, ms] = timed(() => {
         // Timed from before the spawn: the child's clock starts inside spawn().
-        shell(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3; sleep 0.15; printf x >&4`, proofW, w);
+        signaller(`sleep 0.05; kill -s USR2 ${process.pid}; printf x >&3; sleep 0.15; printf x >&4`, proofW, w);
         return sel.select(null);
       });
       expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);

@@ -3,26 +3,13 @@
 // readiness, huge values saturate instead of wrapping, NaN and non-numbers are refused.
 //
 // Machines are noisy: lower bounds are tight (timeout - 1 ms), upper bounds generous (+500 ms).
-// A wait ended by a child process is timed from before the child is spawned: the child's clock
-// starts during spawn(), and a loaded machine can return from spawn() well after that.
 // A wait that a bug would make endless runs under a watchdog that kills the run instead.
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  expectError,
-  openSelector,
-  pairsOf,
-  pipe,
-  socketpair,
-  timed,
-  watchdog,
-  writeBytes,
-  writeLater,
+  EVENT_READ, EVENT_WRITE, RW, expectError, openSelector, pairsOf, pipe, socketpair, timed, watchdog, writeBytes, writeLater,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -98,6 +85,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
     (_, timeout) => {
       using _guard = watchdog(10_000);
       const [sel, r, w] = idle();
+      // Timed from before the child starts: its sleep runs from then, however late select() begins.
       const [results, ms] = timed(() => {
         writeLater(w, 100);
         return sel.select(timeout);
@@ -111,6 +99,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
   test('§3 Timeouts: select() with no argument waits until an fd is ready', () => {
     using _guard = watchdog(10_000);
     const [sel, r, w] = idle();
+    // Timed from before the child starts: its sleep runs from then, however late select() begins.
     const [results, ms] = timed(() => {
       writeLater(w, 80);
       return sel.select();
@@ -137,6 +126,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
     (timeout) => {
       using _guard = watchdog(10_000);
       const [sel, r, w] = idle();
+      // Timed from before the child starts: its sleep runs from then, however late select() begins.
       const [results, ms] = timed(() => {
         writeLater(w, 120);
         return sel.select(timeout);
