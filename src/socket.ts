@@ -20,7 +20,7 @@ const C = native.constants;
 const EAGAIN = -11;
 const EINPROGRESS = -115;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL (unix(7)).
-const MAX_UNIX_PATH_BYTES = 107;
+export const MAX_UNIX_PATH_BYTES = 107;
 
 const FAMILY_CODES: Record<SocketFamily, number> = { IPv4: C.AF_INET, IPv6: C.AF_INET6, unix: C.AF_UNIX };
 

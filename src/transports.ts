@@ -1,12 +1,12 @@
 // asyncio's transports and protocols over iomux sockets. A Transport owns one connected socket
 // and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
-import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
 
 export interface Protocol {
   connectionMade?(transport: Transport): void;
@@ -260,7 +260,10 @@ export class Transport {
 export interface ListenOptions {
   host?: string;
   port?: number;
-  /** A Unix socket path; replaces host/port. A stale socket file at the path is removed first. */
+  /**
+   * A Unix socket path; replaces host/port. A socket file nobody listens on (left by a crash) is
+   * removed first; a live server's file, or any other file, makes it fail with EADDRINUSE.
+   */
   path?: string;
   backlog?: number;
   reusePort?: boolean;
@@ -284,6 +287,7 @@ export class Server {
   readonly #sock: Socket;
   readonly #factory: () => Protocol;
   readonly #path: string | undefined;
+  readonly #pathId: SocketFileId | null;
   readonly #transports = new Set<Transport>();
   // One slab for every connection of this server: the loop runs one read at a time.
   readonly #slab = new ReadSlab();
@@ -304,6 +308,7 @@ export class Server {
     this.#sock = sock;
     this.#factory = factory;
     this.#path = path;
+    this.#pathId = path === undefined ? null : socketFileId(path);
     this.#address = sock.localAddress;
     loop.addReader(sock.fileno(), this.#onAcceptable);
   }
@@ -318,9 +323,8 @@ export class Server {
     this.#listening = false;
     if (!this.#loop.isClosed()) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
-    if (this.#path !== undefined) {
-      try { unlinkSync(this.#path); } catch { /* already gone */ }
-    }
+    // Only the file this server bound: the path may belong to another server by now.
+    if (this.#path !== undefined) releaseUnixPath(this.#path, this.#pathId);
     this.#maybeClosed();
   }
 
@@ -403,16 +407,6 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
   return { sock: Socket.forHost(host), address: { host, port } };
 }
 
-/**
- * Removes a socket file left at `path` by a server that is gone. Only a socket is stale: any other
- * file there is somebody's data, and bind() then fails with EADDRINUSE (asyncio checks likewise).
- */
-function removeStaleSocket(path: string): void {
-  let isSocket = false;
-  try { isSocket = lstatSync(path).isSocket(); } catch { /* nothing there */ }
-  if (isSocket) unlinkSync(path);
-}
-
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
   // Every failure is a rejection, bad arguments included, and a failure closes the socket.
   let sock: Socket | undefined;
@@ -422,7 +416,7 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
     sock = made.sock;
     const address = made.address;
     if ('path' in address) {
-      removeStaleSocket(address.path);
+      claimUnixPath(address.path);
     } else {
       sock.setReuseAddress(true);
       if (opts.reusePort) sock.setReusePort(true);

@@ -5,7 +5,7 @@ import type { Loop } from '../loop.js';
 import type { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { admit, closeListener, listenSocket } from './listen.js';
+import { admit, listenSocket, type Listener } from './listen.js';
 import { ACCEPT_RETRY_MS, acceptFailed, type EchoContext, type EchoServer } from './server.js';
 
 // Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
@@ -34,12 +34,13 @@ function sleep(loop: Loop, ms: number): Promise<void> {
 
 export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
-  let listener: Socket;
+  let bound: Listener;
   try {
-    listener = listenSocket(opts);
+    bound = listenSocket(opts);
   } catch (err) {
     return Promise.reject(err);
   }
+  const listener = bound.sock;
   const address = listener.localAddress;
   const conns = new Set<Connection>();
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, conns);
@@ -116,7 +117,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       if (!listening) return;
       listening = false;
       idle.stop();
-      closeListener(listener, opts);               // rejects the pending sockAccept()
+      bound.close();               // rejects the pending sockAccept()
     },
     drain(done: () => void): void {
       draining = true;

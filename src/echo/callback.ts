@@ -13,7 +13,7 @@ import {
   ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, READ_CHUNK, acceptFailed,
   type EchoContext, type EchoServer,
 } from './server.js';
-import { admit, closeListener, listenSocket } from './listen.js';
+import { admit, listenSocket, type Listener } from './listen.js';
 
 class Connection implements Idleable {
   readonly sock: Socket;
@@ -49,12 +49,13 @@ class Connection implements Idleable {
 
 export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
-  let listener: Socket;
+  let bound: Listener;
   try {
-    listener = listenSocket(opts);
+    bound = listenSocket(opts);
   } catch (err) {
     return Promise.reject(err);
   }
+  const listener = bound.sock;
   const address = listener.localAddress;
   const conns = new Set<Connection>();
   const scratch = Buffer.allocUnsafe(READ_CHUNK);
@@ -174,7 +175,7 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       listening = false;
       idle.stop();
       if (!acceptPaused) loop.removeReader(listener.fd);
-      closeListener(listener, opts);
+      bound.close();
     },
     drain(done: () => void): void {
       if (conns.size === 0) return done();

@@ -3,6 +3,7 @@
 // CLI prints that one line and exits 2.
 import { isIP } from 'node:net';
 import { availableBackends, type BackendName } from '../selectors.js';
+import { MAX_UNIX_PATH_BYTES } from '../socket.js';
 
 export const STYLES = ['callback', 'protocol', 'async'] as const;
 export type EchoStyle = (typeof STYLES)[number];
@@ -78,9 +79,8 @@ export function parseStyle(text: string): EchoStyle {
 }
 
 export function parseUnixPath(text: string): string {
-  // sun_path holds 108 bytes on Linux, one of them the terminating NUL (unix(7)).
-  if (text.length === 0 || text.includes('\0') || Buffer.byteLength(text) > 107) {
-    throw new UsageError(`--unix must be a socket path of 1 to 107 bytes, got '${text}'`);
+  if (text.length === 0 || text.includes('\0') || Buffer.byteLength(text) > MAX_UNIX_PATH_BYTES) {
+    throw new UsageError(`--unix must be a socket path of 1 to ${MAX_UNIX_PATH_BYTES} bytes, got '${text}'`);
   }
   return text;
 }

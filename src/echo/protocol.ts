@@ -5,7 +5,6 @@ import type { Loop } from '../loop.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { checkUnixPath } from './listen.js';
 import { reportAcceptError, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
 
 /** What every connection of one server shares. */
@@ -87,7 +86,6 @@ class EchoProtocol implements Protocol, Idleable {
 export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
-  if (opts.path !== null) checkUnixPath(opts.path);
   const server: Server = await loop.createServer(() => new EchoProtocol(shared),
     opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port, reusePort: opts.reusePort });
   server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
