@@ -7,7 +7,8 @@ import { Log } from './log.js';
 import { formatEndpoint, listeningLine, type EchoOptions } from './options.js';
 import { newCounters, type EchoServer } from './server.js';
 import { Shutdown } from './shutdown.js';
-import { StatsTicker, formatStats } from './stats.js';
+import { holdSignals, installSignalHandlers } from './signals.js';
+import { StatsTicker, formatStats, formatStatus } from './stats.js';
 import { startEchoServer } from './styles.js';
 
 /** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
@@ -53,8 +54,10 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
       stats?.stop();
       control?.unwatch();
     },
+    laterSignalExits: control === null,
   });
-  shutdown.install();
+  holdSignals();
+  installSignalHandlers(loop, (sig) => shutdown.begin(sig, true), () => log.stats(formatStatus(counters)));
   stats?.start();
 
   const port = 'port' in server.address ? server.address.port : 0;

@@ -94,3 +94,9 @@ export function formatStats(s: StatsSample): string {
   if (s.acceptErrors > 0) line += `, ${s.acceptErrors} failed accepts`;
   return line;
 }
+
+/** SIGUSR1's line: `status: 3 conns, 1200 msgs, 81920 bytes, 0 refused, 0 failed accepts` (totals). */
+export function formatStatus(c: EchoCounters): string {
+  return `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +
+    `${c.refused} refused, ${c.acceptErrors} failed accepts`;
+}

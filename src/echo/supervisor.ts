@@ -1,7 +1,8 @@
 // --workers N: the parent process starts N workers (this same CLI, with the settings in an
 // environment variable) that each run their own loop on one port shared through SO_REUSEPORT,
-// and looks after them: a worker that dies is logged and restarted after a back-off; SIGINT and
-// SIGTERM are forwarded, and the parent exits 0 once every worker has exited cleanly.
+// and looks after them: a worker that dies is logged and restarted after a back-off; the stop
+// signals and SIGUSR1 (signals.ts) are forwarded, and the parent exits 0 once every worker has
+// exited cleanly.
 //
 // The parent is an ordinary Node program (it runs no iomux loop), so process.on('SIGTERM'),
 // timers and child_process events all work here as usual.
@@ -17,6 +18,7 @@ import type { Log } from './log.js';
 import { encodeOptions, formatEndpoint, listeningLine, type EchoOptions } from './options.js';
 import { describeError } from './serve.js';
 import { EXIT_AT_ONCE } from './shutdown.js';
+import { SAME_STOP_MS, STATUS_SIGNAL, STOP_SIGNALS } from './signals.js';
 import { STATS_PERIOD_MS, formatStats, sumSamples, type StatsSample } from './stats.js';
 
 // Restart back-off: 100 ms after a crash, doubling for each further crash of a worker that lived
@@ -80,6 +82,7 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
   }));
   let announced = false;
   let stopping: NodeJS.Signals | null = null;
+  let stoppingAt = 0;
   let failed = false;
   let statsTimer: NodeJS.Timeout | null = null;
   let killTimer: NodeJS.Timeout | null = null;
@@ -92,8 +95,7 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     if (live().length > 0) return;
     if (statsTimer !== null) clearInterval(statsTimer);
     if (killTimer !== null) clearTimeout(killTimer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // The listeners stay: a late copy of the stop signal must not kill a supervisor about to exit 0.
     probe.close();
     const clean = !failed && slots.every((s) => s.exitCode === 0);
     if (stopping !== null && clean) log.info('all workers stopped');
@@ -188,12 +190,16 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
 
   function onSignal(signal: NodeJS.Signals): void {
     if (stopping !== null) {
-      // Forwarded, the second signal makes each worker exit at once too.
+      // A copy within SAME_STOP_MS is the same stop (a service manager signals every process of
+      // the unit). A later one cuts the stop short: the workers would take any signal as one more
+      // copy (signals.ts), so they are killed.
+      if (Date.now() - stoppingAt <= SAME_STOP_MS) return;
       log.error(`${signal} again: exiting now`);
-      for (const s of live()) s.child!.kill(signal);
+      for (const s of live()) s.child!.kill('SIGKILL');
       process.exit(EXIT_AT_ONCE);
     }
     stopping = signal;
+    stoppingAt = Date.now();
     log.info(`${signal}: stopping ${live().length} worker${live().length === 1 ? '' : 's'}`);
     for (const s of live()) s.child!.kill(signal);
     for (const s of slots) {
@@ -212,8 +218,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     finishIfAllExited();
   }
 
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  // Each worker prints its own status line.
+  process.on(STATUS_SIGNAL, () => { for (const s of live()) s.child!.kill(STATUS_SIGNAL); });
   if (opts.stats) {
     statsTimer = setInterval(() => {
       if (Date.now() - lastStatsAt >= STATS_LATE_MS) printStats();
