@@ -18,6 +18,8 @@ class Connection implements Idleable {
   quietSince = 0;
   /** In sockSendAll(): owes the peer an echo, so a drain lets it finish. */
   writing = false;
+  /** Half-closed by the drain: what still arrives is dropped until the peer's EOF. */
+  shut = false;
   readonly #close: (c: Connection) => void;
 
   constructor(sock: Socket, close: (c: Connection) => void) {
@@ -61,25 +63,31 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
     }
   };
 
+  // The drain's half-close (FIN): what still arrives is read and dropped until the peer's EOF.
+  // Closing with unread input would reset the connection (RST) and could destroy the last echo.
+  const shutWrite = (c: Connection): void => {
+    c.shut = true;
+    try {
+      c.sock.shutdown('write');
+    } catch {
+      close(c);                                    // ENOTCONN: the peer is gone already
+    }
+  };
+
   const serve = async (c: Connection): Promise<void> => {
     const buf = Buffer.allocUnsafe(CONN_BUFFER);
     try {
       for (;;) {
         const n = await loop.sockRecvInto(c.sock, buf);
         if (n === 0) break;
+        if (c.shut) continue;
         counters.msgs++;
         counters.bytes += n;
         c.touched = true;
         c.writing = true;
         await loop.sockSendAll(c.sock, n === buf.length ? buf : buf.subarray(0, n));
         c.writing = false;
-        if (draining) {
-          // The last echo is sent: half-close (FIN) and drop what still arrives until the peer's
-          // EOF. Closing with unread input would reset the connection and could lose that echo.
-          c.sock.shutdown('write');
-          while ((await loop.sockRecvInto(c.sock, buf)) > 0);
-          break;
-        }
+        if (draining) shutWrite(c);
       }
     } catch {
       // reset by the peer, or closed here (idle, shutdown): nothing to answer
@@ -123,7 +131,8 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       draining = true;
       if (conns.size === 0) return done();
       onDrained = done;
-      for (const c of conns) if (!c.writing) close(c);
+      // One in sockSendAll() half-closes once its echo is sent (serve()).
+      for (const c of conns) if (!c.writing) shutWrite(c);
     },
     abortAll(): void {
       for (const c of conns) close(c);

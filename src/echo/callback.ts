@@ -25,9 +25,9 @@ class Connection implements Idleable {
   pendingOff = 0;
   pendingEnd = 0;
   /**
-   * Shutting down while it owed the peer an echo: once that is sent, our side is shut (FIN) and
-   * whatever still arrives is read and dropped until the peer's EOF, so closing never resets a
-   * connection whose last echo is still on its way.
+   * Shutting down: once what it owes is sent, our side is shut (FIN) and whatever still arrives
+   * is read and dropped until the peer's EOF. Closing with unread input would reset the
+   * connection (RST) and could destroy the last echo still on its way.
    */
   closing = false;
   readonly onReadable: () => void;
@@ -117,14 +117,19 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
     if (c.owes()) return;
     c.pendingOff = c.pendingEnd = 0;
     loop.removeWriter(c.fd);
-    if (c.closing) {
-      try {
-        c.sock.shutdown('write');
-      } catch {
-        return close(c);                         // ENOTCONN: the peer is gone already
-      }
-    }
+    if (c.closing && !shutWrite(c)) return;
     loop.addReader(c.fd, c.onReadable);
+  };
+
+  /** Half-closes a connection that owes nothing more; false if it was closed instead. */
+  const shutWrite = (c: Connection): boolean => {
+    try {
+      c.sock.shutdown('write');
+      return true;
+    } catch {
+      close(c);                                  // ENOTCONN: the peer is gone already
+      return false;
+    }
   };
 
   const resumeAccepting = (): void => {
@@ -181,9 +186,10 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       if (conns.size === 0) return done();
       onDrained = done;
       for (const c of conns) {
-        // One that owes an echo is not reading (it waits to be writable); onWritable finishes it.
-        if (c.owes()) c.closing = true;
-        else close(c);
+        c.closing = true;
+        // One that owes an echo is not reading (it waits to be writable): onWritable shuts it
+        // once the echo is sent. The others are half-closed now and read until the peer's EOF.
+        if (!c.owes()) shutWrite(c);
       }
     },
     abortAll(): void {

@@ -68,13 +68,12 @@ class EchoProtocol implements Protocol, Idleable {
   }
 
   /**
-   * Shutdown: an idle connection closes now. One with queued output sends it, then half-closes
-   * (FIN) and reads and drops whatever still arrives until the peer's EOF closes it: closing
-   * with unread input would reset the connection and could lose the last echo in flight.
+   * Shutdown: sends what is queued, then half-closes (FIN) and reads and drops whatever still
+   * arrives until the peer's EOF closes it. Closing with unread input would reset the connection
+   * (RST) and could destroy the last echo in flight.
    */
   drain(): void {
     const t = this.#transport;
-    if (t.getWriteBufferSize() === 0) return t.close();
     this.#draining = true;
     t.writeEof();
     t.resumeReading();

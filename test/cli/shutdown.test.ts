@@ -88,6 +88,39 @@ describe.each(STYLES)('style %s', (style) => {
     expect(performance.now() - started).toBeLessThan(4500);
   });
 
+  it('clients still sending when the stop begins get FIN, not RST: echo, half-close, drain to their FIN (issue 9, bug 7)', async () => {
+    const { proc, port } = await startEcho(['--style', style, '--grace', '8000']);
+    const chunk = Buffer.alloc(4096, 1);
+    const endings = await Promise.all(Array.from({ length: 20 }, async () => {
+      const c = await connect({ port });
+      let stopped = false;
+      const pump = (): void => {
+        // Keeps sending (a few KiB at a time, reading the echoes) until the server's FIN.
+        while (!stopped && c.write(chunk));
+        if (!stopped) c.once('drain', pump);
+      };
+      // A reset at any time, even after the server's FIN, means it closed with unread input.
+      const ended = new Promise<string>((resolve) => {
+        let how = 'closed before any FIN';
+        c.on('data', () => {});
+        c.once('end', () => { stopped = true; how = 'end'; c.end(); });
+        c.once('error', (err: NodeJS.ErrnoException) => { stopped = true; how = err.code ?? err.message; });
+        c.once('close', () => resolve(how));
+      });
+      pump();
+      return ended;
+    }).map(async (p, i) => {
+      const ended = await p;
+      return `${i}:${ended}`;
+    }).concat([(async () => {
+      await sleep(300);  // every client is sending by now
+      proc.child.kill('SIGTERM');
+      return 'signal';
+    })()]));
+    expect(endings.filter((e) => e !== 'signal' && !e.endsWith(':end'))).toEqual([]);
+    expect(await proc.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+  });
+
   it('a client that never reads is cut off when the grace period ends; exit is still 0', async () => {
     const { proc, port } = await startEcho(['--style', style, '--grace', '600']);
     const stuck = await connect({ port });
