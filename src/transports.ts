@@ -6,6 +6,7 @@ import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
 import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
 
 export interface Protocol {
@@ -276,11 +277,6 @@ export interface ConnectOptions {
   noDelay?: boolean;
 }
 
-// A process whose fds ran out (EMFILE/ENFILE) retries accepting after this pause instead of
-// spinning on a listening socket that stays readable (libuv and Tornado do likewise).
-const ACCEPT_RETRY_MS = 100;
-// Accepting at most this many connections per wake keeps one busy listener from starving I/O.
-const ACCEPTS_PER_WAKE = 64;
 
 export class Server {
   readonly #loop: Loop;
@@ -301,6 +297,13 @@ export class Server {
   onAcceptError: ((err: Error) => void) | null = null;
   /** How many connections accept() refused for lack of fds so far. */
   acceptErrors = 0;
+  /**
+   * Called when an accepted connection is closed at once because the loop cannot watch its fd
+   * (select and fds >= FD_SETSIZE; ERR_FD_OUT_OF_RANGE). Default: the loop's exception handler.
+   */
+  onRefused: ((err: Error) => void) | null = null;
+  /** How many accepted connections were closed at once because the loop could not watch them. */
+  refused = 0;
 
   /** @internal Use loop.createServer(). */
   constructor(loop: Loop, sock: Socket, factory: () => Protocol, path: string | undefined) {
@@ -365,6 +368,13 @@ export class Server {
         });
       } catch (err) {
         conn.close();
+        if (isUnwatchable(err)) {
+          this.refused++;
+          if (this.onRefused !== null) {
+            this.onRefused(err as Error);
+            continue;
+          }
+        }
         throw err;  // to the loop's exception handler; the next connection is accepted as usual
       }
       this.#transports.add(transport);
@@ -372,9 +382,9 @@ export class Server {
   };
 
   #acceptFailed(err: Error & { code?: string }): void {
-    // The client gave up between the kernel's accept queue and us: nothing to do.
-    if (err.code === 'ECONNABORTED' || err.code === 'EPROTO') return;
-    if (err.code === 'EMFILE' || err.code === 'ENFILE' || err.code === 'ENOBUFS' || err.code === 'ENOMEM') {
+    const kind = classifyAcceptError(err);
+    if (kind === 'aborted') return;
+    if (kind === 'exhausted') {
       this.acceptErrors++;
       this.#pauseAccepting();
       if (this.onAcceptError) this.onAcceptError(err);

@@ -6,7 +6,8 @@ import type { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
 import { admit, listenSocket, type Listener } from './listen.js';
-import { ACCEPT_RETRY_MS, acceptFailed, type EchoContext, type EchoServer } from './server.js';
+import { ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
+import { acceptFailed, turnedAway, type EchoContext, type EchoServer } from './server.js';
 
 // Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
 // shared); 16 KiB keeps 10 000 idle connections at 160 MiB.
@@ -89,8 +90,10 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
         c.writing = false;
         if (draining) shutWrite(c);
       }
-    } catch {
-      // reset by the peer, or closed here (idle, shutdown): nothing to answer
+    } catch (err) {
+      // select(2) and an fd >= FD_SETSIZE: the first wait is refused. Anything else is a reset
+      // by the peer, or a close here (idle, shutdown): nothing to answer.
+      if (isUnwatchable(err)) turnedAway(ctx, loop, err as Error);
     } finally {
       close(c);
     }

@@ -9,10 +9,8 @@ import type { Loop } from '../loop.js';
 import { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import {
-  ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, READ_CHUNK, acceptFailed,
-  type EchoContext, type EchoServer,
-} from './server.js';
+import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
+import { READ_CHUNK, acceptFailed, turnedAway, type EchoContext, type EchoServer } from './server.js';
 import { admit, listenSocket, type Listener } from './listen.js';
 
 class Connection implements Idleable {
@@ -158,10 +156,10 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       const c = new Connection(sock, onReadable, onWritable, close);
       try {
         loop.addReader(c.fd, c.onReadable);
-      } catch {
-        // select(2) cannot watch an fd >= FD_SETSIZE (ERR_FD_OUT_OF_RANGE): turn it away.
-        counters.refused++;
+      } catch (err) {
         sock.close();
+        if (!isUnwatchable(err)) throw err;
+        turnedAway(ctx, loop, err as Error);       // select(2) and an fd >= FD_SETSIZE
         continue;
       }
       conns.add(c);

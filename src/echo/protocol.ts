@@ -5,7 +5,7 @@ import type { Loop } from '../loop.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { reportAcceptError, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
+import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
 
 /** What every connection of one server shares. */
 interface Shared {
@@ -88,6 +88,7 @@ export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<E
   const server: Server = await loop.createServer(() => new EchoProtocol(shared),
     opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port, reusePort: opts.reusePort });
   server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
+  server.onRefused = (err) => turnedAway(ctx, loop, err);
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, shared.conns);
   idle.start();
 

@@ -131,4 +131,28 @@ describe.each(STYLES)('style %s', (style) => {
     proc.child.kill('SIGTERM');
     expect((await proc.waitForExit()).code).toBe(0);
   });
+
+  it('select past FD_SETSIZE: surplus connections are turned away, counted as refused and logged once (issue 9, bug 12)', async () => {
+    const { proc, port } = await startEcho(['--style', style, '--backend', 'select', '--stats']);
+    const total = 1100;  // the server holds ~25 fds of its own: about 100 land at or past 1024
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < total; i++) clients.push(await connect({ port }, 10_000));
+    // Every connection ends up served or refused; the stats line adds both up.
+    const m = await (async () => {
+      for (let after = 0; ; ) {
+        const line = await proc.waitForLine(/stats: (\d+) conns?, [^,]+, [^,]+(?:, (\d+) refused)?/, { stream: 'stderr', ms: 10_000, after });
+        after = proc.stderr.indexOf(line.input, after) + 1;
+        if (Number(line[1]) + Number(line[2] ?? 0) === total) return line;
+      }
+    })();
+    const refused = Number(m[2] ?? 0);
+    expect(refused).toBeGreaterThan(0);
+    const log = proc.stderr.join('\n');
+    expect(log).not.toMatch(/Exception/);
+    expect(proc.stderr.filter((l) => /turned away/.test(l)).length).toBe(1);
+    // The served ones still echo.
+    expect((await roundTrip(clients[0], 'still')).toString()).toBe('still');
+    proc.child.kill('SIGTERM');
+    expect((await proc.waitForExit(10_000)).code).toBe(0);
+  }, 60_000);
 });
