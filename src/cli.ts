@@ -48,7 +48,7 @@ function echoOptions(flags: RawEchoFlags, explicit: ReadonlySet<string>): EchoOp
     graceMs: flags.grace === undefined ? DEFAULTS.graceMs : parseGrace(flags.grace),
     quiet: flags.quiet === true,
     stats: flags.stats === true,
-    reusePort: false,
+    inherited: false,
   };
   checkCombination(opts, explicit);
   return opts;
@@ -75,7 +75,7 @@ function buildProgram(): Command {
       `selector: ${availableBackends().join('|')} (default: ${defaultBackend()})`))
     .addOption(new Option('--style <style>', `${STYLES.join('|')}: raw readiness callbacks, ` +
       `asyncio-style Protocol, or async/await (default: ${DEFAULTS.style})`))
-    .addOption(new Option('--workers <n>', `processes sharing the port via SO_REUSEPORT, 1..${MAX_WORKERS}; ` +
+    .addOption(new Option('--workers <n>', `processes sharing one listening socket, 1..${MAX_WORKERS}; ` +
       `dead ones are restarted (default: ${DEFAULTS.workers})`))
     .addOption(new Option('--max-conns <n>', 'close connections over this many at once, per worker (default: no limit)'))
     .addOption(new Option('--idle-timeout <ms>', 'close connections silent this long; 0 = never (default: 0)'))

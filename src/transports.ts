@@ -268,6 +268,11 @@ export interface ListenOptions {
   path?: string;
   backlog?: number;
   reusePort?: boolean;
+  /**
+   * A socket that already listens (inherited from a parent process, say); host, port and path
+   * are then ignored, and the server owns the socket from now on (asyncio's `sock=`).
+   */
+  sock?: Socket;
 }
 
 export interface ConnectOptions {
@@ -422,6 +427,10 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
   let sock: Socket | undefined;
   try {
     if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+    if (opts?.sock !== undefined) {
+      if (!(opts.sock instanceof Socket)) throw invalidArgType('options.sock', 'a listening Socket', opts.sock);
+      return Promise.resolve(new Server(loop, opts.sock, factory, undefined));
+    }
     const made = listenAddress(opts);
     sock = made.sock;
     const address = made.address;

@@ -1,7 +1,9 @@
 // The listening socket for the styles that accept by hand (callback and async; the protocol
 // style gets its own from loop.createServer(), which claims a Unix path by the same rule).
+import { isIP } from 'node:net';
 import { Socket } from '../socket.js';
 import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from '../unix-path.js';
+import { LISTEN_FD } from './control.js';
 import type { EchoOptions } from './options.js';
 
 /** A listening socket, and the Unix socket file it owns (if any). */
@@ -16,6 +18,11 @@ export interface Listener {
  * stale socket file is removed, a live server's is not (EADDRINUSE).
  */
 export function listenSocket(opts: EchoOptions, backlog = 511): Listener {
+  if (opts.inherited) {
+    // The supervisor's socket, already listening; closing our copy leaves it open there.
+    const sock = new Socket(LISTEN_FD, isIP(opts.host) === 6 ? 'IPv6' : 'IPv4');
+    return { sock, close: () => sock.close() };
+  }
   const sock = opts.path !== null ? Socket.unix() : Socket.forHost(opts.host);
   let pathId: SocketFileId | null = null;
   try {
@@ -25,7 +32,6 @@ export function listenSocket(opts: EchoOptions, backlog = 511): Listener {
       pathId = socketFileId(opts.path);
     } else {
       sock.setReuseAddress(true);
-      if (opts.reusePort) sock.setReusePort(true);
       sock.bind({ host: opts.host, port: opts.port });
     }
     sock.listen(backlog);

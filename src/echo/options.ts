@@ -24,8 +24,11 @@ export interface EchoOptions {
   graceMs: number;
   quiet: boolean;
   stats: boolean;
-  /** Bind with SO_REUSEPORT (set for workers, which share one port). */
-  reusePort: boolean;
+  /**
+   * A worker's inherited listening socket (control.ts's LISTEN_FD), opened once by the
+   * supervisor and shared by every worker: one accept queue. False: open one here.
+   */
+  inherited: boolean;
 }
 
 export const DEFAULTS = {
@@ -99,9 +102,7 @@ export function checkCombination(opts: EchoOptions, explicit: ReadonlySet<string
       throw new UsageError('--unix cannot be combined with --host or --port');
     }
     if (opts.workers > 1) {
-      // SO_REUSEPORT balances TCP (and UDP) ports only; workers could share one inherited
-      // listening fd instead, but that is a different design (see the CLI's --help).
-      throw new UsageError('--unix cannot be combined with --workers > 1 (workers share a TCP port through SO_REUSEPORT)');
+      throw new UsageError('--unix cannot be combined with --workers > 1 (not supported yet)');
     }
   }
 }

@@ -5,6 +5,7 @@ import type { Loop } from '../loop.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
+import { listenSocket } from './listen.js';
 import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
 
 /** What every connection of one server shares. */
@@ -86,7 +87,8 @@ export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<E
   const { opts, counters } = ctx;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
   const server: Server = await loop.createServer(() => new EchoProtocol(shared),
-    opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port, reusePort: opts.reusePort });
+    opts.inherited ? { sock: listenSocket(opts).sock }
+      : opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port });
   server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
   server.onRefused = (err) => turnedAway(ctx, loop, err);
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, shared.conns);
