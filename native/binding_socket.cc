@@ -73,6 +73,11 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   return Num(info, sock_shutdown(Int(info, 0), Int(info, 1)));
 }
 
+Napi::Value Outq(const Napi::CallbackInfo& info) {
+  if (!Ints(info, 0, 1)) return info.Env().Undefined();
+  return Num(info, sock_outq(Int(info, 0)));
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   if (!Ints(info, 0, 1)) return info.Env().Undefined();
   return Num(info, fd_close(Int(info, 0)));
@@ -181,6 +186,7 @@ void InitSocketBindings(Napi::Env env, Napi::Object exports) {
   fast("read", FastTransfer<fd_read>);
   fast("write", FastTransfer<WriteMutable>);
   fn("shutdown", Shutdown);
+  fn("outq", Outq);
   fn("close", Close);
   fn("setsockopt", SetOpt);
   fn("getsockopt", GetOpt);

@@ -59,6 +59,8 @@ export interface NativeAddon {
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   shutdown(fd: number, how: number): number;
+  /** Bytes in the send queue (SIOCOUTQ / SO_NWRITE), or -errno. */
+  outq(fd: number): number;
   close(fd: number): number;
   setsockopt(fd: number, level: number, name: number, value: number): number;
   getsockopt(fd: number, level: number, name: number): number;

@@ -170,6 +170,15 @@ export class Socket {
     check(native.shutdown(this.#open(), code), 'shutdown');
   }
 
+  /**
+   * Bytes written to this socket that the peer has not taken yet (sent but unacknowledged, or
+   * not sent): the kernel's send queue. It shrinking means the peer is reading.
+   * @throws ERR_SOCKET_CLOSED; a system error from ioctl (SIOCOUTQ) or getsockopt (SO_NWRITE)
+   */
+  sendQueueSize(): number {
+    return check(native.outq(this.#open()), 'ioctl');
+  }
+
   /** Releases the fd. Closing twice does nothing. */
   close(): void {
     if (this.#fd < 0) return;

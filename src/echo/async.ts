@@ -17,6 +17,7 @@ class Connection implements Idleable {
   readonly sock: Socket;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** In sockSendAll(): owes the peer an echo, so a drain lets it finish. */
   writing = false;
   /** Half-closed by the drain: what still arrives is dropped until the peer's EOF. */

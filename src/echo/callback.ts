@@ -18,6 +18,7 @@ class Connection implements Idleable {
   readonly fd: number;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** Bytes owed to the peer: pending[pendingOff, pendingEnd). Empty when pendingOff === pendingEnd. */
   pending: Buffer | null = null;
   pendingOff = 0;

@@ -2,6 +2,7 @@
 // rest; past its high-water mark it calls pauseWriting(), and we stop reading from that client
 // until the queue drains (backpressure instead of unbounded memory).
 import type { Loop } from '../loop.js';
+import type { Socket } from '../socket.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
@@ -22,12 +23,15 @@ class EchoProtocol implements Protocol, Idleable {
   #transport!: Transport;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** Shutting down: what still arrives is dropped (see drain()). */
   #draining = false;
 
   constructor(shared: Shared) {
     this.#shared = shared;
   }
+
+  get sock(): Socket { return this.#transport.socket; }
 
   connectionMade(transport: Transport): void {
     this.#transport = transport;

@@ -69,6 +69,36 @@ describe.each(STYLES)('style %s', (style) => {
     expect((await proc.waitForExit()).code).toBe(0);
   });
 
+  it('--idle-timeout spares a client that is slowly reading a large echo back (issue 9, bug 9)', async () => {
+    const { proc, port } = await startEcho(['--style', style, '--idle-timeout', '1000']);
+    const c = await connect({ port });
+    let got = 0;
+    let ticks = 0;
+    const outcome = new Promise<string>((resolve) => {
+      c.once('close', () => resolve(`closed by the server after ${got} bytes, ${ticks} reads`));
+      c.on('error', () => {});
+      // 60 reads of at most 64 KiB, one per 100 ms: bytes keep moving for 6 s, six idle
+      // timeouts, while the server waits on a send buffer several MiB deep.
+      const timer = setInterval(() => {
+        for (let taken = 0, chunk: Buffer | null; taken < 64 * 1024 && (chunk = c.read() as Buffer | null) !== null;) {
+          taken += chunk.length;
+          got += chunk.length;
+        }
+        if (++ticks < 60) return;
+        clearInterval(timer);
+        resolve('alive');
+      }, 100);
+      c.once('close', () => clearInterval(timer));
+    });
+    c.pause();
+    c.write(Buffer.alloc(16 * 1024 * 1024, 3));
+    expect(await outcome).toBe('alive');
+    expect(got).toBeGreaterThan(1024 * 1024);
+    c.destroy();
+    proc.child.kill('SIGTERM');
+    expect((await proc.waitForExit(10_000)).code).toBe(0);
+  }, 60_000);
+
   it('a client that sends 64 MiB without reading is pushed back; server memory stays bounded', async () => {
     const { proc, port } = await startEcho(['--style', style]);
     const rssBefore = rssMiB(proc.pid);
