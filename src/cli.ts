@@ -13,7 +13,7 @@ import {
   parseBackend, parseGrace, parseHost, parseIdleTimeout, parseMaxConns, parsePort, parseStyle,
   parseUnixPath, parseWorkers, type EchoOptions,
 } from './echo/options.js';
-import { runServer } from './echo/serve.js';
+import { runServer } from './echo/run.js';
 import { SAME_STOP_MS, SIGNALS_HELP } from './echo/signals.js';
 import { supervise } from './echo/supervisor.js';
 import { availableBackends } from './selectors.js';

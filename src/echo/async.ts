@@ -7,7 +7,7 @@ import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
 import { admit, listenSocket, type Listener } from './listen.js';
 import { ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
-import { acceptFailed, turnedAway, type EchoContext, type EchoServer } from './server.js';
+import { acceptFailed, turnedAway, type EchoContext, type EchoServer } from './contract.js';
 
 // Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
 // shared); 16 KiB keeps 10 000 idle connections at 160 MiB.

@@ -10,7 +10,7 @@ import { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
-import { READ_CHUNK, acceptFailed, turnedAway, type EchoContext, type EchoServer } from './server.js';
+import { READ_CHUNK, acceptFailed, turnedAway, type EchoContext, type EchoServer } from './contract.js';
 import { admit, listenSocket, type Listener } from './listen.js';
 
 class Connection implements Idleable {

@@ -2,7 +2,7 @@
 // throws `UsageError` with a message that names the flag, what it expects and what it got; the
 // CLI prints that one line and exits 2.
 import { isIP } from 'node:net';
-import { availableBackends, type BackendName } from '../selectors.js';
+import { availableBackends, bestBackend, type BackendName } from '../selectors.js';
 import { MAX_UNIX_PATH_BYTES } from '../socket.js';
 
 export const STYLES = ['callback', 'protocol', 'async'] as const;
@@ -88,12 +88,8 @@ export function parseUnixPath(text: string): string {
   return text;
 }
 
-/** The platform's best backend: epoll on Linux, kqueue on the BSDs and macOS, else poll. */
-export function defaultBackend(): BackendName {
-  const have = availableBackends();
-  for (const b of ['epoll', 'kqueue', 'poll'] as const) if (have.includes(b)) return b;
-  return have[have.length - 1];
-}
+/** The platform's best backend (selectors.ts decides, as for DefaultSelector). */
+export const defaultBackend = bestBackend;
 
 /** Checks that the flags make sense together. `explicit` names the flags given on the command line. */
 export function checkCombination(opts: EchoOptions, explicit: ReadonlySet<string>): void {

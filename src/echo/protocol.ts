@@ -7,7 +7,7 @@ import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
 import { listenSocket } from './listen.js';
-import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
+import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './contract.js';
 
 /** What every connection of one server shares. */
 interface Shared {

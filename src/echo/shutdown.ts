@@ -3,7 +3,7 @@
 // stops the loop (the process then exits 0). A later signal exits at once with 130.
 import type { Loop } from '../loop.js';
 import type { Log } from './log.js';
-import type { EchoServer } from './server.js';
+import type { EchoServer } from './contract.js';
 import { SAME_STOP_MS } from './signals.js';
 
 export const EXIT_AT_ONCE = 130;

@@ -1,5 +1,5 @@
 // Every signal the echo server handles, and what each means: the one place that decides it
-// (serve.ts and supervisor.ts install these; --help and the README describe them).
+// (run.ts and supervisor.ts install these; --help and the README describe them).
 //
 // - SIGINT, SIGTERM, SIGHUP: a graceful stop. SIGHUP is a stop rather than ignored: the server
 //   has no configuration to reload, and a hang-up means its terminal or session is gone, so the

@@ -1,7 +1,7 @@
 // --stats: once a second, the counters turned into one line a person can watch. Rates are
 // measured against the loop's clock, so a late tick still reports per-second figures.
 import type { Loop } from '../loop.js';
-import type { EchoCounters } from './server.js';
+import type { EchoCounters } from './contract.js';
 
 export interface StatsSample {
   conns: number;

@@ -1,5 +1,6 @@
-// What the three echo styles share: the shape of a running server, its counters, and how a
-// failed accept is reported. Each style lives in its own file (styles.ts picks one).
+// The contract every echo style implements (callback.ts, protocol.ts, async.ts; run.ts picks
+// one): the shape of a running server, its counters, and the policy all three follow for a
+// failed accept and for a connection the loop cannot watch.
 import type { Loop } from '../loop.js';
 import type { Address } from '../socket.js';
 import type { EchoOptions } from './options.js';
