@@ -62,8 +62,8 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Outq(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 1)) return info.Env().Undefined();
-  return Num(info, sock_outq(Int(info, 0)));
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  return number(info, sock_outq(int_arg(info, 0)));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
