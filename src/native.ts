@@ -64,6 +64,8 @@ export interface NativeAddon {
   /** Bytes in the send queue (SIOCOUTQ / SO_NWRITE), or -errno. */
   outq(fd: number): number;
   close(fd: number): number;
+  /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or -errno. */
+  dup(fd: number): number;
   setsockopt(fd: number, level: number, name: number, value: number): number;
   getsockopt(fd: number, level: number, name: number): number;
   getsockname(fd: number): NativeAddress | number;
@@ -76,6 +78,7 @@ export interface NativeAddon {
   signalUnwatch(signo: number): number;
 }
 
+/** The number binding.cc's backend factory takes for each backend name. */
 export const BACKEND_IDS = { select: 0, poll: 1, epoll: 2, kqueue: 3 } as const;
 
 function packageRoot(): string {
@@ -103,4 +106,5 @@ function loadAddon(): NativeAddon {
   );
 }
 
+/** The loaded addon; importing this module fails with a build hint if it is missing. */
 export const native: NativeAddon = loadAddon();

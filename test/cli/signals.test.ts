@@ -6,8 +6,9 @@
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanup, connect, ensureBuilt, expectRefused, owedClient, roundTrip, startEcho, type CliProcess,
+  connect, ensureBuilt, expectRefused, owedClient, roundTrip, startEcho, type CliProcess,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
