@@ -11,6 +11,7 @@
 //   A signal neither raises nor shortens a wait.
 // - A registered fd closed behind the selector's back never makes select() throw or hang:
 //   select/poll report it with its asked bits, epoll/kqueue drop it. unregister() then succeeds.
+import { constants as osConstants } from 'node:os';
 import { native, BACKEND_IDS, type NativeSelectorHandle } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
@@ -48,8 +49,9 @@ const TRAITS: Record<BackendName, BackendTraits> = {
   kqueue: { name: 'kqueue', ctlSyscall: 'kevent', waitSyscall: 'kevent', fdLimit: Infinity },
 };
 
-const ENOENT = -2;
-const EBADF = -9;
+// Natives return -errno; the numbers differ between Linux and the BSDs, so Node supplies them.
+const ENOENT = -osConstants.errno.ENOENT;
+const EBADF = -osConstants.errno.EBADF;
 
 /** Reads the fd out of a FileLike, refusing anything that is not a non-negative integer. */
 export function fdOf(fileobj: FileLike, name = 'fileobj'): number {

@@ -3,6 +3,7 @@
 //
 // Everything made here is tracked, and cleanup() (run it in afterEach) closes every fd and
 // selector and kills every child still running, so a failing test leaks nothing into the next.
+import { constants as osConstants } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +22,7 @@ import {
 export { EVENT_READ, EVENT_WRITE };
 export const RW = EVENT_READ | EVENT_WRITE;
 
-const EAGAIN = -11;
+const EAGAIN = -osConstants.errno.EAGAIN;
 const openFds = new Set<number>();
 const openSelectors = new Set<BaseSelector<unknown>>();
 const children = new Set<ChildProcess>();
@@ -66,7 +67,7 @@ export function tcpConnect(port: number): number {
   const fd = check(native.socket(AF_INET, SOCK_STREAM), 'socket');
   openFds.add(fd);
   const rc = native.connect(fd, AF_INET, '127.0.0.1', port);
-  if (rc < 0 && rc !== -115 /* EINPROGRESS */) throw errnoError(rc, 'connect');
+  if (rc < 0 && rc !== -osConstants.errno.EINPROGRESS) throw errnoError(rc, 'connect');
   return fd;
 }
 

@@ -5,6 +5,7 @@
 //
 // Reset by peer without SO_LINGER 0: Linux answers with RST when a socket is closed while its
 // receive queue still holds unread data (RFC 2525 §2.17; tcp_close() in net/ipv4/tcp.c).
+import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { native } from '../../src/native.js';
@@ -57,7 +58,7 @@ describe('ECONNREFUSED', () => {
   test('connect to a closed IPv4 port: connect or finishConnect throws ECONNREFUSED (errno -111, syscall connect)', () => {
     const err = connectError(track(Socket.tcp()), { host: '127.0.0.1', port: closedPort() });
     expect(err.code).toBe('ECONNREFUSED');
-    expect(err.errno).toBe(-111);
+    expect(err.errno).toBe(-osConstants.errno.ECONNREFUSED);
     expect(err.syscall).toBe('connect');
     expect(err.message).toBe('ECONNREFUSED: connection refused, connect');
   });
@@ -139,10 +140,10 @@ describe('reset by peer', () => {
   }
 
   for (const kind of ['tcp4', 'tcp6'] as const) {
-    test.runIf(kind === 'tcp4' || ipv6)(`${kind}: recvInto throws ECONNRESET (errno -104, syscall recv), then send fails with EPIPE`, () => {
+    test.runIf(kind === 'tcp4' || ipv6)(`${kind}: recvInto throws ECONNRESET (syscall recv), then send fails with EPIPE`, () => {
       const a = resetPair(kind);
       const err = thrown(() => a.recvInto(Buffer.alloc(16)));
-      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNRESET', -104, 'recv']);
+      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNRESET', -osConstants.errno.ECONNRESET, 'recv']);
       const err2 = thrown(() => a.send(Buffer.from('more')));
       expect(err2.code).toBe('EPIPE');
       expect(err2.syscall).toBe('send');
@@ -212,7 +213,7 @@ describe('EPIPE without SIGPIPE', () => {
       // Control: write(2) to a pipe without a reader does raise SIGPIPE, and the handler sees it.
       const [r, w] = trackedPipe();
       closeTracked(r);
-      expect(native.write(w, Buffer.from('x'), 0, 1)).toBe(-32);
+      expect(native.write(w, Buffer.from('x'), 0, 1)).toBe(-osConstants.errno.EPIPE);
       await settle();
       expect(sigpipes).toBe(1);
     } finally {
