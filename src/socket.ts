@@ -194,7 +194,7 @@ export class Socket {
   setNoDelay(on = true): void { this.#setFlag(C.IPPROTO_TCP, C.TCP_NODELAY, on); }
   setReuseAddress(on = true): void { this.#setFlag(C.SOL_SOCKET, C.SO_REUSEADDR, on); }
   setReusePort(on = true): void {
-    if (C.SO_REUSEPORT === undefined) throw errnoError(-95 /* EOPNOTSUPP */, 'setsockopt');
+    if (C.SO_REUSEPORT === undefined) throw errnoError(-osConstants.errno.EOPNOTSUPP, 'setsockopt');
     this.#setFlag(C.SOL_SOCKET, C.SO_REUSEPORT, on);
   }
 

@@ -146,7 +146,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       },
     );
 
-    test('§3 Errors: an fd that is not open fails with EBADF in Node\'s shape (errno -9, syscall) and leaves no key', () => {
+    test('§3 Errors: an fd that is not open fails with EBADF in Node\'s shape (with its errno and syscall) and leaves no key', () => {
       const sel = open();
       const fd = unusedFd();
       const err = expectError(() => sel.register(fd, EVENT_READ), Error, 'EBADF');
