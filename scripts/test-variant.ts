@@ -37,7 +37,7 @@ function main(): void {
       cwd: ROOT,
       env: { ...process.env, IOMUX_PREBUILD: dir, ...variant.env },
     });
-    console.log(`test:${name}: build ${since(t0).replace(/ s$/, '')} s + tests ${since(built)}`);
+    console.log(`test:${name}: build ${((built - t0) / 1000).toFixed(1)} s, tests ${since(built)}`);
   } finally {
     remove();
   }
