@@ -1,6 +1,6 @@
 // `npm run test:package`: what a user gets from `npm install iomux`, checked end to end.
 //
-// 1. Makes the prebuild (prebuilds.ts) and packs the package with `npm pack`.
+// 1. Packs the package with `npm pack`, whose prepack script makes the prebuild (prebuilds.ts).
 // 2. Checks the tarball's file list against what install and runtime need: nothing else ships.
 // 3. Installs the tarball into two fresh projects in the temp folder, each then running a
 //    selector round trip on every backend and a short echo exchange through `import 'iomux'`:
@@ -9,9 +9,8 @@
 //    - with PATH cut down to node and sh (no cc, c++, g++, make, python3), which proves the
 //      prebuild is used and is enough.
 // Everything made outside the repository is removed at the end, pass or fail.
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makePrebuilds } from './prebuilds.js';
 import { ROOT, capture, run, since, tempDir } from './staging.js';
 
 /** What the package may hold: install and runtime files, the README and the LICENSE. */
@@ -77,6 +76,19 @@ if (echoed !== 'hello iomux') throw new Error('echo answered ' + JSON.stringify(
 console.log('ok: selector round trip on ' + backends.join(', ') + '; echoed ' + JSON.stringify(echoed));
 `;
 
+/** The one tarball npm pack left in `dir`: its name, sizes and file list (tar -tzv). */
+function readTarball(dir: string): PackResult {
+  const names = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+  if (names.length !== 1) throw new Error(`expected one tarball in ${dir}, found ${JSON.stringify(names)}`);
+  const filename = names[0];
+  const files = capture('tar', ['-tzvf', join(dir, filename)]).trim().split('\n').map((line) => {
+    // -rw-r--r-- 0/0    1074 1985-10-26 08:15 package/LICENSE
+    const f = line.trim().split(/\s+/);
+    return { path: f.slice(5).join(' ').replace(/^package\//, ''), size: Number(f[2]) };
+  });
+  return { filename, size: statSync(join(dir, filename)).size, unpackedSize: files.reduce((n, f) => n + f.size, 0), files };
+}
+
 function checkFileList(pack: PackResult): void {
   const paths = pack.files.map((f) => f.path);
   const stray = paths.filter((p) => !ALLOWED.some((re) => re.test(p)));
@@ -119,11 +131,11 @@ function installAndCheck(label: string, dir: string, tarball: string, env: NodeJ
 
 function main(): void {
   const t0 = performance.now();
-  const prebuilt = makePrebuilds();
   const [dir, remove] = tempDir('iomux-package-');
   try {
-    const packs = JSON.parse(capture('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT })) as PackResult[];
-    const pack = packs[0];
+    // Not --json: the prepack script's build output shares npm's stdout. The tarball is read back.
+    run('npm', ['pack', '--pack-destination', dir], { cwd: ROOT });
+    const pack = readTarball(dir);
     checkFileList(pack);
     const tarball = join(dir, pack.filename);
 
@@ -149,7 +161,6 @@ function main(): void {
     console.log(`\ntarball ${pack.filename}: ${pack.files.length} files, ${(pack.size / 1024).toFixed(1)} KiB packed, ` +
       `${(pack.unpackedSize / 1024).toFixed(1)} KiB unpacked`);
     for (const f of pack.files) console.log(`  ${String(f.size).padStart(8)}  ${f.path}`);
-    console.log(`prebuild: ${prebuilt.map((p) => p.slice(ROOT.length + 1)).join(', ')}`);
     console.log(`install with a compiler, from source: ${fromSource}`);
     console.log(`install with no compiler, prebuild:   ${noCompiler}`);
     console.log(`test:package passed in ${since(t0)}`);
