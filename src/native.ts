@@ -102,6 +102,8 @@ function searched(root: string): string[] {
     join(dir, 'build', 'Release', '*.node'),
     join(dir, 'build', 'Debug', '*.node'),
     join(dir, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+    // node-gyp-build's last resort: prebuilds beside the node binary (for bundled apps).
+    join(dirname(process.execPath), 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
   ];
 }
 

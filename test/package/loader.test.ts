@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
@@ -26,6 +26,7 @@ describe('the native loader', () => {
       join(empty, 'build', 'Release', '*.node'),
       join(empty, 'build', 'Debug', '*.node'),
       join(empty, 'prebuilds', platform, '*.node'),
+      join(dirname(process.execPath), 'prebuilds', platform, '*.node'),
     ]) expect(r.stderr).toContain(where);
     expect(r.stderr).toContain(`iomux: no native addon for ${platform}`);
     expect(r.stderr).toContain('`npm rebuild iomux`');
