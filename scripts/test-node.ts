@@ -66,7 +66,8 @@ function main(): void {
     if (only !== 'built') {
       const [dir, remove] = stage(`iomux-node${version}-`);
       try {
-        run(node, [NODE_GYP, 'rebuild', `--nodedir=${pkg}`], { cwd: dir, env });
+        // npm exports its own nodedir setting (npm_config_nodedir), which would win over the flag.
+        run(node, [NODE_GYP, 'rebuild', `--nodedir=${pkg}`], { cwd: dir, env: { ...env, npm_config_nodedir: pkg } });
         outcomes.push(suite(`${exact}, addon rebuilt against its headers`, node, { ...env, IOMUX_PREBUILD: dir }));
       } catch (err) {
         outcomes.push({ label: `${exact}, rebuild`, ok: false, took: '-', detail: (err as Error).message });
