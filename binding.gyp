@@ -1,6 +1,6 @@
 {
   "variables": {
-    # node-gyp rebuild --debug -- -Dsanitize=1 builds the addon with ASan and UBSan.
+    # -Dsanitize=1 (npm run build:debug) builds the Debug addon with ASan and UBSan.
     "sanitize%": 0,
     # -Dportable=1 makes native/socket.cc take the fcntl/SO_NOSIGPIPE path macOS needs, on Linux
     # too, so that `npm run test:portable` runs that code here.
@@ -12,11 +12,18 @@
   "target_defaults": {
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fstack-protector-strong"],
     "cflags": ["-Wall", "-Wextra", "-O2"],
+    "configurations": {
+      # Only Debug: a sanitized configure must never change what build/Release holds.
+      "Debug": {
+        "conditions": [
+          ["sanitize==1", {
+            "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"],
+            "ldflags": ["-fsanitize=address,undefined"]
+          }]
+        ]
+      }
+    },
     "conditions": [
-      ["sanitize==1", {
-        "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
-        "ldflags": ["-fsanitize=address,undefined"]
-      }],
       ["portable==1", {
         "defines": ["IOMUX_PORTABLE"]
       }]

@@ -1,6 +1,7 @@
 // The native Selector contract (native/selector.h) checked below the TypeScript layer, which
 // would otherwise hide a backend that disagrees: add() of a registered fd is -EEXIST, modify()
-// and remove() of an unregistered one -ENOENT, and every answer is a number, never a throw.
+// and remove() of an unregistered one -ENOENT, remove() of a closed one succeeds, and every
+// answer is a number, never a throw.
 import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BACKEND_IDS, native, type NativeSelectorHandle } from '../../src/native.js';
@@ -65,13 +66,14 @@ describe.each(availableBackends())('native %s selector', (backend) => {
     expect([results[0], results[1]]).toEqual([a, EVENT_WRITE]);
   });
 
-  test.runIf(backend === 'kqueue')('remove() of a registered fd closed behind its back succeeds (kqueue drops it natively)', () => {
+  test('remove() of a registered fd closed behind its back succeeds, natively (selector.h)', () => {
     const h = open();
     const [a] = socketpair();
     expect(h.add(a, EVENT_READ | EVENT_WRITE)).toBe(0);
     closeFd(a);
-    expect(h.wait(0)).toBe(0);
-    expect(h.remove(a)).toBe(0);
+    // epoll and kqueue forget the closed file; select and poll report it (asked bits) until removed.
+    if (backend === 'epoll' || backend === 'kqueue') expect(h.wait(0)).toBe(0);
+    expect(h.remove(a)).toBeGreaterThanOrEqual(0); // 1: epoll rebuilt its kernel object
     expect(h.remove(a)).toBe(-ENOENT);
   });
 });
