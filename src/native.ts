@@ -61,6 +61,8 @@ export interface NativeAddon {
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   shutdown(fd: number, how: number): number;
+  /** Bytes in the send queue (SIOCOUTQ / SO_NWRITE), or -errno. */
+  outq(fd: number): number;
   close(fd: number): number;
   /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or -errno. */
   dup(fd: number): number;
@@ -76,6 +78,7 @@ export interface NativeAddon {
   signalUnwatch(signo: number): number;
 }
 
+/** The number binding.cc's backend factory takes for each backend name. */
 export const BACKEND_IDS = { select: 0, poll: 1, epoll: 2, kqueue: 3 } as const;
 
 function packageRoot(): string {

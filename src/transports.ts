@@ -1,17 +1,27 @@
 // asyncio's transports and protocols over iomux sockets. A Transport owns one connected socket
 // and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
-import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
 import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
+import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
 
+/**
+ * The callbacks a Transport makes, after asyncio's `Protocol`; every one is optional. What a
+ * callback throws goes to the loop's exception handler.
+ */
 export interface Protocol {
+  /** The connection is up; called once, before any other callback. */
   connectionMade?(transport: Transport): void;
-  /** A fresh Buffer per call; the protocol may keep it. */
+  /**
+   * Bytes arrived. `data` is a zero-copy view into a read slab that is never written again, so the
+   * protocol may keep it; a kept view pins its whole 256 KiB slab, so copy a small piece kept for
+   * long (`Buffer.from(data)`).
+   */
   dataReceived?(data: Buffer): void;
   /** The peer will send no more. Return true to keep the transport open for writing. */
   eofReceived?(): boolean | void;
@@ -23,8 +33,11 @@ export interface Protocol {
   resumeWriting?(): void;
 }
 
+/** The write-buffer marks for Transport.setWriteBufferLimits(), in bytes. */
 export interface WriteBufferLimits {
+  /** pauseWriting() once more than this is queued (default 64 KiB, or 4 * low). */
   high?: number;
+  /** resumeWriting() once the queue is down to this (default high / 4). */
   low?: number;
 }
 
@@ -33,6 +46,12 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 
 type State = 'open' | 'closing' | 'closed';
 
+/**
+ * One connected socket driven by the loop, after asyncio's `Transport`: readiness becomes
+ * Protocol calls. write() sends at once what the kernel takes and queues only the rest; the
+ * Protocol hears pauseWriting()/resumeWriting() at the water marks. Made by Loop.createServer()
+ * and Loop.createConnection(). close() and abort() may be called any number of times.
+ */
 export class Transport {
   readonly #loop: Loop;
   readonly #sock: Socket;
@@ -67,17 +86,41 @@ export class Transport {
     loop.callSoon(() => this.#protocol.connectionMade?.(this));
   }
 
+  /** The underlying socket (for options such as setNoDelay; do not read or write it directly). */
   get socket(): Socket { return this.#sock; }
+  /** The protocol this transport calls. */
   get protocol(): Protocol { return this.#protocol; }
+  /** True once close() or abort() was called, or the connection was lost. */
   isClosing(): boolean { return this.#state !== 'open'; }
+  /** Bytes queued that the kernel has not taken yet. */
   getWriteBufferSize(): number { return this.#queued; }
-  getWriteBufferLimits(): { high: number; low: number } { return { high: this.#high, low: this.#low }; }
+  /** The current water marks, in bytes. */
+  getWriteBufferLimits(): {
+    /** pauseWriting() above this. */
+    high: number;
+    /** resumeWriting() at or below this. */
+    low: number;
+  } { return { high: this.#high, low: this.#low }; }
+  /** True while dataReceived() can be called: open, not paused, no EOF yet. */
   isReading(): boolean { return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived; }
 
+  /**
+   * The local address of the socket.
+   * @throws ERR_SOCKET_CLOSED once the transport is closed
+   */
   get localAddress(): Address { return this.#sock.localAddress; }
+  /**
+   * The peer's address.
+   * @throws ERR_SOCKET_CLOSED once the transport is closed, or a system error such as ENOTCONN
+   */
   get remoteAddress(): Address { return this.#sock.remoteAddress; }
 
-  /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
+  /**
+   * Sends `data` now if the kernel takes it; queues only the remainder (copied). Strings are
+   * sent as UTF-8.
+   * @throws TypeError ERR_INVALID_ARG_TYPE for anything but a Uint8Array or a string;
+   *   ERR_TRANSPORT_CLOSED after writeEof(), close() or abort()
+   */
   write(data: Uint8Array | string): void {
     data = toBytes('data', data);
     if (this.#eofRequested || this.#state !== 'open') {
@@ -107,6 +150,7 @@ export class Transport {
     if (this.#queued === 0) this.#shutdownWrite();
   }
 
+  /** Always true: every stream socket can half-close (asyncio's API has it for SSL). */
   canWriteEof(): boolean { return true; }
 
   /** Stops reading, sends what is queued, then closes and calls connectionLost(null). */
@@ -125,19 +169,25 @@ export class Transport {
     this.#finish(null);
   }
 
+  /** Stops calling dataReceived() until resumeReading(); the kernel buffers what arrives. */
   pauseReading(): void {
     if (this.#state !== 'open' || this.#readingPaused) return;
     this.#readingPaused = true;
     if (!this.#eofReceived) this.#loop.removeReader(this.#fd);
   }
 
+  /** Undoes pauseReading(). */
   resumeReading(): void {
     if (this.#state !== 'open' || !this.#readingPaused) return;
     this.#readingPaused = false;
     if (!this.#eofReceived) this.#loop.addReader(this.#fd, this.#onReadable);
   }
 
-  /** Sets the marks at which pauseWriting()/resumeWriting() are called (low defaults to high/4). */
+  /**
+   * Sets the marks at which pauseWriting()/resumeWriting() are called (low defaults to high/4).
+   * @throws TypeError ERR_INVALID_ARG_TYPE / RangeError ERR_INVALID_ARG_VALUE for a mark that is
+   *   not a non-negative integer, or a low above high
+   */
   setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
     if (typeof limits !== 'object' || limits === null) throw invalidArgType('limits', 'an object { high, low }', limits);
     const high = limits.high ?? (limits.low !== undefined ? 4 * limits.low : DEFAULT_HIGH_WATER);
@@ -177,7 +227,7 @@ export class Transport {
     const chunks = this.#chunks;
     try {
       while (chunks.length > 0) {
-        const head = chunks[0];
+        const head = chunks[0]!; // length > 0
         const sent = this.#sock.send(head, this.#headOffset);
         if (sent === null) break;
         this.#queued -= sent;
@@ -257,33 +307,53 @@ export class Transport {
   }
 }
 
+/** Where and how Loop.createServer() listens. */
 export interface ListenOptions {
+  /** Numeric IPv4/IPv6 address or 'localhost' (default '127.0.0.1'). */
   host?: string;
+  /** TCP port, 0 to 65535 (default 0: the kernel picks one; see Server.address). */
   port?: number;
-  /** A Unix socket path; replaces host/port. A stale socket file at the path is removed first. */
+  /**
+   * A Unix socket path; replaces host/port. A socket file nobody listens on (left by a crash) is
+   * removed first; a live server's file, or any other file, makes it fail with EADDRINUSE.
+   */
   path?: string;
+  /** The kernel's queue of connections not yet accepted (default 511). */
   backlog?: number;
+  /** SO_REUSEPORT, so several processes can listen on the same port. */
   reusePort?: boolean;
+  /**
+   * A socket that already listens (inherited from a parent process, say); host, port and path
+   * are then ignored, and the server owns the socket from now on (asyncio's `sock=`).
+   */
+  sock?: Socket;
 }
 
+/** Where Loop.createConnection() connects. */
 export interface ConnectOptions {
+  /** Numeric IPv4/IPv6 address or 'localhost' (default '127.0.0.1'). */
   host?: string;
+  /** TCP port. */
   port?: number;
+  /** A Unix socket path; replaces host/port. */
   path?: string;
+  /** TCP_NODELAY on the new socket (default true). */
   noDelay?: boolean;
 }
 
-// A process whose fds ran out (EMFILE/ENFILE) retries accepting after this pause instead of
-// spinning on a listening socket that stays readable (libuv and Tornado do likewise).
-const ACCEPT_RETRY_MS = 100;
-// Accepting at most this many connections per wake keeps one busy listener from starving I/O.
-const ACCEPTS_PER_WAKE = 64;
 
+/**
+ * A listening socket whose connections each get a Transport and a Protocol from the factory,
+ * after asyncio's `Server`. Made by Loop.createServer(). When accept() runs out of fds (EMFILE,
+ * ENFILE) it pauses accepting for a moment instead of spinning, and reports the error through
+ * onAcceptError.
+ */
 export class Server {
   readonly #loop: Loop;
   readonly #sock: Socket;
   readonly #factory: () => Protocol;
   readonly #path: string | undefined;
+  readonly #pathId: SocketFileId | null;
   readonly #transports = new Set<Transport>();
   // One slab for every connection of this server: the loop runs one read at a time.
   readonly #slab = new ReadSlab();
@@ -297,6 +367,13 @@ export class Server {
   onAcceptError: ((err: Error) => void) | null = null;
   /** How many connections accept() refused for lack of fds so far. */
   acceptErrors = 0;
+  /**
+   * Called when an accepted connection is closed at once because the loop cannot watch its fd
+   * (select and fds >= FD_SETSIZE; ERR_FD_OUT_OF_RANGE). Default: the loop's exception handler.
+   */
+  onRefused: ((err: Error) => void) | null = null;
+  /** How many accepted connections were closed at once because the loop could not watch them. */
+  refused = 0;
 
   /** @internal Use loop.createServer(). */
   constructor(loop: Loop, sock: Socket, factory: () => Protocol, path: string | undefined) {
@@ -304,12 +381,16 @@ export class Server {
     this.#sock = sock;
     this.#factory = factory;
     this.#path = path;
+    this.#pathId = path === undefined ? null : socketFileId(path);
     this.#address = sock.localAddress;
     loop.addReader(sock.fileno(), this.#onAcceptable);
   }
 
+  /** The bound address (with the port the kernel picked for port 0). */
   get address(): Address { return this.#address; }
+  /** True until close(). */
   get listening(): boolean { return this.#listening; }
+  /** The transports of the connections still open. */
   get connections(): ReadonlySet<Transport> { return this.#transports; }
 
   /** Stops accepting; open connections go on. `closed` resolves when they are all gone. */
@@ -318,9 +399,8 @@ export class Server {
     this.#listening = false;
     if (!this.#loop.closed) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
-    if (this.#path !== undefined) {
-      try { unlinkSync(this.#path); } catch { /* already gone */ }
-    }
+    // Only the file this server bound: the path may belong to another server by now.
+    if (this.#path !== undefined) releaseUnixPath(this.#path, this.#pathId);
     this.#maybeClosed();
   }
 
@@ -334,6 +414,7 @@ export class Server {
     for (const t of this.#transports) t.abort();
   }
 
+  /** close() and closeConnections(), for `await using`; resolves with `closed`. */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     this.closeConnections();
@@ -361,6 +442,13 @@ export class Server {
         });
       } catch (err) {
         conn.close();
+        if (isUnwatchable(err)) {
+          this.refused++;
+          if (this.onRefused !== null) {
+            this.onRefused(err as Error);
+            continue;
+          }
+        }
         throw err;  // to the loop's exception handler; the next connection is accepted as usual
       }
       this.#transports.add(transport);
@@ -368,9 +456,9 @@ export class Server {
   };
 
   #acceptFailed(err: Error & { code?: string }): void {
-    // The client gave up between the kernel's accept queue and us: nothing to do.
-    if (err.code === 'ECONNABORTED' || err.code === 'EPROTO') return;
-    if (err.code === 'EMFILE' || err.code === 'ENFILE' || err.code === 'ENOBUFS' || err.code === 'ENOMEM') {
+    const kind = classifyAcceptError(err);
+    if (kind === 'aborted') return;
+    if (kind === 'exhausted') {
       this.acceptErrors++;
       this.#pauseAccepting();
       if (this.onAcceptError) this.onAcceptError(err);
@@ -404,25 +492,25 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
 }
 
 /**
- * Removes a socket file left at `path` by a server that is gone. Only a socket is stale: any other
- * file there is somebody's data, and bind() then fails with EADDRINUSE (asyncio checks likewise).
+ * Listens and serves; the implementation of Loop.createServer(). Every failure is a rejection.
+ * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory, or a
+ *   system error from bind/listen such as EADDRINUSE or EACCES
+ * @internal
  */
-function removeStaleSocket(path: string): void {
-  let isSocket = false;
-  try { isSocket = lstatSync(path).isSocket(); } catch { /* nothing there */ }
-  if (isSocket) unlinkSync(path);
-}
-
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
   // Every failure is a rejection, bad arguments included, and a failure closes the socket.
   let sock: Socket | undefined;
   try {
     if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+    if (opts?.sock !== undefined) {
+      if (!(opts.sock instanceof Socket)) throw invalidArgType('options.sock', 'a listening Socket', opts.sock);
+      return Promise.resolve(new Server(loop, opts.sock, factory, undefined));
+    }
     const made = listenAddress(opts);
     sock = made.sock;
     const address = made.address;
     if ('path' in address) {
-      removeStaleSocket(address.path);
+      claimUnixPath(address.path);
     } else {
       sock.setReuseAddress(true);
       if (opts.reusePort) sock.setReusePort(true);
@@ -436,6 +524,12 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
   }
 }
 
+/**
+ * Connects and wraps the socket in a Transport; the implementation of Loop.createConnection().
+ * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory, or the
+ *   connect error such as ECONNREFUSED
+ * @internal
+ */
 export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
   if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
   const { sock, address } = listenAddress(opts);

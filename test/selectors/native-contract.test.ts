@@ -6,14 +6,15 @@ import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BACKEND_IDS, native, type NativeSelectorHandle } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
-import { EVENT_READ, EVENT_WRITE, cleanup, closeFd, socketpair, writeBytes } from '../helpers/fds.js';
+import { EVENT_READ, EVENT_WRITE, closeFd, socketpair, writeBytes } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 const { EEXIST, ENOENT } = osConstants.errno;
 const handles: NativeSelectorHandle[] = [];
 
-afterEach(() => {
+afterEach(async () => {
   for (const h of handles.splice(0)) h.close();
-  cleanup();
+  await cleanup();
 });
 
 describe.each(availableBackends())('native %s selector', (backend) => {

@@ -5,9 +5,10 @@ import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
-import { acceptFrom, cleanupNet, connectTo, connectedPair, listener, track } from '../helpers/net.js';
+import { acceptFrom, connectTo, connectedPair, listener, track } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const C = native.constants;
 const opt = (s: Socket, level: number, name: number) => native.getsockopt(s.fd, level, name);
@@ -20,6 +21,17 @@ describe('socket options', () => {
     expect(opt(a, C.IPPROTO_TCP, C.TCP_NODELAY)).toBe(1);
     a.setNoDelay(false);
     expect(opt(a, C.IPPROTO_TCP, C.TCP_NODELAY)).toBe(0);
+  });
+
+  test('sendQueueSize() counts bytes the peer has not read yet, and falls to 0 once it has', () => {
+    const [a, b] = connectedPair('unix');
+    expect(a.sendQueueSize()).toBe(0);
+    expect(a.send(Buffer.alloc(1000, 1))).toBe(1000);
+    expect(a.sendQueueSize()).toBeGreaterThan(0);
+    expect(b.recvInto(Buffer.alloc(2000))).toBe(1000);
+    expect(a.sendQueueSize()).toBe(0);
+    a.close();
+    expect(() => a.sendQueueSize()).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
   });
 
   test('setReuseAddress() sets SO_REUSEADDR; setReuseAddress(false) clears it', () => {
