@@ -8,6 +8,9 @@ import { native, type NativeFdWatch } from './native.js';
 import type { BaseSelector } from './selectors.js';
 import type { ExceptionContext } from './exceptions.js';
 
+/** setTimeout's largest delay; Node turns anything longer into 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What the driver needs from its Loop. */
 export interface EmbeddedHost {
   /** Runs one iteration without waiting. */
@@ -36,6 +39,10 @@ export class EmbeddedDriver {
   /** performance.now() at which #timer fires; Infinity when none is set. */
   #timerAt = Infinity;
   #closed = false;
+  /** True while an iteration runs: #schedule() follows it, so refresh() has nothing to do. */
+  #ticking = false;
+  /** Whether the watch holds Node's event loop open (saves a native call when unchanged). */
+  #refed = true;
 
   constructor(selector: BaseSelector, host: EmbeddedHost) {
     const pollable = selector as BaseSelector & { fileno?: () => number };
@@ -59,6 +66,14 @@ export class EmbeddedDriver {
     if (this.#immediate === null) this.#immediate = setImmediate(this.#tick);
   }
 
+  /**
+   * Work was removed from outside an iteration (a Node callback called removeReader, cancel() ...):
+   * re-evaluates what keeps Node alive, so that a loop left with nothing lets the process exit.
+   */
+  refresh(): void {
+    if (!this.#closed && !this.#ticking) this.#schedule();
+  }
+
   /** Stops for good: no more iterations, and Node is no longer kept alive. Safe to call twice. */
   close(): void {
     if (this.#closed) return;
@@ -72,18 +87,25 @@ export class EmbeddedDriver {
   readonly #tick = (): void => {
     if (this.#closed) return;
     this.#immediate = null;
+    this.#ticking = true;
     try {
       this.#host.runOnce();
     } catch (err) {
       this.#host.report(err, { message: 'The selector failed while attached to Node; detaching' });
       this.#host.detach();
       return;
+    } finally {
+      this.#ticking = false;
     }
     // A callback may have detached or closed the loop.
     if (!this.#closed) this.#schedule();
   };
 
-  /** Arranges the next iteration: at once, at the earliest timer, or when the selector fd fires. */
+  /**
+   * Arranges the next iteration: at once, at the earliest timer, or when the selector reports.
+   * Also drops what no longer has a reason to hold Node: a timer set for a deadline that was
+   * cancelled, and the watch's ref once no reader or writer is left.
+   */
   #schedule(): void {
     const timeout = this.#host.timeout();
     if (timeout === 0) {
@@ -93,14 +115,24 @@ export class EmbeddedDriver {
       if (this.#timer === null || at < this.#timerAt - 1) {
         if (this.#timer !== null) clearTimeout(this.#timer);
         // setTimeout counts whole ms and may fire a little early; the iteration then finds
-        // the timer not yet due and schedules again.
-        this.#timer = setTimeout(this.#onTimer, Math.ceil(timeout));
+        // the timer not yet due and schedules again. Past 2**31-1 ms Node would fire after 1 ms
+        // (TimeoutOverflowWarning), so a far deadline is reached in steps of that size.
+        this.#timer = setTimeout(this.#onTimer, Math.min(Math.ceil(timeout), MAX_TIMER_MS));
         this.#timerAt = at;
       }
+    } else if (this.#timer !== null) {
+      // No live timer is left (cancelled): Node must not wait for its old deadline.
+      clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#timerAt = Infinity;
     }
     // Keep Node alive only while readers or writers wait; timers and immediates hold it themselves.
-    if (this.#host.hasIo()) this.#watch.ref();
-    else this.#watch.unref();
+    const refed = this.#host.hasIo();
+    if (refed !== this.#refed) {
+      this.#refed = refed;
+      if (refed) this.#watch.ref();
+      else this.#watch.unref();
+    }
   }
 
   readonly #onTimer = (): void => {

@@ -86,7 +86,8 @@ export class Loop {
 
   readonly #ready = new HandleQueue();
   readonly #timers = new TimerHeap<Handle>();
-  readonly #book: TimerBook = { pending: 0, cancelledInHeap: 0 };
+  /** onCancel: a timer cancelled from a Node callback may leave an attached loop with nothing. */
+  readonly #book: TimerBook = { pending: 0, cancelledInHeap: 0, onCancel: () => this.#embedded?.refresh() };
   #seq = 0;
 
   #exceptionHandler: ExceptionHandler = defaultExceptionHandler;
@@ -154,6 +155,7 @@ export class Loop {
     const n = fdOf(fd, 'fd');
     if (n === this.#signals.wakeFd || !this.#remove(n, EVENT_READ)) return false;
     this.#ioCount--;
+    this.#embedded?.refresh();
     return true;
   }
 
@@ -172,6 +174,7 @@ export class Loop {
     const n = fdOf(fd, 'fd');
     if (!this.#remove(n, EVENT_WRITE)) return false;
     this.#ioCount--;
+    this.#embedded?.refresh();
     return true;
   }
 

@@ -80,3 +80,6 @@ export async function eventually(cond: () => boolean, ms = 2000): Promise<void> 
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** Backends a Loop can attach() to Node's event loop on. */
+export const attachable = backends.filter((b) => b === 'epoll' || b === 'kqueue');
