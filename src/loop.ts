@@ -240,12 +240,15 @@ export class Loop {
   }
 
   /**
-   * Makes run() return after the current iteration. Does nothing when the loop is not running.
+   * Makes run() return after the current iteration. While attached, detaches (the iteration in
+   * progress, if any, still finishes), which ends what run() would have ended. Does nothing when
+   * the loop is neither running nor attached.
    * @throws ERR_LOOP_CLOSED
    */
   stop(): void {
     this.#checkOpen();
-    this.#runner.stop();
+    if (this.#embedded !== null) this.detach();
+    else this.#runner.stop();
   }
 
   /** True while run() (or runUntilComplete()) runs. */

@@ -119,4 +119,12 @@ describe.each(attachable)('%s attached: a finished program exits by itself', (ba
     expectExitedByItself(await runAttached(backend, ONE_EXCHANGE(`
       setTimeout(() => { transport.close(); server.close(); console.log('done'); }, 1);`)));
   });
+
+  test('stop() from a setTimeout, with a reader still registered', async () => {
+    expectExitedByItself(await runAttached(backend, `
+      const [a, b] = socketpair();
+      loop.addReader(a, () => { a.recvInto(Buffer.alloc(8)); });
+      b.send(Buffer.from('x'));
+      setTimeout(() => { loop.stop(); console.log(loop.isAttached() ? 'still attached' : 'done'); }, 20);`));
+  });
 });

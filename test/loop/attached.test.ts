@@ -105,6 +105,24 @@ describe('attach(): Node drives the loop', () => {
     expect(ran).toBe(true);
   });
 
+  it('stop() detaches: nothing more is delivered, and run() may be used again', async () => {
+    const loop = attachedLoop();
+    const [r, w] = pipe();
+    let calls = 0;
+    loop.addReader(r, () => { calls++; drain(r); if (calls === 1) loop.stop(); });
+    writeBytes(w, 'x');
+    await until(() => !loop.isAttached());
+    expect(calls).toBe(1);
+    writeBytes(w, 'y');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toBe(1);
+    loop.removeReader(r);
+    let ran = false;
+    loop.callSoon(() => { ran = true; });
+    await loop.run();
+    expect(ran).toBe(true);
+  });
+
   it('stops delivering after detach(), and close() detaches', async () => {
     const loop = attachedLoop();
     const [r, w] = pipe();
