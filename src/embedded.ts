@@ -1,12 +1,22 @@
 // The Node-embedded mode (Loop.attach()): Node's own event loop drives the Loop instead of run().
-// libuv watches the selector's fd (epoll and kqueue fds are themselves pollable), and each time
-// it is readable, a callSoon is queued or a timer is due, one iteration runs with a zero timeout.
-// Nothing ever blocks, so Node's timers, I/O and promises go on beside iomux's callbacks.
+// Each time the selector has something to report, a callSoon is queued or a timer is due, one
+// iteration runs with a zero timeout. Nothing ever blocks, so Node's timers, I/O and promises go
+// on beside iomux's callbacks. How Node hears of readiness depends on the backend:
+// - epoll, kqueue: libuv polls the selector's own fd (FdWatch); the iteration's zero-timeout
+//   wait collects what is ready.
+// - select, poll (no fd of their own): a native thread runs the blocking wait (ThreadWatch,
+//   native/wait_thread.h) and wakes Node's loop with the batch it found; the iteration's wait
+//   returns that batch without blocking, and the thread waits again once it was dispatched.
+import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { errnoError, iomuxError } from './errors.js';
-import { native, type NativeFdWatch } from './native.js';
+import { native, type NativeWatch } from './native.js';
 import type { BaseSelector } from './selectors.js';
 import type { ExceptionContext } from './exceptions.js';
+
+/** Negative, as native calls return them (errno values from the OS, never Linux numbers). */
+const EAGAIN = -constants.errno.EAGAIN;
+const EINVAL = -constants.errno.EINVAL;
 
 /** setTimeout's largest delay; Node turns anything longer into 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -26,14 +36,15 @@ export interface EmbeddedHost {
 }
 
 /**
- * Schedules a Loop's iterations on Node's event loop: on the selector fd's readiness, at the
- * earliest timer, or at once (setImmediate) when something was queued.
- * @throws ERR_BACKEND_UNAVAILABLE for a selector without a pollable fd (select, poll); a system
- *   error (syscall 'uv_poll_init') if libuv cannot watch the selector's fd
+ * Schedules a Loop's iterations on Node's event loop: when the selector reports, at the earliest
+ * timer, or at once (setImmediate) when something was queued.
+ * @throws a system error if libuv cannot watch the selector's fd (syscall 'uv_poll_init') or the
+ *   wait thread cannot start ('eventfd', 'pthread_create'); ERR_FD_OUT_OF_RANGE when select's
+ *   wake-up fd would not be below FD_SETSIZE
  */
 export class EmbeddedDriver {
   readonly #host: EmbeddedHost;
-  readonly #watch: NativeFdWatch;
+  readonly #watch: NativeWatch;
   #immediate: NodeJS.Immediate | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** performance.now() at which #timer fires; Infinity when none is set. */
@@ -45,19 +56,8 @@ export class EmbeddedDriver {
   #refed = true;
 
   constructor(selector: BaseSelector, host: EmbeddedHost) {
-    const pollable = selector as BaseSelector & { fileno?: () => number };
-    if (typeof pollable.fileno !== 'function') {
-      throw iomuxError('ERR_BACKEND_UNAVAILABLE',
-        `attach() needs a selector whose own fd can be polled (epoll or kqueue); ${selector.backend} has none`);
-    }
-    const watch = new native.FdWatch(this.#tick);
-    const rc = watch.start(pollable.fileno());
-    if (rc < 0) {
-      watch.close();
-      throw errnoError(rc, 'uv_poll_init');
-    }
     this.#host = host;
-    this.#watch = watch;
+    this.#watch = startWatch(selector, this.#tick);
     this.#schedule();
   }
 
@@ -140,4 +140,30 @@ export class EmbeddedDriver {
     this.#timerAt = Infinity;
     this.#tick();
   };
+}
+
+/** The watch that tells Node's loop when `selector` has something to report (see the top). */
+function startWatch(selector: BaseSelector, onReady: () => void): NativeWatch {
+  const handle = selector._nativeHandle();
+  const fd = handle.backendFd();
+  if (fd >= 0) {
+    const watch = new native.FdWatch(onReady);
+    const rc = watch.start(fd);
+    if (rc < 0) {
+      watch.close();
+      throw errnoError(rc, 'uv_poll_init');
+    }
+    return watch;
+  }
+  const watch = new native.ThreadWatch(onReady);
+  const rc = watch.start(handle);
+  if (rc < 0) {
+    watch.close();
+    if (rc === EINVAL && selector.backend === 'select') {
+      throw iomuxError('ERR_FD_OUT_OF_RANGE',
+        `attach(): the select wait thread needs a free file descriptor below FD_SETSIZE (${native.FD_SETSIZE})`, RangeError);
+    }
+    throw errnoError(rc, rc === EAGAIN ? 'pthread_create' : 'eventfd');
+  }
+  return watch;
 }

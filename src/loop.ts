@@ -286,10 +286,11 @@ export class Loop {
 
   /**
    * Drives this loop from Node's event loop without blocking it, until detach() or close().
-   * Node's process stays alive while the loop has readers, writers, timers or callbacks.
-   * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
-   *   while run() runs, ERR_LOOP_CLOSED, a system error (syscall 'uv_poll_init') if libuv
-   *   cannot watch the selector's fd
+   * Node's process stays alive while the loop has readers, writers, timers or callbacks. Works
+   * on every backend: select and poll wait on a native thread meanwhile (embedded.ts).
+   * @throws ERR_LOOP_RUNNING while run() runs, ERR_LOOP_CLOSED, a system error if libuv cannot
+   *   watch the selector's fd or the wait thread cannot start, ERR_FD_OUT_OF_RANGE (select, see
+   *   embedded.ts)
    */
   attach(): void {
     this.#checkOpen();

@@ -234,6 +234,11 @@ export abstract class BaseSelector<T = unknown> {
     this.close();
   }
 
+  /** @internal The native selector, for the Node-embedded mode's watches (embedded.ts). */
+  _nativeHandle(): NativeSelectorHandle {
+    return this.#open();
+  }
+
   /** The kernel object's fd for epoll/kqueue (pollable itself); -1 for select/poll. */
   protected backendFd(): number {
     return this.#open().backendFd();

@@ -81,5 +81,5 @@ export async function eventually(cond: () => boolean, ms = 2000): Promise<void> 
   }
 }
 
-/** Backends a Loop can attach() to Node's event loop on. */
-export const attachable = backends.filter((b) => b === 'epoll' || b === 'kqueue');
+/** Backends a Loop can attach() to Node's event loop on: all of them (issue 12). */
+export const attachable = backends;
