@@ -23,6 +23,8 @@ export interface EchoOptions {
   graceMs: number;
   quiet: boolean;
   stats: boolean;
+  /** Serve from Node's own event loop (Loop.attach()) instead of Loop.run(). */
+  embedded: boolean;
   /** Bind with SO_REUSEPORT (set for workers, which share one port). */
   reusePort: boolean;
 }

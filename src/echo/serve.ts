@@ -9,6 +9,7 @@ import { newCounters, type EchoServer } from './server.js';
 import { Shutdown } from './shutdown.js';
 import { StatsTicker, formatStats } from './stats.js';
 import { startEchoServer } from './styles.js';
+import { serveAttached } from './embedded.js';
 
 /** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
 export function describeError(err: unknown): string {
@@ -46,12 +47,15 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
     ? (s) => log.stats(formatStats(s))
     : (s) => control.send({ type: 'stats', ...s }));
+  let stopping!: () => void;
+  const stopped = new Promise<void>((resolve) => { stopping = resolve; });
   const shutdown = new Shutdown(loop, server, {
     graceMs: opts.graceMs,
     log,
     cleanup: () => {
       stats?.stop();
       control?.unwatch();
+      stopping();
     },
   });
   shutdown.install();
@@ -66,7 +70,7 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   }
 
   try {
-    await loop.run();
+    await (opts.embedded ? serveAttached(loop, stopped) : loop.run());
   } catch (err) {
     log.error(`the loop failed: ${describeError(err)}`);
     return 1;
