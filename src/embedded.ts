@@ -39,7 +39,7 @@ export interface EmbeddedHost {
  * Schedules a Loop's iterations on Node's event loop: when the selector reports, at the earliest
  * timer, or at once (setImmediate) when something was queued.
  * @throws a system error if libuv cannot watch the selector's fd (syscall 'uv_poll_init') or the
- *   wait thread cannot start ('eventfd', 'pthread_create'); ERR_FD_OUT_OF_RANGE when select's
+ *   wait thread cannot start ('eventfd' or 'pipe', 'pthread_create'); ERR_FD_OUT_OF_RANGE when select's
  *   wake-up fd would not be below FD_SETSIZE
  */
 export class EmbeddedDriver {
@@ -163,7 +163,8 @@ function startWatch(selector: BaseSelector, onReady: () => void): NativeWatch {
       throw iomuxError('ERR_FD_OUT_OF_RANGE',
         `attach(): the select wait thread needs a free file descriptor below FD_SETSIZE (${native.FD_SETSIZE})`, RangeError);
     }
-    throw errnoError(rc, rc === EAGAIN ? 'pthread_create' : 'eventfd');
+    // The wake fd is an eventfd on Linux, a pipe elsewhere (native/wait_thread.cc).
+    throw errnoError(rc, rc === EAGAIN ? 'pthread_create' : process.platform === 'linux' ? 'eventfd' : 'pipe');
   }
   return watch;
 }
