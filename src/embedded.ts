@@ -39,12 +39,13 @@ export interface EmbeddedHost {
  * Schedules a Loop's iterations on Node's event loop: when the selector reports, at the earliest
  * timer, or at once (setImmediate) when something was queued.
  * @throws a system error if libuv cannot watch the selector's fd (syscall 'uv_poll_init') or the
- *   wait thread cannot start ('eventfd' or 'pipe', 'pthread_create'); ERR_FD_OUT_OF_RANGE when select's
- *   wake-up fd would not be below FD_SETSIZE
+ *   wait thread cannot start ('eventfd' or 'pipe', 'pthread_create'); ERR_FD_OUT_OF_RANGE when
+ *   select's wake-up fd would not be below FD_SETSIZE
  */
 export class EmbeddedDriver {
   readonly #host: EmbeddedHost;
-  readonly #watch: NativeWatch;
+  readonly #selector: BaseSelector;
+  #watch: NativeWatch;
   #immediate: NodeJS.Immediate | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** performance.now() at which #timer fires; Infinity when none is set. */
@@ -57,7 +58,23 @@ export class EmbeddedDriver {
 
   constructor(selector: BaseSelector, host: EmbeddedHost) {
     this.#host = host;
+    this.#selector = selector;
     this.#watch = startWatch(selector, this.#tick);
+    // epoll's dup pitfall repair replaces the kernel object behind that fd (DESIGN §6.1): libuv
+    // then watches a file that is gone, so the watch starts again on the new one.
+    selector.onBackendFdChange = () => {
+      if (this.#closed) return;
+      this.#watch.close();
+      try {
+        this.#watch = startWatch(selector, this.#tick);
+      } catch (err) {
+        this.#host.report(err, { message: 'The selector fd could not be watched again; detaching' });
+        this.#host.detach();
+        return;
+      }
+      this.#refed = true; // a new watch holds Node until #schedule() says otherwise
+      this.#schedule();
+    };
     this.#schedule();
   }
 
@@ -78,6 +95,7 @@ export class EmbeddedDriver {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#selector.onBackendFdChange = null;
     this.#watch.close();
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     if (this.#timer !== null) clearTimeout(this.#timer);
@@ -145,7 +163,9 @@ export class EmbeddedDriver {
 /** The watch that tells Node's loop when `selector` has something to report (see the top). */
 function startWatch(selector: BaseSelector, onReady: () => void): NativeWatch {
   const handle = selector._nativeHandle();
-  const fd = handle.backendFd();
+  // fileno(), not the native fd: a subclass may say which fd stands for the selector.
+  const pollable = selector as BaseSelector & { fileno?: () => number };
+  const fd = typeof pollable.fileno === 'function' ? pollable.fileno() : -1;
   if (fd >= 0) {
     const watch = new native.FdWatch(onReady);
     const rc = watch.start(fd);
