@@ -22,7 +22,7 @@ export async function startEchoAndWeb(loop: Loop, echoPort = 0, webPort = 0): Pr
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const loop = new Loop({ backend: process.argv[2] as 'select' | 'poll' | 'epoll' | undefined });
+  const loop = new Loop({ backend: process.argv[2] }); // select, poll or epoll; default: the best
   const { echo, webPort } = await startEchoAndWeb(loop, 7007, 8080);
   console.log('echo on', echo.address, '- http on port', webPort, '- both in one Node loop');
 }

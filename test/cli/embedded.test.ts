@@ -3,7 +3,8 @@
 // the same graceful stop: SIGTERM ends it with exit 0, leaving nothing listening.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
-import { cleanup, connect, ensureBuilt, expectRefused, parseListening, roundTrip, startEcho } from '../helpers/cli.js';
+import { connect, ensureBuilt, expectRefused, parseListening, roundTrip, startEcho } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

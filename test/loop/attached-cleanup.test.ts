@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Loop } from '../../src/loop.js';
 import { native } from '../../src/native.js';
-import { cleanup, drain, openFdCount, pipe, writeBytes } from '../helpers/fds.js';
+import { drain, pipe, writeBytes } from '../helpers/fds.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 import { attachable } from './helpers.js';
 
 afterEach(cleanup);

@@ -3,15 +3,20 @@
 // fs and http and iomux callbacks all make progress in one ordinary Node program, with the owned
 // mode's API and readiness semantics. No assertion here bounds a duration: every wait is
 // event-driven, with a generous overall timeout that only a lost event reaches.
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Loop, type ExceptionContext } from '../../src/loop.js';
+import { EpollSelector } from '../../src/selectors.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import type { Protocol, Server, Transport } from '../../src/transports.js';
-import { cleanup, closeFd, drain, fill, pipe, writeBytes } from '../helpers/fds.js';
+import { closeFd, drain, fill, pipe, writeBytes } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 import { attachable } from './helpers.js';
 
 const loops: Loop[] = [];
@@ -23,10 +28,10 @@ function attachedLoop(backend: string): Loop {
   return loop;
 }
 
-afterEach(() => {
+afterEach(async () => {
   for (const close of closers.splice(0)) close();
   for (const loop of loops.splice(0)) loop.close();
-  cleanup();
+  await cleanup();
 });
 
 /** Resolves once cond() holds, checking on Node's own loop; rejects after a generous `ms`. */
@@ -103,7 +108,7 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     }
     loop.removeReader(r);
     writeBytes(w, 'y');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(reads).toBe(20);
   });
 
@@ -117,7 +122,7 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     });
     await until(() => writable >= 1);
     const after = writable;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(writable).toBe(after); // full: not writable, so not called again
     drain(r);
     await until(() => writable > after);
@@ -194,6 +199,7 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     closers.push(() => { if (!loop.closed) loop.removeSignalHandler('SIGUSR2'); });
     process.kill(process.pid, 'SIGUSR2');
     await until(() => handled === 1);
+    expect(handled).toBe(1);
   });
 
   it('hands a throwing callback to the exception handler, and Node and the loop keep running', async () => {
@@ -212,11 +218,31 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     await until(() => caught.length === 2);
     loop.removeReader(a);
     loop.callLater(1, () => { after++; });
-    await new Promise<void>((resolve) => setTimeout(resolve, 1)); // Node's own timers still run
+    await sleep(1); // Node's own timers still run
     await until(() => after === 1);
     expect(caught.map(([err]) => (err as Error).message).sort()).toEqual(['boom', 'soon boom']);
     expect(caught.find(([err]) => (err as Error).message === 'boom')![1].fd).toBe(a.fileno());
     expect(loop.isAttached()).toBe(true);
+  });
+
+  // libuv checks the fd with epoll_ctl on Linux, which refuses regular files (epoll_ctl(2): EPERM).
+  it.runIf(process.platform === 'linux' && backend === 'epoll')('reports a selector fd libuv cannot watch as a system error, and stays usable', async () => {
+    const file = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      class Unwatchable extends EpollSelector {
+        override fileno(): number { return file; }
+      }
+      const loop = new Loop({ selector: new Unwatchable() });
+      loops.push(loop);
+      expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'EPERM', errno: -constants.errno.EPERM, syscall: 'uv_poll_init' }));
+      expect(loop.isAttached()).toBe(false);
+      let ran = false;
+      loop.callSoon(() => { ran = true; });
+      await loop.run();
+      expect(ran).toBe(true);
+    } finally {
+      closeSync(file);
+    }
   });
 
   it('refuses run() while attached, and allows it again after detach()', async () => {
@@ -260,7 +286,7 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     await until(() => !loop.isAttached());
     expect(calls).toBe(1);
     writeBytes(w, 'y');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(calls).toBe(1);
     loop.removeReader(r);
     let ran = false;
@@ -276,7 +302,7 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     loop.addReader(r, () => { calls++; drain(r); });
     loop.detach();
     writeBytes(w, 'x');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     expect(calls).toBe(0);
     loop.attach();
     await until(() => calls === 1);

@@ -8,15 +8,17 @@ import { constants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKEND_IDS, native, type NativeSelectorHandle, type NativeThreadWatch } from '../../src/native.js';
 import { EVENT_READ } from '../../src/selectors.js';
-import { cleanup, closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 const opened: Array<{ sel: NativeSelectorHandle; watch: NativeThreadWatch }> = [];
-afterEach(() => {
+afterEach(async () => {
   for (const { sel, watch } of opened.splice(0)) {
     watch.close();
     sel.close();
   }
-  cleanup();
+  await cleanup();
 });
 
 /** A native select/poll selector with a started wait thread calling `onReady(results)`. */
@@ -46,7 +48,7 @@ describe.each(['select', 'poll'] as const)('%s wait thread', (backend) => {
       taken.push([...results.subarray(0, 2 * Math.max(n, 0))]);
     });
     const [r, w] = pipe();
-    await new Promise((resolve) => setTimeout(resolve, 5)); // let the thread block first
+    await sleep(5); // let the thread block first
     expect(sel.add(r, EVENT_READ)).toBe(0);
     writeBytes(w);
     await until(() => taken.length > 0);
@@ -91,7 +93,7 @@ describe.each(['select', 'poll'] as const)('%s wait thread', (backend) => {
     expect(sel.add(r, EVENT_READ)).toBe(0);
     writeBytes(w);
     await until(() => batches === 1);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     expect(batches).toBe(1);
     writeBytes(w);
     await until(() => batches === 2);
