@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STYLES } from '../../src/echo/options.js';
 import { availableBackends } from '../../src/selectors.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, pinned } from '../report/exec.js';
@@ -21,7 +22,8 @@ export interface ServerSpec {
   command: [string, string[]] | { missing: string };
 }
 
-export const ECHO_STYLES = ['callback', 'protocol', 'async'] as const;
+/** The echo server's styles, as the CLI lists them. */
+export const ECHO_STYLES = STYLES;
 /** The suffix of an iomux server run with --embedded (Node's event loop drives the Loop). */
 export const EMBEDDED_SUFFIX = '-embedded';
 
