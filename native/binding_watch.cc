@@ -48,7 +48,11 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     Napi::Env env = self->callback_.Env();
     Napi::HandleScope scope(env);
     // MakeCallback runs the microtasks and nextTicks the callback caused, like any Node callback.
-    self->callback_.MakeCallback(self->Value(), {Napi::Number::New(env, status)}, *self->context_);
+    // The C call, status ignored, for the reason ThreadWatch::OnAsync gives: node-addon-api's
+    // wrapper aborts when Node is tearing the environment down and JS can no longer run.
+    napi_value argv[1] = {Napi::Number::New(env, status)};
+    napi_value result;
+    napi_make_callback(env, *self->context_, self->Value(), self->callback_.Value(), 1, argv, &result);
   }
 
   // start(fd) -> 0, or -errno from uv_poll_init/uv_poll_start (libuv's codes are -errno on
