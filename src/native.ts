@@ -35,7 +35,7 @@ export interface NativeConstants {
 }
 
 /** A libuv poll on one fd: calls `onReadable` from Node's own event loop. */
-export interface NativeFdWatch {
+export interface NativeFdWatch extends NativeWatch {
   /** Starts watching `fd` for readability: 0, or -errno (uv_poll_init/uv_poll_start). */
   start(fd: number): number;
   ref(): void;
@@ -44,9 +44,30 @@ export interface NativeFdWatch {
   close(): void;
 }
 
+/** What keeps Node's event loop calling an attached Loop: FdWatch or ThreadWatch. */
+export interface NativeWatch {
+  ref(): void;
+  unref(): void;
+  /** Stops for good (a ThreadWatch joins its thread and hands the selector its backend back). */
+  close(): void;
+}
+
+/**
+ * A select/poll selector's blocking wait on a native thread (native/wait_thread.h): calls
+ * `onReady` from Node's own event loop whenever a batch of readiness waits; the selector's
+ * wait() then returns it without blocking.
+ */
+export interface NativeThreadWatch extends NativeWatch {
+  /** Starts the thread on `selector`: 0, or -errno (eventfd/pipe, pthread_create; -EINVAL: see wait_thread.h). */
+  start(selector: NativeSelectorHandle): number;
+}
+
 export interface NativeAddon {
   NativeSelector: new (results: Int32Array) => NativeSelectorHandle;
   FdWatch: new (onReadable: (status: number) => void) => NativeFdWatch;
+  ThreadWatch: new (onReady: () => void) => NativeThreadWatch;
+  /** Handles open on Node's event loop (closing ones excluded); for tests. */
+  uvHandles(): number;
   /** Backends compiled into this build, best last (epoll/kqueue after select and poll). */
   backends: string[];
   FD_SETSIZE: number;
@@ -91,20 +112,52 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Loads build/Release/iomux.node, or build/Debug first when IOMUX_DEBUG=1. */
-function loadAddon(): NativeAddon {
-  const root = packageRoot();
-  const flavours = process.env.IOMUX_DEBUG === '1' ? ['Debug', 'Release'] : ['Release', 'Debug'];
-  const candidates = flavours.map((f) => join(root, 'build', f, 'iomux.node'));
-  const require = createRequire(import.meta.url);
-  for (const file of candidates) {
-    if (existsSync(file)) return require(file) as NativeAddon;
-  }
-  throw new Error(
-    `iomux: the native addon is not built (checked: ${candidates.join(', ')}). ` +
-      'Build it with `npm run build` (or `npx node-gyp rebuild`) in the iomux folder.',
-  );
+interface NodeGypBuild {
+  (dir: string): unknown;
+  /** The file node-gyp-build would load: build/Release, build/Debug, then prebuilds/<platform>-<arch>. */
+  resolve(dir: string): string;
 }
 
-/** The loaded addon; importing this module fails with a build hint if it is missing. */
+/**
+ * The places node-gyp-build looks, in its order, for the error message. IOMUX_PREBUILD (its
+ * convention: `<NAME>_PREBUILD`) replaces the package folder with another one.
+ */
+function searched(root: string): string[] {
+  const dir = process.env.IOMUX_PREBUILD || root;
+  return [
+    join(dir, 'build', 'Release', '*.node'),
+    join(dir, 'build', 'Debug', '*.node'),
+    join(dir, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+    // node-gyp-build's last resort: prebuilds beside the node binary (for bundled apps).
+    join(dirname(process.execPath), 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+  ];
+}
+
+/**
+ * Finds the addon the way node-gyp-build does (a local build first, then a matching prebuild);
+ * with IOMUX_DEBUG=1, build/Debug (the ASan build of `npm run build:debug`) comes first.
+ */
+function loadAddon(): NativeAddon {
+  const root = packageRoot();
+  const require = createRequire(import.meta.url);
+  const debug = join(root, 'build', 'Debug', 'iomux.node');
+  if (process.env.IOMUX_DEBUG === '1' && existsSync(debug)) return require(debug) as NativeAddon;
+  const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+  let file: string;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (cause) {
+    const tried = [...(process.env.IOMUX_DEBUG === '1' ? [debug] : []), ...searched(root)];
+    throw new Error(
+      `iomux: no native addon for ${process.platform}-${process.arch} (Node ${process.version}). ` +
+        `Tried: ${tried.join(', ')}. ` +
+        'Rebuild it with `npm rebuild iomux` in your project (or `npx node-gyp rebuild` in the iomux ' +
+        'folder); that needs python3, make and a C++ compiler.',
+      { cause },
+    );
+  }
+  return require(file) as NativeAddon;
+}
+
+/** The addon, loaded once per process. */
 export const native: NativeAddon = loadAddon();

@@ -2,6 +2,7 @@
 // stream sockets, socketpair() and pipe() all carry bytes both ways intact, report their local and
 // remote addresses, read EOF as 0, half-close with shutdown('write'), and are made non-blocking and
 // close-on-exec. IPv6 tests skip (saying so in their name) only if ::1 cannot be bound here.
+import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket, pipe, socketpair } from '../../src/socket.js';
@@ -187,7 +188,7 @@ describe('socketpair() and pipe()', () => {
       expect(openFdCount()).toBe(before + 2);
       for (const fd of [r, w]) expect(fdFlags(fd) & (O_NONBLOCK | O_CLOEXEC)).toBe(O_NONBLOCK | O_CLOEXEC);
       const buf = Buffer.alloc(16);
-      expect(native.read(r, buf, 0, 16)).toBe(-11); // EAGAIN: non-blocking, not a hang
+      expect(native.read(r, buf, 0, 16)).toBe(-osConstants.errno.EAGAIN); // non-blocking, not a hang
       expect(waitFor(w, EVENT_WRITE, 0)).toBe(EVENT_WRITE);
       expect(native.write(w, Buffer.from('through'), 0, 7)).toBe(7);
       expect(native.read(r, buf, 0, 16)).toBe(7);
