@@ -529,6 +529,14 @@ export class Loop {
     this.#exceptionHandler = h;
   }
 
+  /**
+   * Hands `err` to the exception handler with `context`, as a callback that threw would
+   * (asyncio's call_exception_handler). Layers above the loop use it for errors they catch.
+   */
+  callExceptionHandler(err: unknown, context: ExceptionContext): void {
+    this.#report(err, context);
+  }
+
   // ---- async/await on sockets and transports (DESIGN §1) -------------------------------------
   // The code lives in aio.ts and transports.ts; these one-line delegates give them asyncio's names.
 
