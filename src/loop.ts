@@ -381,6 +381,8 @@ export class Loop {
     this.#ready.clear();
     this.#timers.clear();
     this.#book.pending = this.#book.cancelledInHeap = 0;
+    // Nothing will wake the async/await calls still waiting: reject them and free their sockets.
+    aio.loopClosed(this);
   }
 
   // ---- Embedded in Node --------------------------------------------------------------------
