@@ -81,7 +81,7 @@ function buildProgram(): Command {
     .addOption(new Option('--grace <ms>', 'on SIGINT/SIGTERM, time open connections get to finish ' +
       `(default: ${DEFAULTS.graceMs}); a second signal exits at once`))
     .addOption(new Option('--quiet', 'print only the listening line, --stats and errors'))
-    .addOption(new Option('--stats', 'print connections, msgs/s and bytes/s to stderr every second'))
+    .addOption(new Option('--stats', 'print connections, msgs/s, bytes/s and memory (RSS, V8 heap) to stderr every second'))
     .addHelpText('after', '\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ' +
       '2 bad usage, 130 stopped by a second signal.')
     .action(async (flags: RawEchoFlags, cmd: Command) => {

@@ -7,7 +7,7 @@ import { Log } from './log.js';
 import { formatEndpoint, listeningLine, type EchoOptions } from './options.js';
 import { newCounters, type EchoServer } from './server.js';
 import { Shutdown } from './shutdown.js';
-import { StatsTicker, formatStats } from './stats.js';
+import { StatsTicker, formatMemory, formatStats } from './stats.js';
 import { startEchoServer } from './styles.js';
 
 /** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
@@ -44,7 +44,7 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   }
 
   const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
-    ? (s) => log.stats(formatStats(s))
+    ? (s) => { log.stats(formatStats(s)); log.stats(formatMemory()); }
     : (s) => control.send({ type: 'stats', ...s }));
   const shutdown = new Shutdown(loop, server, {
     graceMs: opts.graceMs,
