@@ -8,6 +8,7 @@
 // closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
+import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 type Settle = { resolve: () => void; reject: (err: unknown) => void };
@@ -122,13 +123,13 @@ class SocketWaiters {
   #disarmRead(): void {
     if (!this.readArmed) return;
     this.readArmed = false;
-    if (!this.loop.isClosed()) this.loop.removeReader(this.fd);
+    if (!this.loop.closed) this.loop.removeReader(this.fd);
   }
 
   #disarmWrite(): void {
     if (!this.writeArmed) return;
     this.writeArmed = false;
-    if (!this.loop.isClosed()) this.loop.removeWriter(this.fd);
+    if (!this.loop.closed) this.loop.removeWriter(this.fd);
   }
 
   #settled(): void {
@@ -231,11 +232,6 @@ function checkSocket(sock: unknown): Socket {
   return sock;
 }
 
-function checkBytes(name: string, value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgType(name, 'a Buffer or Uint8Array', value);
-  return value;
-}
-
 /**
  * Reads into `buf`; resolves with the byte count (0 at EOF).
  *
@@ -247,7 +243,7 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise
   // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
     checkSocket(sock);
-    checkBytes('buf', buf);
+    checkBuffer('buf', buf);
     const w = checkIdle(sock, 'read');
     const n = sock.recvInto(buf);
     if (n !== null) return Promise.resolve(n);
@@ -265,19 +261,20 @@ export async function sockRecv(loop: Loop, sock: Socket, n: number): Promise<Buf
   return buf.subarray(0, got);
 }
 
-/** Sends every byte of `data`, waiting for room as often as needed. */
-export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array): Promise<void> {
+/** Sends every byte of `data` (a string as UTF-8), waiting for room as often as needed. */
+export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string): Promise<void> {
+  let bytes: Uint8Array;
   let sent: number;
   try {
     checkSocket(sock);
-    checkBytes('data', data);
+    bytes = toBytes('data', data);
     checkIdle(sock, 'write');
-    sent = sock.send(data) ?? 0;
+    sent = sock.send(bytes) ?? 0;
   } catch (err) {
     return Promise.reject(err);
   }
-  if (sent === data.length) return SENT;
-  return sendRestSlow(loop, sock, data, sent);
+  if (sent === bytes.length) return SENT;
+  return sendRestSlow(loop, sock, bytes, sent);
 }
 
 async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number): Promise<void> {

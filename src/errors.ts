@@ -70,3 +70,8 @@ export function invalidArgValue(name: string, expected: string, received: unknow
 export function invalidArgType(name: string, expected: string, received: unknown): IomuxError {
   return iomuxError('ERR_INVALID_ARG_TYPE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, TypeError);
 }
+
+/** Throws ERR_INVALID_ARG_TYPE unless `cb` is a function. */
+export function checkCallback(cb: unknown, name = 'callback'): asserts cb is () => void {
+  if (typeof cb !== 'function') throw invalidArgType(name, 'a function', cb);
+}

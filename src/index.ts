@@ -13,7 +13,8 @@ export {
 } from './selectors.js';
 export type { FileLike, SelectorKey, BackendName } from './selectors.js';
 export { Loop, Handle } from './loop.js';
-export type { ExceptionContext, ExceptionHandler, LoopOptions } from './loop.js';
+export type { ExceptionContext, ExceptionHandler } from './exceptions.js';
+export type { LoopOptions } from './loop.js';
 export { Socket, socketpair, pipe } from './socket.js';
 export type { Address, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';

@@ -1,7 +1,8 @@
 // The event loop (DESIGN §3 "Loop"): readers and writers on fds, a ready queue, timers on a heap,
-// signals through a wake-up pipe, run/stop/close. Like asyncio's selector loop, it owns the
-// thread while it waits in the selector; unlike it, it lives beside Node's own loop, so it must
-// also keep promise continuations moving (see "Microtasks" below).
+// run/stop/close. Like asyncio's selector loop, it owns the thread while it waits in the
+// selector; unlike it, it lives beside Node's own loop, so it must also keep promise
+// continuations moving (microtask-drain.ts). Signals (signals.ts) and the Node-embedded mode
+// (embedded.ts) live in their own files and reach the loop through small host objects.
 //
 // One iteration (#runOnce), the phases in order:
 //   timeout  0 if the ready queue is not empty, else until the earliest live timer, else forever
@@ -10,37 +11,28 @@
 //   I/O      the reader and writer of each ready fd, in the order the selector reported them
 //   timers   the due timers, by (deadline, sequence)
 // Anything a callback schedules (callSoon, a timer due at once, a new reader's readiness) runs
-// in a later iteration, so a callback that re-schedules itself never starves I/O.
+// in a later iteration, so a callback that re-schedules itself never starves I/O. After every
+// iteration that ran a callback, and before the next select, the promise jobs and nextTicks it
+// caused run (microtask-drain.ts).
 //
 // Hot path: dispatching a ready fd reads the pair from selector.ready, indexes the per-fd
 // callback array, checks the registration stamp and calls. No allocation, no closure, no Map.
+// Measured (Node 20, x86-64, 2 vCPUs; user CPU): dispatch costs ~7-10 ns per ready fd with
+// 100-1000 ready fds.
 //
 // Stale events: every reader and writer carries the iteration in which it was added (#epoch is
 // bumped right after each select). A registration made after this batch was selected (e.g. a
 // callback closed fd N, opened a new fd N and added a reader) has the current epoch, and the
 // batch's readiness for N is not delivered to it. Removed callbacks are simply gone from the
 // array. (libuv invalidates the rest of the batch instead; the stamp costs one compare.)
-//
-// Microtasks: run() is async and Node drains promise jobs and nextTicks only between
-// macrotasks, so a loop that kept selecting inside one macrotask would block while a callback's
-// promise continuations (an `await` chain that ends in addReader) are still pending. After every
-// iteration that ran a callback, and before the next select (blocking or not), the loop drains
-// them in place with Node's runNextTicks (`process._tickCallback`: the function Node itself runs
-// between two setImmediate callbacks; nextTicks and microtasks until both queues are empty).
-// So continuations always run between two iterations, and a busy loop never starves them.
-// `_tickCallback` is undocumented (DEP0134, documentation-only: --pending-deprecation prints a
-// warning once), so it is probed on the first run() (a queued microtask must have run) and the
-// loop falls back to a setImmediate yield after each iteration that ran callbacks if it fails.
-// Measured (Node 20, x86-64, 2 vCPUs; user CPU): the drain alone costs ~14 ns when the queues
-// are empty; a whole iteration of run() with one ready reader costs ~220-260 ns with the in-place
-// drain (most of it the selectRaw N-API call) against ~1.05-1.3 us with the setImmediate
-// fallback; dispatch costs ~7-10 ns per ready fd with 100-1000 ready fds.
-import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
+import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
-import { native } from './native.js';
 import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, type FileLike } from './selectors.js';
+import { Runner } from './runner.js';
+import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
 import * as transports from './transports.js';
@@ -48,19 +40,9 @@ import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
 
 export { Handle };
+export type { ExceptionContext, ExceptionHandler };
 
 type Callback = () => void;
-
-/** What the exception handler receives beside the error. */
-export interface ExceptionContext {
-  readonly message: string;
-  readonly callback?: Callback;
-  readonly fd?: number;
-  readonly handle?: Handle;
-  readonly signal?: string;
-}
-
-export type ExceptionHandler = (err: unknown, context: ExceptionContext) => void;
 
 export interface LoopOptions {
   /** Selector backend to create ('select', 'poll', 'epoll', 'kqueue'); default: the best. */
@@ -69,62 +51,13 @@ export interface LoopOptions {
   selector?: BaseSelector;
 }
 
-const EAGAIN = -osConstants.errno.EAGAIN;
-const EINTR = -osConstants.errno.EINTR;
-const SIGNALS = osConstants.signals as Readonly<Record<string, number>>;
-
 /** Returned by #timeout() when nothing is left to wait for. */
 const NOTHING_LEFT = -1;
 /** asyncio compacts its timer heap when cancelled timers pass this count and half the heap. */
 const MIN_CANCELLED_TO_COMPACT = 64;
 
-interface EmbeddedState {
-  watch: { ref(): void; unref(): void; close(): void } | null;
-  immediate: NodeJS.Immediate | null;
-  timer: NodeJS.Timeout | null;
-  /** performance.now() at which `timer` fires; Infinity when none is set. */
-  timerAt: number;
-}
-
-/** Which loop watches each signal number: the native handler writes to one wake fd per signal. */
-const signalOwners = new Map<number, Loop>();
-
-function defaultExceptionHandler(err: unknown, context: ExceptionContext): void {
-  const { message, ...rest } = context;
-  console.error(`iomux: ${message}`, rest, err);
-}
-
-function checkCallback(cb: unknown, name = 'callback'): asserts cb is Callback {
-  if (typeof cb !== 'function') throw invalidArgType(name, 'a function', cb);
-}
-
 function isLive(h: Handle): boolean {
   return !h._cancelled;
-}
-
-// ---- Draining microtasks in place (see "Microtasks" at the top) ---------------------------------
-
-type Drain = 'unknown' | 'in-place' | 'immediate';
-let drainMode: Drain = 'unknown';
-const tickCallback = (process as unknown as { _tickCallback?: () => void })._tickCallback;
-
-/** @internal For tests and benchmarks: force the fallback ('immediate') or re-probe ('unknown'). */
-export function _setDrainMode(mode: Drain): void {
-  drainMode = mode;
-}
-
-/** @internal Which mechanism the loop uses ('unknown' until the first run() probed it). */
-export function _drainMode(): Drain {
-  return drainMode;
-}
-
-/** Decides once whether runNextTicks drains here. Must run in a macrotask (a setImmediate). */
-function probeDrain(): Drain {
-  if (typeof tickCallback !== 'function') return 'immediate';
-  let ran = false;
-  queueMicrotask(() => void (ran = true));
-  tickCallback();
-  return ran ? 'in-place' : 'immediate';
 }
 
 /**
@@ -158,22 +91,26 @@ export class Loop {
 
   #exceptionHandler: ExceptionHandler = defaultExceptionHandler;
 
-  // Signals: a non-blocking pipe made on first use; the C handler writes the signal number to it.
-  #wakeRead = -1;
-  #wakeWrite = -1;
-  readonly #signalHandlers = new Map<number, Callback>();
-  readonly #wakeBuffer = new Uint8Array(64);
+  readonly #signals = new SignalTable(this, {
+    watchWakeFd: (fd, onWake) => void this.#add(fd, EVENT_READ, onWake),
+    report: (err, context) => this.#report(err, context),
+  });
 
   #closed = false;
-  /** Set while attach()ed: Node's loop drives the iterations (see "Embedded in Node" below). */
-  #embedded: EmbeddedState | null = null;
-  #running = false;
-  #stopping = false;
-  #ranSinceDrain = false;
-  #runResolve: (() => void) | null = null;
-  #runReject: ((err: unknown) => void) | null = null;
-  /** Why the last run() ended: runUntilComplete() tells a stop() from an empty loop. */
-  #lastEnd: 'stopped' | 'nothing-left' = 'nothing-left';
+  /** Set while attach()ed: Node's loop drives the iterations (embedded.ts). */
+  #embedded: EmbeddedDriver | null = null;
+  readonly #embeddedHost: EmbeddedHost = {
+    runOnce: () => void this.#runOnce(0),
+    timeout: () => this.#timeout(),
+    hasIo: () => this.#ioCount > 0,
+    report: (err, context) => this.#report(err, context),
+    detach: () => this.detach(),
+  };
+  /** run() and runUntilComplete() (runner.ts). */
+  readonly #runner = new Runner({
+    timeout: () => this.#timeout(),
+    runOnce: (timeout) => this.#runOnce(timeout),
+  });
 
   /**
    * @param opts.backend a backend name for createSelector(), or
@@ -208,14 +145,14 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_READ, cb)) this.#ioCount++;
-    if (this.#embedded !== null) this.#kickEmbedded();
+    this.#embedded?.kick();
   }
 
   /** Stops watching `fd` for reading. Returns false if it had no reader. @throws ERR_LOOP_CLOSED */
   removeReader(fd: FileLike): boolean {
     this.#checkOpen();
     const n = fdOf(fd, 'fd');
-    if (n === this.#wakeRead || !this.#remove(n, EVENT_READ)) return false;
+    if (n === this.#signals.wakeFd || !this.#remove(n, EVENT_READ)) return false;
     this.#ioCount--;
     return true;
   }
@@ -226,7 +163,7 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_WRITE, cb)) this.#ioCount++;
-    if (this.#embedded !== null) this.#kickEmbedded();
+    this.#embedded?.kick();
   }
 
   /** Stops watching `fd` for writing. Returns false if it had no writer. @throws ERR_LOOP_CLOSED */
@@ -246,7 +183,7 @@ export class Loop {
     checkCallback(cb);
     const handle = new Handle(cb, -1, this.#seq++);
     this.#ready.push(handle);
-    if (this.#embedded !== null) this.#kickEmbedded();
+    this.#embedded?.kick();
     return handle;
   }
 
@@ -265,7 +202,7 @@ export class Loop {
     handle._book = this.#book;
     this.#book.pending++;
     this.#timers.push(handle);
-    if (this.#embedded !== null) this.#kickEmbedded();
+    this.#embedded?.kick();
     return handle;
   }
 
@@ -284,19 +221,8 @@ export class Loop {
    * @throws (rejects) ERR_LOOP_RUNNING, ERR_LOOP_CLOSED, or the selector's error if select fails
    */
   run(): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    if (this.#running) return Promise.reject(this.#runningError());
-    if (this.#embedded !== null) return Promise.reject(this.#attachedError());
-    this.#running = true;
-    this.#stopping = false;
-    this.#ranSinceDrain = false;
-    return new Promise<void>((resolve, reject) => {
-      this.#runResolve = resolve;
-      this.#runReject = reject;
-      // Start from a macrotask: the caller's pending microtasks run first (they may add work),
-      // and the in-place drain only works outside a microtask.
-      setImmediate(this.#slice);
-    });
+    const refusal = this.#runRefusal();
+    return refusal === null ? this.#runner.run() : Promise.reject(refusal);
   }
 
   /**
@@ -305,31 +231,9 @@ export class Loop {
    *   ran out of things to wait for while `p` was still pending, ERR_LOOP_RUNNING, ERR_LOOP_CLOSED
    */
   async runUntilComplete<T>(p: Promise<T> | T): Promise<T> {
-    if (this.#closed) throw this.#closedError();
-    if (this.#running) throw this.#runningError();
-    if (this.#embedded !== null) throw this.#attachedError();
-    const outcome: { state: 'pending' | 'fulfilled' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
-    let active = true;
-    const settled = () => {
-      if (active) this.stop();
-    };
-    Promise.resolve(p).then(
-      (value) => { outcome.state = 'fulfilled'; outcome.value = value; settled(); },
-      (error: unknown) => { outcome.state = 'rejected'; outcome.error = error; settled(); },
-    );
-    try {
-      await this.run();
-    } finally {
-      active = false;
-    }
-    if (outcome.state === 'fulfilled') return outcome.value as T;
-    if (outcome.state === 'rejected') throw outcome.error;
-    if (this.#lastEnd === 'stopped') {
-      throw iomuxError('ERR_LOOP_STOPPED', 'The loop was stopped before the promise passed to runUntilComplete() settled');
-    }
-    throw iomuxError('ERR_LOOP_STALLED',
-      'The promise passed to runUntilComplete() is still pending, but the loop has nothing left to wait for ' +
-      '(no readers, writers, timers or callbacks) that could settle it');
+    const refusal = this.#runRefusal();
+    if (refusal !== null) throw refusal;
+    return this.#runner.runUntilComplete(p);
   }
 
   /**
@@ -338,17 +242,15 @@ export class Loop {
    */
   stop(): void {
     this.#checkOpen();
-    if (this.#running) this.#stopping = true;
+    this.#runner.stop();
   }
 
+  /** True while run() (or runUntilComplete()) runs. */
   isRunning(): boolean {
-    return this.#running;
+    return this.#runner.running;
   }
 
-  isClosed(): boolean {
-    return this.#closed;
-  }
-
+  /** True once close() was called. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -361,20 +263,11 @@ export class Loop {
    */
   close(): void {
     if (this.#closed) return;
-    if (this.#running) throw this.#runningError();
+    if (this.#runner.running) throw runningError();
     this.detach();
     this.#closed = true;
-    for (const signo of this.#signalHandlers.keys()) {
-      native.signalUnwatch(signo);
-      signalOwners.delete(signo);
-    }
-    this.#signalHandlers.clear();
     this.selector.close();
-    if (this.#wakeRead >= 0) {
-      native.close(this.#wakeRead);
-      native.close(this.#wakeWrite);
-      this.#wakeRead = this.#wakeWrite = -1;
-    }
+    this.#signals.close();
     this.#readers.length = this.#writers.length = this.#interest.length = 0;
     this.#readStamp.length = this.#writeStamp.length = 0;
     this.#ioCount = 0;
@@ -385,41 +278,27 @@ export class Loop {
     aio.loopClosed(this);
   }
 
-  // ---- Embedded in Node --------------------------------------------------------------------
-  // attach() lets Node's own event loop drive this loop instead of run(): libuv watches the
-  // selector's fd (epoll and kqueue fds are themselves pollable), and each time it is readable,
-  // a callSoon is queued or a timer is due, one iteration runs with a zero timeout. Nothing ever
-  // blocks, so Node's timers, I/O and promises go on beside iomux's callbacks.
+  // ---- embedded in Node (embedded.ts) ------------------------------------------------------
 
   /**
    * Drives this loop from Node's event loop without blocking it, until detach() or close().
    * Node's process stays alive while the loop has readers, writers, timers or callbacks.
    * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
-   *   while run() runs, ERR_LOOP_CLOSED
+   *   while run() runs, ERR_LOOP_CLOSED, a system error (syscall 'uv_poll_init') if libuv
+   *   cannot watch the selector's fd
    */
   attach(): void {
     this.#checkOpen();
-    if (this.#running) throw this.#runningError();
+    if (this.#runner.running) throw runningError();
     if (this.#embedded !== null) return;
-    const selector = this.selector as BaseSelector & { fileno?: () => number };
-    if (typeof selector.fileno !== 'function') {
-      throw iomuxError('ERR_BACKEND_UNAVAILABLE',
-        `attach() needs a selector whose own fd can be polled (epoll or kqueue); ${selector.backend} has none`);
-    }
-    const state: EmbeddedState = { watch: null, immediate: null, timer: null, timerAt: Infinity };
-    this.#embedded = state;
-    state.watch = new native.FdWatch(selector.fileno(), this.#embeddedTick);
-    this.#scheduleEmbedded(state);
+    this.#embedded = new EmbeddedDriver(this.selector, this.#embeddedHost);
   }
 
   /** Hands the loop back: Node stops driving it; run() may be used again. Safe to call twice. */
   detach(): void {
-    const state = this.#embedded;
-    if (state === null) return;
+    const driver = this.#embedded;
     this.#embedded = null;
-    state.watch?.close();
-    if (state.immediate !== null) clearImmediate(state.immediate);
-    if (state.timer !== null) clearTimeout(state.timer);
+    driver?.close();
   }
 
   /** True between attach() and detach(). */
@@ -427,52 +306,7 @@ export class Loop {
     return this.#embedded !== null;
   }
 
-  readonly #embeddedTick = (): void => {
-    const state = this.#embedded;
-    if (state === null) return;
-    state.immediate = null;
-    try {
-      this.#runOnce(0);
-    } catch (err) {
-      this.#report(err, { message: 'The selector failed while attached to Node; detaching' });
-      this.detach();
-      return;
-    }
-    // A callback may have detached or closed the loop.
-    if (this.#embedded === state) this.#scheduleEmbedded(state);
-  };
-
-  /** Something was queued from outside an iteration: make sure one comes. */
-  #kickEmbedded(): void {
-    const state = this.#embedded!;
-    if (state.immediate === null) state.immediate = setImmediate(this.#embeddedTick);
-  }
-
-  /** Arranges the next iteration: at once, at the earliest timer, or when the selector fd fires. */
-  #scheduleEmbedded(state: EmbeddedState): void {
-    const timeout = this.#timeout();
-    if (timeout === 0) {
-      if (state.immediate === null) state.immediate = setImmediate(this.#embeddedTick);
-    } else if (timeout !== null && timeout !== NOTHING_LEFT) {
-      const at = performance.now() + timeout;
-      if (state.timer === null || at < state.timerAt - 1) {
-        if (state.timer !== null) clearTimeout(state.timer);
-        // setTimeout counts whole ms and may fire a little early; the iteration then finds
-        // the timer not yet due and schedules again.
-        state.timer = setTimeout(() => {
-          state.timer = null;
-          state.timerAt = Infinity;
-          this.#embeddedTick();
-        }, Math.ceil(timeout));
-        state.timerAt = at;
-      }
-    }
-    // Keep Node alive only while readers or writers wait; timers and immediates hold it themselves.
-    if (this.#ioCount > 0) state.watch?.ref();
-    else state.watch?.unref();
-  }
-
-  // ---- signals -----------------------------------------------------------------------------
+  // ---- signals (signals.ts) ----------------------------------------------------------------
 
   /**
    * Calls `cb` in the loop whenever the process receives `sig`, replacing the signal's current
@@ -485,19 +319,7 @@ export class Loop {
    */
   addSignalHandler(sig: NodeJS.Signals, cb: () => void): void {
     this.#checkOpen();
-    const signo = signalNumber(sig);
-    checkCallback(cb);
-    const owner = signalOwners.get(signo);
-    if (owner !== undefined && owner !== this) {
-      throw invalidArgValue('sig', 'a signal no other open Loop handles (remove it there first)', sig);
-    }
-    if (owner === undefined) {
-      this.#openWakePipe();
-      const rc = native.signalWatch(signo, this.#wakeWrite);
-      if (rc < 0) throw errnoError(rc, 'sigaction');
-      signalOwners.set(signo, this);
-    }
-    this.#signalHandlers.set(signo, cb);
+    this.#signals.add(sig, cb);
   }
 
   /**
@@ -507,12 +329,7 @@ export class Loop {
    */
   removeSignalHandler(sig: NodeJS.Signals): boolean {
     this.#checkOpen();
-    const signo = signalNumber(sig);
-    if (!this.#signalHandlers.delete(signo)) return false;
-    signalOwners.delete(signo);
-    const rc = native.signalUnwatch(signo);
-    if (rc < 0) throw errnoError(rc, 'sigaction');
-    return true;
+    return this.#signals.remove(sig);
   }
 
   /**
@@ -546,8 +363,8 @@ export class Loop {
   sockRecv(s: Socket, n: number): Promise<Buffer> { return aio.sockRecv(this, s, n); }
   /** Reads into `buf`; resolves with the byte count (0 at EOF). */
   sockRecvInto(s: Socket, buf: Uint8Array): Promise<number> { return aio.sockRecvInto(this, s, buf); }
-  /** Sends all of `data`, waiting for room as often as needed. */
-  sockSendAll(s: Socket, data: Uint8Array): Promise<void> { return aio.sockSendAll(this, s, data); }
+  /** Sends all of `data` (a string as UTF-8), waiting for room as often as needed. */
+  sockSendAll(s: Socket, data: Uint8Array | string): Promise<void> { return aio.sockSendAll(this, s, data); }
   /** Resolves with the next connection on a listening socket. */
   sockAccept(s: Socket): Promise<Socket> { return aio.sockAccept(this, s); }
   /** Connects; rejects with the connect error (e.g. ECONNREFUSED). */
@@ -560,67 +377,6 @@ export class Loop {
   }
 
   // ---- the iteration -----------------------------------------------------------------------
-
-  /**
-   * One macrotask's worth of iterations. With the in-place drain, a run() is a single slice;
-   * in 'immediate' mode the slice ends (and a setImmediate continues) whenever callbacks ran.
-   */
-  readonly #slice = (): void => {
-    if (drainMode === 'unknown') drainMode = probeDrain();
-    for (;;) {
-      if (this.#ranSinceDrain) {
-        this.#ranSinceDrain = false;
-        if (drainMode !== 'in-place') {
-          setImmediate(this.#slice);
-          return;
-        }
-        try {
-          tickCallback!(); // ~14 ns when nothing is pending (see "Microtasks" at the top)
-        } catch (err) {
-          // A nextTick callback threw: let Node treat it as it would have (uncaughtException),
-          // and go on in a new macrotask if the process survives it.
-          setImmediate(this.#slice);
-          throw err;
-        }
-      }
-      let more: boolean;
-      try {
-        more = this.#step();
-      } catch (err) {
-        this.#end(err);
-        return;
-      }
-      if (!more) {
-        this.#end(undefined);
-        return;
-      }
-    }
-  };
-
-  /** Runs one iteration unless stopped or idle; returns false when run() should return. */
-  #step(): boolean {
-    if (this.#stopping) {
-      this.#lastEnd = 'stopped';
-      return false;
-    }
-    const timeout = this.#timeout();
-    if (timeout === NOTHING_LEFT) {
-      this.#lastEnd = 'nothing-left';
-      return false;
-    }
-    this.#runOnce(timeout);
-    return true;
-  }
-
-  #end(err: unknown): void {
-    const resolve = this.#runResolve!;
-    const reject = this.#runReject!;
-    this.#runResolve = this.#runReject = null;
-    this.#running = false;
-    this.#stopping = false;
-    if (err === undefined) resolve();
-    else reject(err);
-  }
 
   /** Milliseconds to wait: 0, a positive delay, null (forever) or NOTHING_LEFT. */
   #timeout(): number | null {
@@ -650,7 +406,8 @@ export class Loop {
     return this.#ioCount > 0 ? null : NOTHING_LEFT;
   }
 
-  #runOnce(timeout: number | null): void {
+  /** One iteration (see the top of the file); returns true if it ran any callback. */
+  #runOnce(timeout: number | null): boolean {
     const count = this.selector.selectRaw(timeout);
     const epoch = ++this.#epoch;
     const seqLimit = this.#seq;
@@ -674,7 +431,7 @@ export class Loop {
 
     if (count > 0) this.#dispatch(count, epoch);
     if (this.#book.pending > 0) ran += this.#runTimers(seqLimit);
-    if (ran > 0) this.#ranSinceDrain = true;
+    return ran > 0;
   }
 
   #dispatch(count: number, epoch: number): void {
@@ -740,12 +497,7 @@ export class Loop {
   }
 
   #report(err: unknown, context: ExceptionContext): void {
-    try {
-      this.#exceptionHandler(err, context);
-    } catch (handlerErr) {
-      defaultExceptionHandler(err, context);
-      defaultExceptionHandler(handlerErr, { message: 'Exception in the exception handler' });
-    }
+    reportException(this.#exceptionHandler, err, context);
   }
 
   // ---- registration bookkeeping --------------------------------------------------------------
@@ -753,7 +505,7 @@ export class Loop {
   /** fdOf() plus: not one of the loop's own wake-pipe fds. */
   #userFd(fd: FileLike): number {
     const n = fdOf(fd, 'fd');
-    if (n === this.#wakeRead || n === this.#wakeWrite) {
+    if (this.#signals.owns(n)) {
       throw invalidArgValue('fd', "a file descriptor that is not the loop's own wake-up pipe", n);
     }
     return n;
@@ -803,71 +555,25 @@ export class Loop {
     }
   }
 
-  #openWakePipe(): void {
-    if (this.#wakeRead >= 0) return;
-    const fds = native.pipe();
-    if (typeof fds === 'number') throw errnoError(fds, 'pipe2');
-    const [r, w] = fds;
-    try {
-      this.#add(r, EVENT_READ, this.#onWake);
-    } catch (err) {
-      native.close(r);
-      native.close(w);
-      throw err;
-    }
-    this.#wakeRead = r;
-    this.#wakeWrite = w;
-  }
-
-  /** The wake pipe's reader: one byte per signal received; runs the handler of each. */
-  readonly #onWake = (): void => {
-    const buf = this.#wakeBuffer;
-    for (;;) {
-      const n = native.read(this.#wakeRead, buf, 0, buf.length);
-      if (n === EINTR) continue;
-      // EAGAIN: drained. (EOF cannot happen, the loop holds the write end; other errors neither.)
-      if (n === EAGAIN || n <= 0) return;
-      for (let i = 0; i < n; i++) {
-        const cb = this.#signalHandlers.get(buf[i]);
-        if (cb === undefined) continue; // removed since the signal arrived
-        try {
-          cb();
-        } catch (err) {
-          this.#report(err, { message: `Exception in signal handler for ${signalName(buf[i])}`, callback: cb, signal: signalName(buf[i]) });
-        }
-      }
-      if (n < buf.length) return;
-    }
-  };
-
   #checkOpen(): void {
-    if (this.#closed) throw this.#closedError();
+    if (this.#closed) throw closedError();
   }
 
-  #closedError(): Error {
-    return iomuxError('ERR_LOOP_CLOSED', 'The loop is closed');
-  }
-
-  #attachedError(): Error {
-    return iomuxError('ERR_LOOP_RUNNING', 'The loop is attached to Node\'s event loop; detach() before run()');
-  }
-
-  #runningError(): Error {
-    return iomuxError('ERR_LOOP_RUNNING', 'The loop is already running');
+  /** Why run() may not start now, or null. */
+  #runRefusal(): Error | null {
+    if (this.#closed) return closedError();
+    if (this.#runner.running) return runningError();
+    if (this.#embedded !== null) {
+      return iomuxError('ERR_LOOP_RUNNING', 'The loop is attached to Node\'s event loop; detach() before run()');
+    }
+    return null;
   }
 }
 
-function signalNumber(sig: unknown): number {
-  if (typeof sig !== 'string') throw invalidArgType('sig', "a signal name such as 'SIGINT'", sig);
-  if (sig === 'SIGKILL' || sig === 'SIGSTOP') {
-    throw invalidArgValue('sig', 'a signal that can be caught (SIGKILL and SIGSTOP cannot)', sig);
-  }
-  const signo = Object.hasOwn(SIGNALS, sig) ? SIGNALS[sig] : undefined;
-  if (signo === undefined) throw invalidArgValue('sig', "a known signal name such as 'SIGINT'", sig);
-  return signo;
+function closedError(): Error {
+  return iomuxError('ERR_LOOP_CLOSED', 'The loop is closed');
 }
 
-function signalName(signo: number): string {
-  for (const name in SIGNALS) if (SIGNALS[name] === signo) return name;
-  return `signal ${signo}`;
+function runningError(): Error {
+  return iomuxError('ERR_LOOP_RUNNING', 'The loop is already running');
 }

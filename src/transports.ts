@@ -6,6 +6,7 @@ import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
+import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 export interface Protocol {
@@ -78,8 +79,7 @@ export class Transport {
 
   /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
   write(data: Uint8Array | string): void {
-    if (typeof data === 'string') data = Buffer.from(data);
-    else if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer, Uint8Array or string', data);
+    data = toBytes('data', data);
     if (this.#eofRequested || this.#state !== 'open') {
       throw iomuxError('ERR_TRANSPORT_CLOSED', 'Cannot write after writeEof(), close() or abort()');
     }
@@ -114,7 +114,7 @@ export class Transport {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
     // A closed loop can flush nothing: release the fd now rather than never.
-    if (this.#loop.isClosed()) return this.#finish(null);
+    if (this.#loop.closed) return this.#finish(null);
     this.#loop.removeReader(this.#fd);
     if (this.#queued === 0) this.#finish(null);
   }
@@ -256,7 +256,7 @@ export class Transport {
 
   #unregister(): void {
     // A closed loop has forgotten every fd (and would throw ERR_LOOP_CLOSED): nothing to undo.
-    if (this.#loop.isClosed()) return;
+    if (this.#loop.closed) return;
     this.#loop.removeReader(this.#fd);
     this.#loop.removeWriter(this.#fd);
   }
@@ -271,7 +271,7 @@ export class Transport {
     this.#unregister();
     this.#sock.close();
     // After loop.close() nothing runs any more: the fd is released, connectionLost never comes.
-    if (this.#loop.isClosed()) return;
+    if (this.#loop.closed) return;
     this.#loop.callSoon(() => {
       try {
         this.#protocol.connectionLost?.(err);
@@ -343,7 +343,7 @@ export class Server {
   close(): void {
     if (!this.#listening) return;
     this.#listening = false;
-    if (!this.#loop.isClosed()) this.#loop.removeReader(this.#sock.fileno());
+    if (!this.#loop.closed) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
     if (this.#path !== undefined) {
       try { unlinkSync(this.#path); } catch { /* already gone */ }

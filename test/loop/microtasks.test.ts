@@ -6,7 +6,8 @@
 // in select until that timer (or the test deadline) and the assertions on iterations would fail:
 // the tests measure progress in iterations, not time.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { _drainMode, _setDrainMode, type Loop } from '../../src/loop.js';
+import type { Loop } from '../../src/loop.js';
+import { _drainMode, _setDrainMode } from '../../src/microtask-drain.js';
 import { drain, pipe, writeBytes } from '../helpers/fds.js';
 import type { BackendName } from '../../src/selectors.js';
 import { backends, cleanup, openLoop } from './helpers.js';
