@@ -95,7 +95,7 @@ describe.each(backends)('%s loop: stop and close from inside callbacks', (backen
       loop.setExceptionHandler((e) => void seen.push(e));
       loop.callSoon(() => loop.close());
       await sleep(loop, 5);
-      expect(loop.isClosed()).toBe(false);
+      expect(loop.closed).toBe(false);
     });
     expect(seen.map((e) => (e as { code?: string }).code)).toEqual(['ERR_LOOP_RUNNING']);
   });
