@@ -204,7 +204,15 @@ async function main(): Promise<number> {
 
   const samples: Sample[] = [];
   const sampler = setInterval(() => {
-    const s: Sample = { t: Math.round((Date.now() - start) / 1000), rss: rssOf(server.pid), heap, fds: fdCountOf(server.pid), conns, clientOpen: totals.open };
+    let rss: number;
+    let fds: number;
+    try {
+      rss = rssOf(server.pid);
+      fds = fdCountOf(server.pid);
+    } catch {
+      return; // the server is gone: reported as a failure at the end
+    }
+    const s: Sample = { t: Math.round((Date.now() - start) / 1000), rss, heap, fds, conns, clientOpen: totals.open };
     samples.push(s);
     if (s.t % 30 === 0) {
       console.log(`  t=${s.t}s rss ${(s.rss / 2 ** 20).toFixed(1)} MiB, heap ${((s.heap ?? NaN) / 2 ** 20).toFixed(1)} MiB, ` +
@@ -220,12 +228,12 @@ async function main(): Promise<number> {
   clearInterval(sampler);
 
   // Every client is gone: the server's fds must come back to what it had before the traffic.
-  let drainedFds = fdCountOf(server.pid);
-  for (let i = 0; i < 100 && drainedFds !== idleFds; i++) {
+  const alive = server.child.exitCode === null && server.child.signalCode === null;
+  let drainedFds = alive ? fdCountOf(server.pid) : -1;
+  for (let i = 0; alive && i < 100 && drainedFds !== idleFds; i++) {
     await pause(100);
     drainedFds = fdCountOf(server.pid);
   }
-  const alive = server.child.exitCode === null && server.child.signalCode === null;
   await server.stop();
 
   const warmupS = Math.min(60, (durationMs / 1000) / 5);
