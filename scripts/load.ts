@@ -61,8 +61,8 @@ async function main(): Promise<number> {
   createInterface({ input: client.stdout! }).on('line', (line) => {
     const msg = JSON.parse(line) as { phase: string } & ClientReport;
     if (msg.phase === 'held') {
-      serverFdsWhileHeld = fdCountOf(server.pid);
-      console.log(`  holding ${msg.heldBeforeTraffic ?? (msg as unknown as { open: number }).open} connections; the server has ${serverFdsWhileHeld} fds open (${idleFds} idle)`);
+      try { serverFdsWhileHeld = fdCountOf(server.pid); } catch { /* it died: reported below */ }
+      console.log(`  holding ${(msg as unknown as { open: number }).open} connections; the server has ${serverFdsWhileHeld} fds open (${idleFds} idle)`);
     } else if (msg.phase === 'done') result = msg;
   });
   const clientExit = await new Promise<number | null>((resolve) => client.once('exit', (code) => resolve(code)));
