@@ -5,13 +5,12 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket } from '../../src/socket.js';
 import type { Loop } from '../../src/loop.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, connectTo, connectedPair, drainSocket, fillSocket, listener, rejectionOf, sleep, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { connectTo, connectedPair, drainSocket, fillSocket, listener, rejectionOf, track } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** `p`'s rejection, or a failure if it is still pending after `ms` (the loop is closed: Node's timers run). */
 function rejectionWithin(p: Promise<unknown>, ms = 2000): Promise<Error & { code?: string }> {
@@ -94,7 +93,7 @@ describe.each(backends)('%s loop: close() with async calls pending', (backend) =
     const [, b] = connectedPair('tcp4');
     const pending = loop.sockRecv(b, 8);
     pending.catch(() => {});  // settled later; no unhandled-rejection warning meanwhile
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     loop.close();
     expect((await rejectionWithin(pending)).code).toBe('ERR_LOOP_CLOSED');
     // Closing the socket afterwards is an ordinary close: nothing left to unregister or reject.

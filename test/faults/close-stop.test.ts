@@ -8,15 +8,14 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import type { Protocol, Transport } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, rejectionOf, sleep, track } from '../helpers/net.js';
-import { Bystander, withBystander } from './harness.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+import { backends, openLoop } from '../loop/helpers.js';
+import { rejectionOf, track } from '../helpers/net.js';
+import { Bystander, withBystander } from './harness.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
+
+afterEach(cleanup);
 
 /** Arms a callback of one kind that calls loop.stop() once; returns its undo. */
 const stoppers: Array<[string, (loop: Loop, stopped: () => void) => () => void]> = [
@@ -82,10 +81,9 @@ describe.each(backends)('%s loop: stop and close from inside callbacks', (backen
     await loop.runUntilComplete(by.exchange(64 * 1024));
     expect(stops).toBe(1);
     undo();
-    await loop.runUntilComplete(sleep(loop, 5)); // the protocol case's server side sees the close
+    await loop.runUntilComplete(sleep(5, loop)); // the protocol case's server side sees the close
     await by.close();
     loop.close();
-    cleanupNet();
     expect(openFdCount()).toBe(baseline);
   });
 
@@ -94,7 +92,7 @@ describe.each(backends)('%s loop: stop and close from inside callbacks', (backen
     await withBystander(() => openLoop(backend, 15_000), async (loop) => {
       loop.setExceptionHandler((e) => void seen.push(e));
       loop.callSoon(() => loop.close());
-      await sleep(loop, 5);
+      await sleep(5, loop);
       expect(loop.closed).toBe(false);
     });
     expect(seen.map((e) => (e as { code?: string }).code)).toEqual(['ERR_LOOP_RUNNING']);

@@ -6,14 +6,12 @@
 // ERR_SOCKET_CLOSED and unregisters its fd. No packet leaves the machine.
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket } from '../../src/socket.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, closedPort, listener, rejectionOf, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, closedPort, listener, rejectionOf, track } from '../helpers/net.js';
 import { withBystander } from './harness.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop: connects that fail', (backend) => {
   const open = () => openLoop(backend, 15_000);

@@ -9,14 +9,13 @@ import type { Loop } from '../../src/loop.js';
 import { Socket, pipe, socketpair } from '../../src/socket.js';
 import { native } from '../../src/native.js';
 import type { Transport } from '../../src/transports.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, sleep, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { track } from '../helpers/net.js';
 import { withBystander } from './harness.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** A socket pair one of whose ends has fd number `n` (lower free numbers are plugged meanwhile). */
 function pairAt(n: number): [mine: Socket, peer: Socket] {
@@ -38,7 +37,7 @@ function pairAt(n: number): [mine: Socket, peer: Socket] {
 }
 
 async function until(loop: Loop, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await sleep(loop, 2);
+  for (let i = 0; i < 500 && !cond(); i++) await sleep(2, loop);
   expect(cond()).toBe(true);
 }
 
@@ -79,7 +78,7 @@ describe.each(backends)('%s loop: fd reuse within one batch', (backend) => {
       for (const c of clients) c.send(Buffer.from('go'));
       await until(loop, () => newOwnerCalls.length === 1);
       expect(newOwnerCalls[0]).toBeGreaterThan(swap!.at);
-      await sleep(loop, 20);
+      await sleep(20, loop);
       expect(newOwnerCalls).toHaveLength(1);
       swap!.mine.close();
       swap!.peer.close();

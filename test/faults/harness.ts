@@ -8,8 +8,9 @@ import { expect } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { Protocol, Server } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
+
 import { pattern } from '../helpers/net.js';
+import { openFdCount } from '../helpers/resources.js';
 
 /** A protocol that writes back whatever it receives. */
 export function echoProtocol(): Protocol {

@@ -6,14 +6,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { Transport } from '../../src/transports.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, pattern, rejectionOf, sleep, track, trackServer } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, connect, pattern, rejectionOf, track, trackServer } from '../helpers/net.js';
 import { withBystander } from './harness.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** A server of `make`'s Recorders and a raw client connected to it (connectionMade has run). */
 async function rawClientOf(loop: Loop, make: () => Recorder): Promise<{ client: Socket; server: () => Recorder; close: () => void }> {
@@ -21,7 +20,7 @@ async function rawClientOf(loop: Loop, make: () => Recorder): Promise<{ client: 
   const srv = trackServer(await loop.createServer(() => (last = make()), { host: '127.0.0.1', port: 0 }));
   const client = track(Socket.tcp());
   await loop.sockConnect(client, srv.address as { host: string; port: number });
-  while (last === undefined || last.events.length === 0) await sleep(loop, 1);
+  while (last === undefined || last.events.length === 0) await sleep(1, loop);
   return { client, server: () => last!, close: () => srv.close() };
 }
 
@@ -41,7 +40,7 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
   test('a reset in the middle of an 8 MiB transport write ends that transport with ECONNRESET or EPIPE', async () => {
     await withBystander(open, async (loop) => {
       const { client, server, close } = await rawClientOf(loop, () => new Recorder({ onMade: (t) => t.write(pattern(8 << 20, 1)) }));
-      await sleep(loop, 5);
+      await sleep(5, loop);
       expect(server().transport.getWriteBufferSize()).toBeGreaterThan(0); // mid-write
       client.send(Buffer.from('unread')); // so the server side has something to answer with a RST too
       client.close(); // closes with 8 MiB unread: the kernel sends a RST
@@ -59,7 +58,7 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
       const a = track(Socket.tcp());
       const [, b] = await Promise.all([loop.sockConnect(a, l.localAddress), loop.sockAccept(l).then(track)]);
       const sending = rejectionOf(loop.sockSendAll(a, pattern(16 << 20, 2)));
-      await sleep(loop, 5);
+      await sleep(5, loop);
       b.close(); // unread data: RST
       expect(['ECONNRESET', 'EPIPE']).toContain((await sending).code);
       a.close();
@@ -104,7 +103,7 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
       // The server's read side is still open: it receives what the client sends after the EOF.
       const late = pattern(300 * 1024, 5);
       await loop.sockSendAll(client, late);
-      while (server().received < late.length) await sleep(loop, 1);
+      while (server().received < late.length) await sleep(1, loop);
       expect(server().data().equals(late)).toBe(true);
       expect(t.isClosing()).toBe(false);
       client.close();
@@ -125,14 +124,14 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
         return [c, s];
       })();
       b.close(); // nothing unread: a FIN
-      await sleep(loop, 5);
+      await sleep(5, loop);
       // The first send after the FIN is accepted by the kernel and answered with a RST; the next
       // one fails. Either way the process is still here (MSG_NOSIGNAL).
       let code: string | undefined;
       for (let i = 0; i < 20 && code === undefined; i++) {
         try {
           await loop.sockSendAll(a, Buffer.from('anyone there?'));
-          await sleep(loop, 2);
+          await sleep(2, loop);
         } catch (err) {
           code = (err as { code?: string }).code;
         }
@@ -141,11 +140,11 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
       // The same through a transport: connectionLost carries the error.
       const { client, server, close } = await rawClientOf(loop, () => new Recorder());
       client.close();
-      await sleep(loop, 5);
+      await sleep(5, loop);
       const t = server().transport;
       for (let i = 0; i < 20 && !t.isClosing(); i++) {
         t.write('into the void');
-        await sleep(loop, 2);
+        await sleep(2, loop);
       }
       const err = await server().lost;
       // The read side may see the FIN first: then the transport closes cleanly (null).

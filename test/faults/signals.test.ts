@@ -10,14 +10,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import { shell, writeLater } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, drainSocket, fillSocket, listener, sleep, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { drainSocket, fillSocket, listener, track } from '../helpers/net.js';
 import { withBystander } from './harness.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** The event that ends each wait comes this long after the wait began. */
 const EVENT_MS = 150;
@@ -31,7 +30,7 @@ function burst(sig: string): void {
 const waits: Array<[string, (loop: Loop) => Promise<void>]> = [
   ['a timer wait', async (loop) => {
     const start = loop.time();
-    await sleep(loop, EVENT_MS);
+    await sleep(EVENT_MS, loop);
     expect(loop.time() - start).toBeGreaterThanOrEqual(EVENT_MS);
   }],
   ['a wait without timeout (a reader; the data comes from another process)', async (loop) => {

@@ -7,14 +7,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { ExceptionContext, Loop } from '../../src/loop.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import type { Protocol, Transport } from '../../src/transports.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, sleep, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { track } from '../helpers/net.js';
 import { withBystander } from './harness.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 type Reported = Array<[unknown, ExceptionContext]>;
 
@@ -27,7 +26,7 @@ function record(loop: Loop): Reported {
 
 /** Waits until `cond()` holds, in loop time. */
 async function until(loop: Loop, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await sleep(loop, 2);
+  for (let i = 0; i < 500 && !cond(); i++) await sleep(2, loop);
   expect(cond()).toBe(true);
 }
 

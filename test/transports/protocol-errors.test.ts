@@ -7,14 +7,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { ExceptionContext, Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { Protocol, Server, Transport } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, pattern, sleep, track, trackServer } from '../helpers/net.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, pattern, track, trackServer } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
+
+afterEach(cleanup);
 
 type Site = 'connectionMade' | 'dataReceived' | 'eofReceived' | 'pauseWriting' | 'resumeWriting';
 
@@ -102,7 +101,7 @@ describe.each(backends)('%s loop: a protocol callback that throws', (backend) =>
     ['pauseWriting', (loop, sock) => loop.sockSendAll(sock, Buffer.from('!flood'))],
     ['resumeWriting', async (loop, sock) => {
       await loop.sockSendAll(sock, Buffer.from('!flood'));
-      await sleep(loop, 20); // the server's queue is over the mark now: reading lets it drain
+      await sleep(20, loop); // the server's queue is over the mark now: reading lets it drain
     }],
   ];
 
@@ -165,7 +164,7 @@ describe.each(backends)('%s loop: a protocol callback that throws', (backend) =>
     const victim = await connectRaw(loop, srv);
     victim.shutdown('write');
     expect(await loop.runUntilComplete(readToEof(loop, victim))).toBe(0);
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     expect(reported).toEqual([boom]);
     expect(srv.connections.size).toBe(0);
     victim.close();
