@@ -189,7 +189,8 @@ export function loopClosed(loop: Loop): void {
   if (pending === undefined) return;
   pendingByLoop.delete(loop);
   const err = iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while an operation waited on it');
-  for (const w of [...pending]) w.abandon(err);
+  // abandon() deletes only the entry being visited, which a Set's iteration allows.
+  for (const w of pending) w.abandon(err);
 }
 
 /** Hands a socket over to another owner (a Transport): drops aio's registrations at once. */

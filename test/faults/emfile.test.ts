@@ -96,10 +96,10 @@ function runChild(backend: string, mode: 'accept' | 'socket', onFull?: (port: nu
     { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the child did not finish in 15 s; stderr: ${stderr}`)), 15_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const msg = JSON.parse(line) as { phase: string; port?: number };
       if (msg.phase === 'full') onFull?.(msg.port!).catch(reject);
       if (msg.phase === 'done') {

@@ -72,7 +72,7 @@ describe.each(backends)('%s loop: fd reuse within one batch', (backend) => {
         };
       }, { host: '127.0.0.1', port: 0 });
       const clients = [track(Socket.tcp()), track(Socket.tcp())];
-      for (const c of clients) await loop.sockConnect(c, srv.address as { host: string; port: number });
+      for (const c of clients) await loop.sockConnect(c, srv.address);
       await until(loop, () => victims.length === 2);
       // Both in the kernel before the next select: one batch holds both fds.
       for (const c of clients) c.send(Buffer.from('go'));

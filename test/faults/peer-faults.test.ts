@@ -7,7 +7,7 @@ import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { Transport } from '../../src/transports.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { Recorder, connect, pattern, rejectionOf, track, trackServer } from '../helpers/net.js';
+import { Recorder, pattern, rejectionOf, track, trackServer } from '../helpers/net.js';
 import { withBystander } from './harness.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
@@ -19,7 +19,7 @@ async function rawClientOf(loop: Loop, make: () => Recorder): Promise<{ client: 
   let last: Recorder | undefined;
   const srv = trackServer(await loop.createServer(() => (last = make()), { host: '127.0.0.1', port: 0 }));
   const client = track(Socket.tcp());
-  await loop.sockConnect(client, srv.address as { host: string; port: number });
+  await loop.sockConnect(client, srv.address);
   while (last === undefined || last.events.length === 0) await sleep(1, loop);
   return { client, server: () => last!, close: () => srv.close() };
 }

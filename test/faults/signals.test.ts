@@ -80,7 +80,9 @@ describe.each(backends)('%s loop: signals during blocking waits', (backend) => {
   test.each(waits)('SIGUSR2 (a loop handler) during %s: the handler runs, the wait ends on its event', async (_name, wait) => {
     let handled = 0;
     await withBystander(open, async (loop) => {
-      loop.addSignalHandler('SIGUSR2', () => void handled++);
+      loop.addSignalHandler('SIGUSR2', () => {
+        handled++;
+      });
       burst('USR2');
       await wait(loop);
       // Signals of one kind that arrive together may merge into one (signal(7)).
@@ -91,7 +93,9 @@ describe.each(backends)('%s loop: signals during blocking waits', (backend) => {
 
   test.each(waits)('SIGWINCH (Node\'s own listener) during %s: the wait resumes and ends on its event', async (_name, wait) => {
     let seenByNode = 0;
-    const listener = () => void seenByNode++;
+    const listener = () => {
+      seenByNode++;
+    };
     process.on('SIGWINCH', listener);
     try {
       await withBystander(open, async (loop) => {

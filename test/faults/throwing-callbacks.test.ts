@@ -127,7 +127,7 @@ describe.each(backends)('%s loop: a callback that throws', (backend) => {
       seen = record(loop);
       const srv = await loop.createServer(() => throwingIn(site), { host: '127.0.0.1', port: 0 });
       const c = track(Socket.tcp());
-      await loop.sockConnect(c, srv.address as { host: string; port: number });
+      await loop.sockConnect(c, srv.address);
       // (Sending to a connection whose connectionMade failed would race its close: bytes it never
       // read make the kernel answer with a RST instead of a FIN.)
       if (site !== 'connectionMade') await loop.sockSendAll(c, Buffer.from('hi'));
