@@ -1,7 +1,7 @@
 // --stats: once a second, the counters turned into one line a person can watch. Rates are
 // measured against the loop's clock, so a late tick still reports per-second figures.
 import type { Loop } from '../loop.js';
-import type { EchoCounters } from './server.js';
+import type { EchoCounters } from './contract.js';
 
 export interface StatsSample {
   conns: number;
@@ -102,4 +102,10 @@ export function formatStats(s: StatsSample): string {
 export function formatMemory(m: { rss: number; heapUsed: number } = process.memoryUsage()): string {
   const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
   return `memory: rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB`;
+}
+
+/** SIGUSR1's line: `status: 3 conns, 1200 msgs, 81920 bytes, 0 refused, 0 failed accepts` (totals). */
+export function formatStatus(c: EchoCounters): string {
+  return `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +
+    `${c.refused} refused, ${c.acceptErrors} failed accepts`;
 }
