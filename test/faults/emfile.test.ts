@@ -21,12 +21,14 @@ const INDEX = join(ROOT, 'dist', 'src', 'index.js');
 const NOFILE = 64;
 
 const CHILD = `
-import { readdirSync, writeSync } from 'node:fs';
+import { readdirSync, readlinkSync, writeSync } from 'node:fs';
 const [index, backend, mode] = process.argv.slice(1);
 const { Loop, Socket } = await import(index);
 const out = (o) => writeSync(1, JSON.stringify(o) + '\\n');
 const fdCount = () => readdirSync('/proc/self/fd').length - 1;
+const fdTable = () => readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + readlinkSync('/proc/self/fd/' + fd); } catch { return fd; } });
 const baseline = fdCount();
+const baselineTable = fdTable();
 const loop = new Loop({ backend });
 const sleep = (ms) => new Promise((r) => loop.callLater(ms, r));
 const until = async (cond) => { for (let i = 0; i < 1000 && !cond(); i++) await sleep(10); if (!cond()) throw new Error('timed out waiting'); };
@@ -80,6 +82,7 @@ srv.close();
 await loop.runUntilComplete(srv.closed);
 loop.close();
 result.fdsBack = fdCount() === baseline;
+if (!result.fdsBack) result.fdDiff = { before: baselineTable, after: fdTable() };
 out({ phase: 'done', ...result });
 `;
 
@@ -139,13 +142,13 @@ describe.each(availableBackends())('%s loop: out of fds (RLIMIT_NOFILE 64, in a 
     expect(result.fillers).toBeGreaterThan(10);
     expect((result.reported as string[])[0]).toBe('EMFILE');
     expect(result.acceptErrors).toBeGreaterThanOrEqual(1);
-    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack]).toEqual([true, true, true]);
+    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack], JSON.stringify(result.fdDiff)).toEqual([true, true, true]);
   });
 
   test('socket() hits EMFILE: Socket.tcp, createConnection, createServer (and an epoll Loop) fail cleanly and work again once fds are free', async () => {
     const result = await runChild(backend, 'socket');
     expect(result.codes).toEqual(['EMFILE', 'EMFILE', 'EMFILE', 'EMFILE']);
     expect(result.leaked).toBe(0);
-    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack]).toEqual([true, true, true]);
+    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack], JSON.stringify(result.fdDiff)).toEqual([true, true, true]);
   });
 });

@@ -11,7 +11,7 @@ import type { Loop } from '../../src/loop.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import { shell, writeLater } from '../helpers/fds.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { drainSocket, fillSocket, listener, track } from '../helpers/net.js';
+import { closeTracked, drainSocket, fillSocket, listener, track, trackedPipe } from '../helpers/net.js';
 import { withBystander } from './harness.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
@@ -21,9 +21,21 @@ afterEach(cleanup);
 /** The event that ends each wait comes this long after the wait began. */
 const EVENT_MS = 150;
 
-/** Five signals, 5 ms apart, starting 30 ms from now, from another process. */
-function burst(sig: string): void {
-  shell(`sleep 0.03; for i in 1 2 3 4 5; do kill -s ${sig} ${process.pid}; sleep 0.005; done`);
+/**
+ * Five signals, 5 ms apart, starting 30 ms from now, from another process. Resolves (on the loop)
+ * once the last was sent: a handler must stay installed until then, since a SIGUSR2 arriving
+ * after removeSignalHandler() meets the default disposition, which ends the process (a loaded
+ * machine can stretch the burst past the wait).
+ */
+function burst(loop: Loop, sig: string): Promise<void> {
+  const [r, w] = trackedPipe();
+  shell(`sleep 0.03; for i in 1 2 3 4 5; do kill -s ${sig} ${process.pid}; sleep 0.005; done; printf x >&3`, w);
+  closeTracked(w);
+  return new Promise((resolve) => loop.addReader(r, () => {
+    loop.removeReader(r);
+    closeTracked(r);
+    resolve();
+  }));
 }
 
 /** Each wait: starts it, arranges its event EVENT_MS later, and checks what it returned. */
@@ -83,8 +95,9 @@ describe.each(backends)('%s loop: signals during blocking waits', (backend) => {
       loop.addSignalHandler('SIGUSR2', () => {
         handled++;
       });
-      burst('USR2');
+      const sent = burst(loop, 'USR2');
       await wait(loop);
+      await sent;
       // Signals of one kind that arrive together may merge into one (signal(7)).
       expect(handled).toBeGreaterThanOrEqual(1);
       loop.removeSignalHandler('SIGUSR2');
@@ -99,8 +112,9 @@ describe.each(backends)('%s loop: signals during blocking waits', (backend) => {
     process.on('SIGWINCH', listener);
     try {
       await withBystander(open, async (loop) => {
-        burst('WINCH');
+        const sent = burst(loop, 'WINCH');
         await wait(loop);
+        await sent;
       });
       // Node's handler ran once Node's own loop got the thread back.
       for (let i = 0; i < 100 && seenByNode === 0; i++) await new Promise((r) => setTimeout(r, 10));
