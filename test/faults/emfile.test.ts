@@ -142,13 +142,15 @@ describe.each(availableBackends())('%s loop: out of fds (RLIMIT_NOFILE 64, in a 
     expect(result.fillers).toBeGreaterThan(10);
     expect((result.reported as string[])[0]).toBe('EMFILE');
     expect(result.acceptErrors).toBeGreaterThanOrEqual(1);
-    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack], JSON.stringify(result.fdDiff)).toEqual([true, true, true]);
+    expect(result.fdDiff).toBeUndefined(); // else it shows both fd tables
+    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack]).toEqual([true, true, true]);
   });
 
   test('socket() hits EMFILE: Socket.tcp, createConnection, createServer (and an epoll Loop) fail cleanly and work again once fds are free', async () => {
     const result = await runChild(backend, 'socket');
     expect(result.codes).toEqual(['EMFILE', 'EMFILE', 'EMFILE', 'EMFILE']);
     expect(result.leaked).toBe(0);
-    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack], JSON.stringify(result.fdDiff)).toEqual([true, true, true]);
+    expect(result.fdDiff).toBeUndefined(); // else it shows both fd tables
+    expect([result.bystanderOk, result.bystanderAfter, result.fdsBack]).toEqual([true, true, true]);
   });
 });
