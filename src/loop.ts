@@ -30,7 +30,7 @@ import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './er
 import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
 import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, type FileLike } from './selectors.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, type BackendName, type FileLike } from './selectors.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
@@ -38,6 +38,7 @@ import * as aio from './aio.js';
 import * as transports from './transports.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
+import type { WaitOptions } from './wait-options.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -46,7 +47,7 @@ type Callback = () => void;
 
 export interface LoopOptions {
   /** Selector backend to create ('select', 'poll', 'epoll', 'kqueue'); default: the best. */
-  backend?: string;
+  backend?: BackendName;
   /** A selector to poll instead (the loop owns it from now on and closes it on close()). */
   selector?: BaseSelector;
 }
@@ -198,7 +199,25 @@ export class Loop {
     if (typeof ms !== 'number') throw invalidArgType('ms', 'a number of milliseconds', ms);
     if (Number.isNaN(ms)) throw invalidArgValue('ms', 'a number of milliseconds', ms);
     checkCallback(cb);
-    const handle = new Handle(cb, performance.now() + (ms > 0 ? ms : 0), this.#seq++);
+    return this.#schedule(performance.now() + (ms > 0 ? ms : 0), cb);
+  }
+
+  /**
+   * Runs `cb` once, no earlier than `when` on the loop.time() clock (a past time runs it in the
+   * next iteration; Infinity never fires but keeps the loop alive until cancelled). Equal
+   * deadlines run in the order the timers were made, callLater()'s and callAt()'s alike.
+   * @throws ERR_INVALID_ARG_TYPE (not a number), ERR_INVALID_ARG_VALUE (NaN), ERR_LOOP_CLOSED
+   */
+  callAt(when: number, cb: () => void): Handle {
+    this.#checkOpen();
+    if (typeof when !== 'number') throw invalidArgType('when', 'a loop.time() value in milliseconds', when);
+    if (Number.isNaN(when)) throw invalidArgValue('when', 'a loop.time() value in milliseconds', when);
+    checkCallback(cb);
+    return this.#schedule(when, cb);
+  }
+
+  #schedule(when: number, cb: () => void): Handle {
+    const handle = new Handle(cb, when, this.#seq++);
     handle._book = this.#book;
     this.#book.pending++;
     this.#timers.push(handle);
@@ -276,6 +295,11 @@ export class Loop {
     this.#book.pending = this.#book.cancelledInHeap = 0;
   }
 
+  /** The same as close(), for `using loop = new Loop()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   // ---- embedded in Node (embedded.ts) ------------------------------------------------------
 
   /**
@@ -348,16 +372,19 @@ export class Loop {
   // ---- async/await on sockets and transports (DESIGN §1) -------------------------------------
   // The code lives in aio.ts and transports.ts; these one-line delegates give them asyncio's names.
 
+  // Every sock* method takes a last optional { signal, timeout } (wait-options.ts): an abort
+  // rejects with an AbortError (code ABORT_ERR), a timeout with ETIMEDOUT; nothing is consumed.
+
   /** Reads up to `n` bytes; resolves with a Buffer (empty at EOF). */
-  sockRecv(s: Socket, n: number): Promise<Buffer> { return aio.sockRecv(this, s, n); }
+  sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> { return aio.sockRecv(this, s, n, opts); }
   /** Reads into `buf`; resolves with the byte count (0 at EOF). */
-  sockRecvInto(s: Socket, buf: Uint8Array): Promise<number> { return aio.sockRecvInto(this, s, buf); }
+  sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> { return aio.sockRecvInto(this, s, buf, opts); }
   /** Sends all of `data`, waiting for room as often as needed. */
-  sockSendAll(s: Socket, data: Uint8Array): Promise<void> { return aio.sockSendAll(this, s, data); }
+  sockSendAll(s: Socket, data: Uint8Array, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
   /** Resolves with the next connection on a listening socket. */
-  sockAccept(s: Socket): Promise<Socket> { return aio.sockAccept(this, s); }
+  sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
   /** Connects; rejects with the connect error (e.g. ECONNREFUSED). */
-  sockConnect(s: Socket, address: Address): Promise<void> { return aio.sockConnect(this, s, address); }
+  sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
   /** Listens and makes a Transport and a Protocol (from `factory`) per connection. */
   createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
   /** Connects and wraps the socket in a Transport driving the Protocol from `factory`. */

@@ -2,10 +2,11 @@
 // timers, promises and iomux callbacks all make progress in one ordinary Node program.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Loop } from '../../src/loop.js';
+import type { BackendName } from '../../src/selectors.js';
 import { cleanup, closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
 
 const loops: Loop[] = [];
-function attachedLoop(backend = 'epoll'): Loop {
+function attachedLoop(backend: BackendName = 'epoll'): Loop {
   const loop = new Loop({ backend });
   loops.push(loop);
   loop.attach();
@@ -62,7 +63,7 @@ describe('attach(): Node drives the loop', () => {
   });
 
   it('refuses select and poll, whose selectors have no pollable fd', () => {
-    for (const backend of ['select', 'poll']) {
+    for (const backend of ['select', 'poll'] as const) {
       const loop = new Loop({ backend });
       loops.push(loop);
       expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'ERR_BACKEND_UNAVAILABLE' }));
