@@ -19,5 +19,6 @@ export { Socket, socketpair, pipe } from './socket.js';
 export type { Address, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';
 export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';
+export type { WaitOptions } from './wait-options.js';
 export { errnoError } from './errors.js';
 export type { IomuxError, IomuxErrorCode, SystemError } from './errors.js';
