@@ -36,9 +36,11 @@ import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
 import * as transports from './transports.js';
+import * as pipes from './pipe-transports.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
 import type { WaitOptions } from './wait-options.js';
+import type { PipeEnd } from './pipe.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -391,6 +393,11 @@ export class Loop {
   createConnection(factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
     return transports.createConnection(this, factory, opts);
   }
+
+  /** A Transport over a pipe's read end: dataReceived, eofReceived, connectionLost (pipe-transports.ts). */
+  connectReadPipe(factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> { return pipes.connectReadPipe(this, factory, pipe); }
+  /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
+  connectWritePipe(factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> { return pipes.connectWritePipe(this, factory, pipe); }
 
   // ---- the iteration -----------------------------------------------------------------------
 

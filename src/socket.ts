@@ -220,10 +220,3 @@ export function socketpair(): [Socket, Socket] {
   if (typeof fds === 'number') throw errnoError(fds, 'socketpair');
   return [new Socket(fds[0], 'unix'), new Socket(fds[1], 'unix')];
 }
-
-/** A non-blocking, close-on-exec pipe: [read fd, write fd]. */
-export function pipe(): [number, number] {
-  const fds = native.pipe();
-  if (typeof fds === 'number') throw errnoError(fds, 'pipe2');
-  return fds;
-}

@@ -6,6 +6,7 @@ import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
+import type { PipeEnd } from './pipe.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 export interface Protocol {
@@ -32,9 +33,24 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 
 type State = 'open' | 'closing' | 'closed';
 
+/**
+ * @internal What a Transport reads and writes: a Socket, or a pipe end adapted by
+ * pipe-transports.ts. Socket's own names, so a Socket is one as it is.
+ */
+export interface StreamEndpoint {
+  [kBeforeClose]: (() => void) | null;
+  readonly fd: number;
+  readonly closed: boolean;
+  fileno(): number;
+  recvInto(buf: Uint8Array, offset?: number, length?: number): number | null;
+  send(buf: Uint8Array, offset?: number, length?: number): number | null;
+  shutdown(how: 'write'): void;
+  close(): void;
+}
+
 export class Transport {
   readonly #loop: Loop;
-  readonly #sock: Socket;
+  readonly #sock: StreamEndpoint;
   readonly #fd: number;
   readonly #protocol: Protocol;
   readonly #slab: ReadSlab;
@@ -53,7 +69,7 @@ export class Transport {
   readonly #onLost: ((t: Transport) => void) | undefined;
 
   /** @internal Made by createServer/createConnection. */
-  constructor(loop: Loop, sock: Socket, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
+  constructor(loop: Loop, sock: StreamEndpoint, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
     this.#loop = loop;
     this.#sock = sock;
     this.#fd = sock.fileno();
@@ -66,15 +82,23 @@ export class Transport {
     loop.callSoon(() => this.#protocol.connectionMade?.(this));
   }
 
-  get socket(): Socket { return this.#sock; }
+  /** The connected socket. @throws ERR_INVALID_ARG_VALUE for a pipe transport (it has `pipe`) */
+  get socket(): Socket {
+    if (this.#sock instanceof Socket) return this.#sock;
+    throw iomuxError('ERR_INVALID_ARG_VALUE', 'This transport runs over a pipe, not a socket: use transport.pipe');
+  }
+  /** The pipe end of a transport made by connectReadPipe/connectWritePipe, else null. */
+  get pipe(): PipeEnd | null {
+    return this.#sock instanceof Socket ? null : (this.#sock as StreamEndpoint & { end: PipeEnd }).end;
+  }
   get protocol(): Protocol { return this.#protocol; }
   isClosing(): boolean { return this.#state !== 'open'; }
   getWriteBufferSize(): number { return this.#queued; }
   getWriteBufferLimits(): { high: number; low: number } { return { high: this.#high, low: this.#low }; }
   isReading(): boolean { return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived; }
 
-  get localAddress(): Address { return this.#sock.localAddress; }
-  get remoteAddress(): Address { return this.#sock.remoteAddress; }
+  get localAddress(): Address { return this.socket.localAddress; }
+  get remoteAddress(): Address { return this.socket.remoteAddress; }
 
   /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
   write(data: Uint8Array | string): void {
