@@ -395,9 +395,9 @@ export class Loop {
   }
 
   /** A Transport over a pipe's read end: dataReceived, eofReceived, connectionLost (pipe-transports.ts). */
-  connectReadPipe(factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> { return pipes.connectReadPipe(this, factory, pipe); }
+  connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectReadPipe(this, factory, pipe); }
   /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
-  connectWritePipe(factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> { return pipes.connectWritePipe(this, factory, pipe); }
+  connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
 
   // ---- the iteration -----------------------------------------------------------------------
 

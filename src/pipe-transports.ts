@@ -58,7 +58,7 @@ function pipeEnd(pipe: unknown): PipeEnd {
   throw invalidArgType('pipe', 'a PipeEnd or a non-blocking fd', pipe);
 }
 
-function connect(loop: Loop, factory: () => Protocol, pipe: PipeEnd | number, reading: boolean): Promise<[Transport, Protocol]> {
+function connect<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number, reading: boolean): Promise<[Transport, P]> {
   let end: PipeEnd | undefined;
   try {
     if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
@@ -81,7 +81,7 @@ function connect(loop: Loop, factory: () => Protocol, pipe: PipeEnd | number, re
  * non-blocking fd the transport takes over): dataReceived, eofReceived when every writer closed,
  * then connectionLost. The transport closes the pipe end when it ends.
  */
-export function connectReadPipe(loop: Loop, factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> {
+export function connectReadPipe<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
   return connect(loop, factory, pipe, true);
 }
 
@@ -89,6 +89,6 @@ export function connectReadPipe(loop: Loop, factory: () => Protocol, pipe: PipeE
  * A write-only Transport over a pipe's write end, with the stream transport's buffering and
  * pause/resumeWriting. connectionLost gets an EPIPE error once the reader is gone.
  */
-export function connectWritePipe(loop: Loop, factory: () => Protocol, pipe: PipeEnd | number): Promise<[Transport, Protocol]> {
+export function connectWritePipe<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
   return connect(loop, factory, pipe, false);
 }
