@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sys/select.h>
 
+#include "binding_args.h"
 #include "binding_socket.h"
 #include "binding_watch.h"
 #include "selector.h"
@@ -30,19 +31,6 @@ int make_backend(int id, std::unique_ptr<Selector>* out) {
   }
 }
 
-// Misuse by our own TypeScript layer (wrong argument types) is a programming error: it raises a
-// TypeError in JS instead of crashing. User input is validated in TS before it gets here.
-bool expect_ints(const Napi::CallbackInfo& info, size_t count) {
-  for (size_t i = 0; i < count; ++i) {
-    if (i >= info.Length() || !info[i].IsNumber()) {
-      Napi::TypeError::New(info.Env(), "iomux native: expected integer arguments")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-  }
-  return true;
-}
-
 class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -61,8 +49,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   explicit SelectorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SelectorWrap>(info) {
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      Napi::TypeError::New(info.Env(), "iomux native: expected an Int32Array")
-          .ThrowAsJavaScriptException();
+      throw_arg_type(info.Env(), "an Int32Array");
       return;
     }
     auto results = info[0].As<Napi::Int32Array>();
@@ -77,34 +64,34 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
 
  private:
   Napi::Value Open(const Napi::CallbackInfo& info) {
-    if (!expect_ints(info, 1)) return info.Env().Undefined();
-    return Number(info, make_backend(info[0].As<Napi::Number>().Int32Value(), &backend_));
+    if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    return number(info, make_backend(info[0].As<Napi::Number>().Int32Value(), &backend_));
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info) {
-    if (!backend_) return Number(info, -EBADF);
-    if (!expect_ints(info, 2)) return info.Env().Undefined();
-    return Number(info, backend_->add(Arg(info, 0), Arg(info, 1)));
+    if (!backend_) return number(info, -EBADF);
+    if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+    return number(info, backend_->add(int_arg(info, 0), int_arg(info, 1)));
   }
 
   Napi::Value Modify(const Napi::CallbackInfo& info) {
-    if (!backend_) return Number(info, -EBADF);
-    if (!expect_ints(info, 2)) return info.Env().Undefined();
-    return Number(info, backend_->modify(Arg(info, 0), Arg(info, 1)));
+    if (!backend_) return number(info, -EBADF);
+    if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+    return number(info, backend_->modify(int_arg(info, 0), int_arg(info, 1)));
   }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {
-    if (!backend_) return Number(info, -EBADF);
-    if (!expect_ints(info, 1)) return info.Env().Undefined();
-    return Number(info, backend_->remove(Arg(info, 0)));
+    if (!backend_) return number(info, -EBADF);
+    if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    return number(info, backend_->remove(int_arg(info, 0)));
   }
 
   // wait(timeoutMs) -> count of pairs in the results array, or -errno. Timeout already rounded
   // and saturated by TS: -1 forever, 0 poll, else whole milliseconds up to INT_MAX.
   Napi::Value Wait(const Napi::CallbackInfo& info) {
-    if (!backend_) return Number(info, -EBADF);
-    if (!expect_ints(info, 1)) return info.Env().Undefined();
-    return Number(info, backend_->wait(Arg(info, 0), results_, capacity_));
+    if (!backend_) return number(info, -EBADF);
+    if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    return number(info, backend_->wait(int_arg(info, 0), results_, capacity_));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -114,14 +101,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   }
 
   Napi::Value BackendFd(const Napi::CallbackInfo& info) {
-    return Number(info, backend_ ? backend_->backendFd() : -1);
-  }
-
-  static int Arg(const Napi::CallbackInfo& info, size_t i) {
-    return info[i].As<Napi::Number>().Int32Value();
-  }
-  static Napi::Value Number(const Napi::CallbackInfo& info, double value) {
-    return Napi::Number::New(info.Env(), value);
+    return number(info, backend_ ? backend_->backendFd() : -1);
   }
 
   std::unique_ptr<Selector> backend_;

@@ -7,95 +7,83 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include "binding_args.h"
 #include "socket.h"
 
 namespace iomux {
 namespace {
 
-Napi::Value Num(const Napi::CallbackInfo& info, double v) { return Napi::Number::New(info.Env(), v); }
-
-bool Fail(const Napi::CallbackInfo& info, const char* what) {
-  Napi::TypeError::New(info.Env(), std::string("iomux native: expected ") + what)
-      .ThrowAsJavaScriptException();
-  return false;
-}
-
-bool Ints(const Napi::CallbackInfo& info, size_t from, size_t count) {
-  for (size_t i = from; i < from + count; ++i)
-    if (i >= info.Length() || !info[i].IsNumber()) return Fail(info, "integer arguments");
-  return true;
-}
-
-int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
-
 // (fd, family, host|path, port) -> SocketAddress; false with a JS exception on bad shapes.
 bool Address(const Napi::CallbackInfo& info, size_t at, SocketAddress* out) {
-  if (!Ints(info, at, 1) || info.Length() <= at + 1 || !info[at + 1].IsString())
-    return Fail(info, "(family, host, port)");
-  out->family = Int(info, at);
+  if (!expect_ints(info, at, 1)) return false;
+  if (info.Length() <= at + 1 || !info[at + 1].IsString()) {
+    throw_arg_type(info.Env(), "(family, host, port)");
+    return false;
+  }
+  out->family = int_arg(info, at);
   out->host = info[at + 1].As<Napi::String>().Utf8Value();
-  out->port = info.Length() > at + 2 && info[at + 2].IsNumber() ? Int(info, at + 2) : 0;
+  out->port = info.Length() > at + 2 && info[at + 2].IsNumber() ? int_arg(info, at + 2) : 0;
   return true;
 }
 
 Napi::Value Open(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 2)) return info.Env().Undefined();
-  return Num(info, sock_open(Int(info, 0), Int(info, 1)));
+  if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+  return number(info, sock_open(int_arg(info, 0), int_arg(info, 1)));
 }
 
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   SocketAddress addr;
-  if (!Ints(info, 0, 1) || !Address(info, 1, &addr)) return info.Env().Undefined();
-  return Num(info, sock_bind(Int(info, 0), addr));
+  if (!expect_ints(info, 0, 1) || !Address(info, 1, &addr)) return info.Env().Undefined();
+  return number(info, sock_bind(int_arg(info, 0), addr));
 }
 
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   SocketAddress addr;
-  if (!Ints(info, 0, 1) || !Address(info, 1, &addr)) return info.Env().Undefined();
-  return Num(info, sock_connect(Int(info, 0), addr));
+  if (!expect_ints(info, 0, 1) || !Address(info, 1, &addr)) return info.Env().Undefined();
+  return number(info, sock_connect(int_arg(info, 0), addr));
 }
 
 Napi::Value Listen(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 2)) return info.Env().Undefined();
-  return Num(info, sock_listen(Int(info, 0), Int(info, 1)));
+  if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+  return number(info, sock_listen(int_arg(info, 0), int_arg(info, 1)));
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 1)) return info.Env().Undefined();
-  return Num(info, sock_accept(Int(info, 0)));
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  return number(info, sock_accept(int_arg(info, 0)));
 }
 
 ssize_t SendMutable(int fd, uint8_t* buf, size_t len) { return sock_send(fd, buf, len); }
 ssize_t WriteMutable(int fd, uint8_t* buf, size_t len) { return fd_write(fd, buf, len); }
 
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 2)) return info.Env().Undefined();
-  return Num(info, sock_shutdown(Int(info, 0), Int(info, 1)));
+  if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+  return number(info, sock_shutdown(int_arg(info, 0), int_arg(info, 1)));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 1)) return info.Env().Undefined();
-  return Num(info, fd_close(Int(info, 0)));
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  return number(info, fd_close(int_arg(info, 0)));
 }
 
 Napi::Value SetOpt(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 4)) return info.Env().Undefined();
-  return Num(info, sock_setopt(Int(info, 0), Int(info, 1), Int(info, 2), Int(info, 3)));
+  if (!expect_ints(info, 0, 4)) return info.Env().Undefined();
+  return number(info, sock_setopt(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2), int_arg(info, 3)));
 }
 
 Napi::Value GetOpt(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 3)) return info.Env().Undefined();
+  if (!expect_ints(info, 0, 3)) return info.Env().Undefined();
   int value = 0;
-  int rc = sock_getopt(Int(info, 0), Int(info, 1), Int(info, 2), &value);
-  return Num(info, rc < 0 ? rc : value);
+  int rc = sock_getopt(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2), &value);
+  return number(info, rc < 0 ? rc : value);
 }
 
 // -> { family, host, port } or -errno. `family` is 0 for an unbound socket.
 Napi::Value Name(const Napi::CallbackInfo& info, bool peer) {
-  if (!Ints(info, 0, 1)) return info.Env().Undefined();
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
   SocketAddress addr;
-  int rc = sock_name(Int(info, 0), peer, &addr);
-  if (rc < 0) return Num(info, rc);
+  int rc = sock_name(int_arg(info, 0), peer, &addr);
+  if (rc < 0) return number(info, rc);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("family", addr.family);
   out.Set("host", addr.host);
@@ -110,7 +98,7 @@ template <int (*Make)(int[2])>
 Napi::Value Pair(const Napi::CallbackInfo& info) {
   int fds[2];
   int rc = Make(fds);
-  if (rc < 0) return Num(info, rc);
+  if (rc < 0) return number(info, rc);
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, fds[0]);
   out.Set(1u, fds[1]);
@@ -118,13 +106,13 @@ Napi::Value Pair(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SignalWatch(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 2)) return info.Env().Undefined();
-  return Num(info, signal_watch(Int(info, 0), Int(info, 1)));
+  if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+  return number(info, signal_watch(int_arg(info, 0), int_arg(info, 1)));
 }
 
 Napi::Value SignalUnwatch(const Napi::CallbackInfo& info) {
-  if (!Ints(info, 0, 1)) return info.Env().Undefined();
-  return Num(info, signal_unwatch(Int(info, 0)));
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  return number(info, signal_unwatch(int_arg(info, 0)));
 }
 
 // The per-message calls (recv/send/read/write) are written against the plain C N-API: one
@@ -147,12 +135,12 @@ napi_value FastTransfer(napi_env env, napi_callback_info cbinfo) {
       napi_get_typedarray_info(env, argv[1], &type, &elements, &data, nullptr, nullptr) != napi_ok ||
       type != napi_uint8_array || napi_get_value_int64(env, argv[2], &off) != napi_ok ||
       napi_get_value_int64(env, argv[3], &len) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "iomux native: expected (fd, Uint8Array, offset, length)");
+    throw_arg_type(env, "(fd, Uint8Array, offset, length)");
     return nullptr;
   }
   const int64_t size = int64_t(elements);
   if (off < 0 || len < 0 || off > size || len > size - off) {
-    napi_throw_range_error(env, nullptr, "iomux native: offset/length outside the buffer");
+    throw_arg_range(env, "offset/length outside the buffer");
     return nullptr;
   }
   ssize_t n = Io(fd, static_cast<uint8_t*>(data) + off, size_t(len));

@@ -4,6 +4,10 @@
 
 #include <uv.h>
 
+#include <cerrno>
+
+#include "binding_args.h"
+
 namespace iomux {
 namespace {
 
@@ -11,40 +15,21 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "FdWatch", {
+        InstanceMethod<&FdWatch::Start>("start"),
         InstanceMethod<&FdWatch::Ref>("ref"),
         InstanceMethod<&FdWatch::Unref>("unref"),
         InstanceMethod<&FdWatch::Close>("close"),
     });
   }
 
-  // new FdWatch(fd, onReadable): starts watching at once; close() stops for good.
+  // new FdWatch(onReadable); start(fd) begins watching; close() stops for good.
   explicit FdWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdWatch>(info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "iomux native: expected (fd, function)").ThrowAsJavaScriptException();
+    if (info.Length() < 1 || !info[0].IsFunction()) {
+      throw_arg_type(info.Env(), "(function)");
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "iomux native: no libuv loop").ThrowAsJavaScriptException();
-      return;
-    }
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, info[0].As<Napi::Number>().Int32Value());
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
-    }
-    if (rc != 0) {
-      CloseHandle();
-      Napi::Error err = Napi::Error::New(env, std::string("uv_poll: ") + uv_strerror(rc));
-      err.Set("code", uv_err_name(rc));
-      err.ThrowAsJavaScriptException();
-      return;
-    }
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
-    self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive while libuv holds us
-    context_ = new Napi::AsyncContext(env, "iomux.FdWatch");
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    context_ = new Napi::AsyncContext(info.Env(), "iomux.FdWatch");
   }
 
   ~FdWatch() override {
@@ -60,6 +45,30 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     Napi::HandleScope scope(env);
     // MakeCallback runs the microtasks and nextTicks the callback caused, like any Node callback.
     self->callback_.MakeCallback(self->Value(), {Napi::Number::New(env, status)}, *self->context_);
+  }
+
+  // start(fd) -> 0, or -errno from uv_poll_init/uv_poll_start (libuv's codes are -errno on
+  // Unix): the caller builds the error, as for every other native call.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    if (poll_ != nullptr || callback_.IsEmpty()) return number(info, -EINVAL);  // started or closed
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr) return number(info, -EINVAL);
+    auto* poll = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll, int_arg(info, 0));
+    if (rc != 0) {
+      delete poll;  // a failed init leaves the handle unknown to libuv: uv_close() must not see it
+      return number(info, rc);
+    }
+    poll_ = poll;
+    poll_->data = this;
+    rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+    if (rc != 0) {
+      CloseHandle();
+      return number(info, rc);
+    }
+    self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive while libuv holds us
+    return number(info, 0);
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {

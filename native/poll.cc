@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "rotating_scan.h"
 #include "selector.h"
 #include "sys.h"
 
@@ -67,30 +68,11 @@ class PollSelector final : public Selector {
     });
     busy_ = n > 0;
     if (n <= 0) return n;
-    // Start where a truncated scan stopped so no ready fd starves behind lower slots; two plain
-    // ranges rather than a modulo per slot, and stop once all n ready slots are seen.
-    const int total = int(fds_.size());
-    if (scan_start_ >= total) scan_start_ = 0;
-    int count = 0;
-    int left = n;
-    for (int pass = 0; pass < 2 && left > 0; ++pass) {
-      const int from = pass == 0 ? scan_start_ : 0;
-      const int to = pass == 0 ? total : scan_start_;
-      for (int slot = from; slot < to && left > 0; ++slot) {
-        if (fds_[slot].revents == 0) continue;
-        --left;
-        int mask = from_poll_mask(fds_[slot].revents, asked_[slot]);
-        if (!mask) continue;
-        if (count == capacity) {
-          scan_start_ = slot;
-          return count;
-        }
-        out[2 * count] = fds_[slot].fd;
-        out[2 * count + 1] = mask;
-        ++count;
-      }
-    }
-    return count;
+    return rotating_scan(int(fds_.size()), &scan_start_, out, capacity, n, [&](int slot) {
+      const pollfd& p = fds_[slot];
+      if (p.revents == 0) return ScanHit{p.fd, 0, 0};
+      return ScanHit{p.fd, from_poll_mask(p.revents, asked_[slot]), 1};
+    });
   }
 
   void close() override {

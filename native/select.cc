@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "rotating_scan.h"
 #include "selector.h"
 #include "sys.h"
 
@@ -91,36 +92,14 @@ class SelectSelector final : public Selector {
     });
   }
 
-  // Scans registered fds starting where the previous truncated scan stopped, so that when more
-  // fds are ready than `capacity` holds, none is starved by lower-numbered busy fds. `bits` is
-  // select(2)'s count (one per set an fd is in): the scan stops once all of them are seen, and
-  // runs as two plain ranges rather than a modulo per fd.
+  // `bits` is select(2)'s count: one per set an fd is in.
   template <typename MaskOf>
   int collect(int32_t* out, int capacity, int bits, MaskOf mask_of) {
-    const int span = max_fd_ + 1;
-    if (span <= 0) return 0;
-    if (scan_start_ >= span) scan_start_ = 0;
-    int count = 0;
-    for (int pass = 0; pass < 2 && bits > 0; ++pass) {
-      const int from = pass == 0 ? scan_start_ : 0;
-      const int to = pass == 0 ? span : scan_start_;
-      for (int fd = from; fd < to && bits > 0; ++fd) {
-        if (events_[fd] == 0) continue;
-        int ready = mask_of(fd);
-        if (!ready) continue;
-        bits -= (ready & kRead ? 1 : 0) + (ready & kWrite ? 1 : 0);
-        int mask = ready & events_[fd];
-        if (!mask) continue;
-        if (count == capacity) {
-          scan_start_ = fd;
-          return count;
-        }
-        out[2 * count] = fd;
-        out[2 * count + 1] = mask;
-        ++count;
-      }
-    }
-    return count;
+    return rotating_scan(max_fd_ + 1, &scan_start_, out, capacity, bits, [&](int fd) {
+      if (events_[fd] == 0) return ScanHit{fd, 0, 0};
+      const int ready = mask_of(fd);
+      return ScanHit{fd, ready & events_[fd], (ready & kRead ? 1 : 0) + (ready & kWrite ? 1 : 0)};
+    });
   }
 
   fd_set read_interest_, write_interest_;

@@ -7,6 +7,7 @@
 // iteration, not per message). Closing the socket drops it at once and rejects any waiter.
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
+import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
 
@@ -210,11 +211,6 @@ function checkSocket(sock: unknown): Socket {
   return sock;
 }
 
-function checkBytes(name: string, value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgType(name, 'a Buffer or Uint8Array', value);
-  return value;
-}
-
 /**
  * Reads into `buf`; resolves with the byte count (0 at EOF).
  *
@@ -226,7 +222,7 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
   // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
     checkSocket(sock);
-    checkBytes('buf', buf);
+    checkBuffer('buf', buf);
     const w = checkIdle(sock, 'read');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) return guardedRecv(loop, sock, buf, checked);
@@ -272,29 +268,30 @@ export async function sockRecv(loop: Loop, sock: Socket, n: number, opts?: WaitO
 }
 
 /**
- * Sends every byte of `data`, waiting for room as often as needed. A timeout or abort stops it
- * between sends: what the kernel already took stays sent, and the error's `bytesWritten` says
- * how much that was.
+ * Sends every byte of `data` (a string as UTF-8), waiting for room as often as needed. A timeout
+ * or abort stops it between sends: what the kernel already took stays sent, and the error's
+ * `bytesWritten` says how much that was.
  */
-export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array, opts?: WaitOptions): Promise<void> {
+export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> {
+  let bytes: Uint8Array;
   let sent: number;
   let guard: WaitGuard | null = null;
   try {
     checkSocket(sock);
-    checkBytes('data', data);
+    bytes = toBytes('data', data);
     checkIdle(sock, 'write');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) guard = new WaitGuard(loop, checked, 'send');
-    sent = sock.send(data) ?? 0;
+    sent = sock.send(bytes) ?? 0;
   } catch (err) {
     guard?.done();
     return Promise.reject(err);
   }
-  if (sent === data.length) {
+  if (sent === bytes.length) {
     guard?.done();
     return SENT;
   }
-  return sendRestSlow(loop, sock, data, sent, guard);
+  return sendRestSlow(loop, sock, bytes, sent, guard);
 }
 
 async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number, guard: WaitGuard | null): Promise<void> {

@@ -3,7 +3,7 @@
 // it is readable, a callSoon is queued or a timer is due, one iteration runs with a zero timeout.
 // Nothing ever blocks, so Node's timers, I/O and promises go on beside iomux's callbacks.
 import { performance } from 'node:perf_hooks';
-import { iomuxError } from './errors.js';
+import { errnoError, iomuxError } from './errors.js';
 import { native, type NativeFdWatch } from './native.js';
 import type { BaseSelector } from './selectors.js';
 import type { ExceptionContext } from './exceptions.js';
@@ -25,7 +25,8 @@ export interface EmbeddedHost {
 /**
  * Schedules a Loop's iterations on Node's event loop: on the selector fd's readiness, at the
  * earliest timer, or at once (setImmediate) when something was queued.
- * @throws ERR_BACKEND_UNAVAILABLE for a selector without a pollable fd (select, poll)
+ * @throws ERR_BACKEND_UNAVAILABLE for a selector without a pollable fd (select, poll); a system
+ *   error (syscall 'uv_poll_init') if libuv cannot watch the selector's fd
  */
 export class EmbeddedDriver {
   readonly #host: EmbeddedHost;
@@ -42,8 +43,14 @@ export class EmbeddedDriver {
       throw iomuxError('ERR_BACKEND_UNAVAILABLE',
         `attach() needs a selector whose own fd can be polled (epoll or kqueue); ${selector.backend} has none`);
     }
+    const watch = new native.FdWatch(this.#tick);
+    const rc = watch.start(pollable.fileno());
+    if (rc < 0) {
+      watch.close();
+      throw errnoError(rc, 'uv_poll_init');
+    }
     this.#host = host;
-    this.#watch = new native.FdWatch(pollable.fileno(), this.#tick);
+    this.#watch = watch;
     this.#schedule();
   }
 

@@ -308,7 +308,8 @@ export class Loop {
    * Drives this loop from Node's event loop without blocking it, until detach() or close().
    * Node's process stays alive while the loop has readers, writers, timers or callbacks.
    * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
-   *   while run() runs, ERR_LOOP_CLOSED
+   *   while run() runs, ERR_LOOP_CLOSED, a system error (syscall 'uv_poll_init') if libuv
+   *   cannot watch the selector's fd
    */
   attach(): void {
     this.#checkOpen();
@@ -381,8 +382,8 @@ export class Loop {
   sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> { return aio.sockRecv(this, s, n, opts); }
   /** Reads into `buf`; resolves with the byte count (0 at EOF). */
   sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> { return aio.sockRecvInto(this, s, buf, opts); }
-  /** Sends all of `data`, waiting for room as often as needed. */
-  sockSendAll(s: Socket, data: Uint8Array, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
+  /** Sends all of `data` (a string as UTF-8), waiting for room as often as needed. */
+  sockSendAll(s: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
   /** Resolves with the next connection on a listening socket. */
   sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
   /** Connects; rejects with the connect error (e.g. ECONNREFUSED). */

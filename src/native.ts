@@ -36,6 +36,8 @@ export interface NativeConstants {
 
 /** A libuv poll on one fd: calls `onReadable` from Node's own event loop. */
 export interface NativeFdWatch {
+  /** Starts watching `fd` for readability: 0, or -errno (uv_poll_init/uv_poll_start). */
+  start(fd: number): number;
   ref(): void;
   unref(): void;
   /** Stops watching for good. */
@@ -44,7 +46,7 @@ export interface NativeFdWatch {
 
 export interface NativeAddon {
   NativeSelector: new (results: Int32Array) => NativeSelectorHandle;
-  FdWatch: new (fd: number, onReadable: (status: number) => void) => NativeFdWatch;
+  FdWatch: new (onReadable: (status: number) => void) => NativeFdWatch;
   /** Backends compiled into this build, best last (epoll/kqueue after select and poll). */
   backends: string[];
   FD_SETSIZE: number;

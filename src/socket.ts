@@ -2,6 +2,7 @@
 // never an exception; every real failure is a Node-style error with code, errno and syscall.
 // The socket knows nothing of the loop: aio.ts and transports.ts do the waiting.
 import { isIP } from 'node:net';
+import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
@@ -142,9 +143,17 @@ export class Socket {
     if (soError !== 0) throw errnoError(-soError, 'connect');
   }
 
-  /** Reads into `buf`: the byte count, 0 at EOF, or null when nothing is there yet. */
-  recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
-    const n = native.recv(this.#fd, buf, offset, length);
+  /**
+   * Reads into `buf` (from `offset`, at most `length` bytes): the byte count, 0 at EOF, or null
+   * when nothing is there yet.
+   * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (a span outside `buf`), ERR_SOCKET_CLOSED,
+   *   a system error such as ECONNRESET
+   */
+  recvInto(buf: Uint8Array, offset = 0, length?: number): number | null {
+    checkBuffer('buf', buf);
+    const len = length ?? buf.length - offset;
+    checkSpan(buf, offset, len);
+    const n = native.recv(this.#fd, buf, offset, len);
     if (n >= 0) return n;
     return this.#failed(n, 'recv');
   }
@@ -157,9 +166,17 @@ export class Socket {
     return got === null ? null : buf.subarray(0, got);
   }
 
-  /** Writes what the kernel takes now: the byte count, or null when its buffer is full. */
-  send(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
-    const n = native.send(this.#fd, buf, offset, length);
+  /**
+   * Writes what the kernel takes now: the byte count, or null when its buffer is full. A string
+   * is sent as UTF-8; `offset`, `length` and the count are then in bytes of that encoding.
+   * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (a span outside `data`), ERR_SOCKET_CLOSED,
+   *   a system error such as EPIPE
+   */
+  send(data: Uint8Array | string, offset = 0, length?: number): number | null {
+    const buf = toBytes('data', data);
+    const len = length ?? buf.length - offset;
+    checkSpan(buf, offset, len);
+    const n = native.send(this.#fd, buf, offset, len);
     if (n >= 0) return n;
     return this.#failed(n, 'send');
   }

@@ -7,6 +7,7 @@ import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
 import { ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
+import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
 export interface Protocol {
@@ -102,8 +103,7 @@ export class Transport {
 
   /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
   write(data: Uint8Array | string): void {
-    if (typeof data === 'string') data = Buffer.from(data);
-    else if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer, Uint8Array or string', data);
+    data = toBytes('data', data);
     if (this.#eofRequested || this.#state !== 'open') {
       throw iomuxError('ERR_TRANSPORT_CLOSED', 'Cannot write after writeEof(), close() or abort()');
     }

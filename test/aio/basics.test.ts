@@ -132,6 +132,16 @@ describe.each(backends)('%s loop', (backend) => {
     expect([err.code, err.errno, err.syscall]).toEqual(['ECONNRESET', -104, 'recv']);
   });
 
+  test('sockSendAll sends a string as its UTF-8 bytes', async () => {
+    const loop = openLoop(backend);
+    const [a, b] = connectedPair('socketpair');
+    const text = 'grüße ✓';
+    const got = await loop.runUntilComplete(
+      Promise.all([loop.sockSendAll(a, text), recvExactly(loop, b, Buffer.byteLength(text))]).then(([, buf]) => buf),
+    );
+    expect(got.toString('utf8')).toBe(text);
+  });
+
   test('sockSendAll rejects with EPIPE on a socket whose write side is shut down', async () => {
     const loop = openLoop(backend);
     const [a] = connectedPair('tcp4');
@@ -149,7 +159,7 @@ describe.each(backends)('%s loop', (backend) => {
       [() => loop.sockRecv(a, 1.5), 'ERR_INVALID_ARG_VALUE'],
       [() => loop.sockRecvInto(a, 'buf' as never), 'ERR_INVALID_ARG_TYPE'],
       [() => loop.sockRecvInto(5 as never, Buffer.alloc(1)), 'ERR_INVALID_ARG_TYPE'],
-      [() => loop.sockSendAll(a, 'text' as never), 'ERR_INVALID_ARG_TYPE'],
+      [() => loop.sockSendAll(a, 42 as never), 'ERR_INVALID_ARG_TYPE'],
       [() => loop.sockSendAll(null as never, Buffer.alloc(1)), 'ERR_INVALID_ARG_TYPE'],
       [() => loop.sockAccept('listener' as never), 'ERR_INVALID_ARG_TYPE'],
       [() => loop.sockConnect(undefined as never, { host: '127.0.0.1', port: 1 }), 'ERR_INVALID_ARG_TYPE'],

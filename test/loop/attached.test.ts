@@ -1,8 +1,11 @@
 // Node-embedded mode (DESIGN §3): attach() lets Node's own event loop drive the Loop, so Node
 // timers, promises and iomux callbacks all make progress in one ordinary Node program.
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Loop } from '../../src/loop.js';
-import type { BackendName } from '../../src/selectors.js';
+import { EpollSelector, type BackendName } from '../../src/selectors.js';
 import { cleanup, closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
 
 const loops: Loop[] = [];
@@ -68,6 +71,26 @@ describe('attach(): Node drives the loop', () => {
       loops.push(loop);
       expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'ERR_BACKEND_UNAVAILABLE' }));
       expect(loop.isAttached()).toBe(false);
+    }
+  });
+
+  // libuv checks the fd with epoll_ctl on Linux, which refuses regular files (epoll_ctl(2): EPERM).
+  it.runIf(process.platform === 'linux')('reports a selector fd libuv cannot watch as a system error, and stays usable', async () => {
+    const file = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      class Unwatchable extends EpollSelector {
+        override fileno(): number { return file; }
+      }
+      const loop = new Loop({ selector: new Unwatchable() });
+      loops.push(loop);
+      expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'EPERM', errno: -constants.errno.EPERM, syscall: 'uv_poll_init' }));
+      expect(loop.isAttached()).toBe(false);
+      let ran = false;
+      loop.callSoon(() => { ran = true; });
+      await loop.run();
+      expect(ran).toBe(true);
+    } finally {
+      closeSync(file);
     }
   });
 

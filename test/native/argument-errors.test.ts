@@ -1,0 +1,73 @@
+// The native contract (STYLE.md §4; issue 11 item 3): the addon returns -errno and never throws a
+// codeless error. Its argument checks only guard against bugs in the TypeScript layer (which
+// validates user input first), and still raise TypeError ERR_INVALID_ARG_TYPE or RangeError
+// ERR_INVALID_ARG_VALUE; FdWatch reports a failed start as -errno for TypeScript to build the error.
+import { openSync, closeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, test } from 'vitest';
+import { native } from '../../src/native.js';
+import { cleanup, expectError, socketpair, unusedFd } from '../helpers/fds.js';
+
+afterEach(cleanup);
+
+describe('native argument checks carry a code', () => {
+  test.each(['recv', 'send', 'read', 'write'] as const)('%s refuses a non-buffer with TypeError ERR_INVALID_ARG_TYPE', (name) => {
+    const [a] = socketpair();
+    expectError(() => native[name](a, 'text' as never, 0, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => native[name](a, Buffer.alloc(4), 'x' as never, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
+  });
+
+  test.each(['recv', 'send', 'read', 'write'] as const)('%s refuses a span outside the buffer with RangeError ERR_INVALID_ARG_VALUE', (name) => {
+    const [a] = socketpair();
+    for (const [off, len] of [[-1, 1], [0, 5], [5, 0], [2, 3]]) {
+      expectError(() => native[name](a, Buffer.alloc(4), off, len), RangeError, 'ERR_INVALID_ARG_VALUE');
+    }
+  });
+
+  test('integer-argument functions refuse other types with TypeError ERR_INVALID_ARG_TYPE', () => {
+    const { AF_INET, SOCK_STREAM } = native.constants;
+    expectError(() => native.listen('3' as never, 1), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => native.close(undefined as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => native.socket(AF_INET, 'stream' as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => native.bind(0, AF_INET, 127 as never, 0), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => native.signalWatch('SIGINT' as never, 0), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => new native.NativeSelector([] as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+    const sel = new native.NativeSelector(new Int32Array(8));
+    expect(sel.open(0)).toBe(0);
+    expectError(() => sel.add('0' as never, 1), TypeError, 'ERR_INVALID_ARG_TYPE');
+    sel.close();
+    expect(SOCK_STREAM).toBeGreaterThan(0);
+  });
+});
+
+describe('FdWatch', () => {
+  test('refuses a non-function callback with TypeError ERR_INVALID_ARG_TYPE', () => {
+    expectError(() => new native.FdWatch(5 as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+  });
+
+  test('start() returns -EBADF for a closed fd, without throwing', () => {
+    const watch = new native.FdWatch(() => {});
+    expect(watch.start(unusedFd())).toBe(-constants.errno.EBADF);
+    watch.close();
+  });
+
+  // libuv checks the fd with epoll_ctl on Linux, which refuses regular files (epoll_ctl(2): EPERM).
+  test.runIf(process.platform === 'linux')('start() returns -EPERM for a regular file, without throwing', () => {
+    const file = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      const watch = new native.FdWatch(() => {});
+      expect(watch.start(file)).toBe(-constants.errno.EPERM);
+      watch.close();
+    } finally {
+      closeSync(file);
+    }
+  });
+
+  test('start() after close() returns -EINVAL', () => {
+    const [a] = socketpair();
+    const watch = new native.FdWatch(() => {});
+    watch.close();
+    expect(watch.start(a)).toBe(-constants.errno.EINVAL);
+  });
+});
