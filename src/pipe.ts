@@ -5,6 +5,7 @@
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { kBeforeClose } from './socket.js';
+import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { constants as osConstants } from 'node:os';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
@@ -34,7 +35,8 @@ export class PipeEnd {
 
   /** Reads into `buf`: the byte count, 0 at EOF (every writer closed), or null when nothing is there yet. */
   readInto(buf: Uint8Array, offset = 0, length = buf.length - offset): number | null {
-    if (!(buf instanceof Uint8Array)) throw invalidArgType('buf', 'a Buffer or Uint8Array', buf);
+    checkBuffer('buf', buf);
+    checkSpan(buf, offset, length);
     const n = native.read(this.fileno(), buf, offset, length);
     if (n >= 0) return n;
     if (n === EAGAIN) return null;
@@ -46,9 +48,10 @@ export class PipeEnd {
    * @throws EPIPE once every reader is gone (Node ignores SIGPIPE, so the write reports it)
    */
   write(data: Uint8Array | string, offset = 0, length?: number): number | null {
-    if (typeof data === 'string') data = Buffer.from(data);
-    else if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer, Uint8Array or string', data);
-    const n = native.write(this.fileno(), data, offset, length ?? data.length - offset);
+    const buf = toBytes('data', data);
+    const len = length ?? buf.length - offset;
+    checkSpan(buf, offset, len);
+    const n = native.write(this.fileno(), buf, offset, len);
     if (n >= 0) return n;
     if (n === EAGAIN) return null;
     throw errnoError(n, 'write');
