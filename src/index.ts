@@ -17,6 +17,8 @@ export type { ExceptionContext, ExceptionHandler } from './exceptions.js';
 export type { LoopOptions } from './loop.js';
 export { Socket, socketpair } from './socket.js';
 export { PipeEnd, pipe } from './pipe.js';
+export { StreamReader, StreamWriter } from './streams.js';
+export type { IncompleteReadError, LimitOverrunError } from './streams.js';
 export type { Address, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';
 export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';

@@ -37,10 +37,12 @@ import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
 import * as transports from './transports.js';
 import * as pipes from './pipe-transports.js';
+import * as streams from './streams.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
 import type { WaitOptions } from './wait-options.js';
 import type { PipeEnd } from './pipe.js';
+import type { StreamReader, StreamWriter } from './streams.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -399,6 +401,13 @@ export class Loop {
   connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectReadPipe(this, factory, pipe); }
   /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
   connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
+
+  /** Connects and returns a [StreamReader, StreamWriter] pair (streams.ts). */
+  openConnection(opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> { return streams.openConnection(this, opts); }
+  /** Listens and calls `cb(reader, writer)` for each connection. */
+  startServer(cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>, opts: ListenOptions & { limit?: number }): Promise<Server> {
+    return streams.startServer(this, cb, opts);
+  }
 
   // ---- the iteration -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-// The three echo examples (issue #3 item 5), each started on port 0 on every backend and driven by
+// The four echo examples (issue #3 item 5), each started on port 0 on every backend and driven by
 // real clients: Node `net` sockets in a child process (an independent implementation) that echo
 // random payloads and check every byte. Then each example is shut down the way it is meant to be,
 // and the loop must end by itself (nothing left registered) with every fd given back.
@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startCallbackEcho } from '../../examples/echo-callbacks.js';
 import { startProtocolEcho } from '../../examples/echo-protocol.js';
 import { acceptForever, listen } from '../../examples/echo-async.js';
+import { startStreamsEcho } from '../../examples/echo-streams.js';
 import type { Loop } from '../../src/loop.js';
 import { openFdCount } from '../helpers/fds.js';
 import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
@@ -126,14 +127,34 @@ describe.each(backends)('%s loop', (backend) => {
   );
 });
 
+describe.each(backends)('%s loop: echo-streams.ts', (backend) => {
+  test.each([['small', small], ['large (up to 4 MiB per write)', large]] as const)(
+    'echo-streams.ts: Node clients, %s random payloads, come back intact; server.close() and `closed` end it',
+    async (_size, load) => {
+      const before = openFdCount();
+      const loop = openLoop(backend, 20_000);
+      const server = await startStreamsEcho(loop, 0);
+      const report = await drive(loop, {
+        port: (server.address as { port: number }).port,
+        shutdown: () => server.close(),
+        finished: () => server.closed,
+      }, load);
+      expectAllEchoed(report, load);
+      expect(server.connections.size).toBe(0);
+      cleanupLoops();
+      expect(openFdCount()).toBe(before);
+    },
+  );
+});
+
 describe('the example files', () => {
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts'])('%s is under 40 lines', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-streams.ts'])('%s is under 40 lines', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
     const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
     expect(lines).toBeLessThan(40);
   });
 
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts'])('%s imports only the public API', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-streams.ts'])('%s imports only the public API', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
     const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
     expect(imports).toEqual(['../src/index.js']);
