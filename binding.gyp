@@ -19,6 +19,7 @@
       "sources": [
         "native/binding.cc",
         "native/binding_socket.cc",
+        "native/binding_datagram.cc",
         "native/binding_watch.cc",
         "native/select.cc",
         "native/poll.cc",

@@ -8,6 +8,7 @@
 #include <sys/select.h>
 
 #include "binding_args.h"
+#include "binding_datagram.h"
 #include "binding_socket.h"
 #include "binding_watch.h"
 #include "selector.h"
@@ -127,6 +128,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", backends);
   exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
   InitSocketBindings(env, exports);
+  InitDatagramBindings(env, exports);
   InitWatchBindings(env, exports);
   return exports;
 }

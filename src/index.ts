@@ -18,6 +18,8 @@ export type { LoopOptions } from './loop.js';
 export { Socket, socketpair } from './socket.js';
 export { PipeEnd, pipe } from './pipe.js';
 export { StreamReader, StreamWriter } from './streams.js';
+export { DatagramTransport } from './datagram.js';
+export type { DatagramProtocol, DatagramEndpointOptions, HostPort } from './datagram.js';
 export type { IncompleteReadError, LimitOverrunError } from './streams.js';
 export type { Address, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';

@@ -38,11 +38,13 @@ import * as aio from './aio.js';
 import * as transports from './transports.js';
 import * as pipes from './pipe-transports.js';
 import * as streams from './streams.js';
+import * as datagram from './datagram.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
 import type { WaitOptions } from './wait-options.js';
 import type { PipeEnd } from './pipe.js';
 import type { StreamReader, StreamWriter } from './streams.js';
+import type { DatagramEndpointOptions, DatagramProtocol, DatagramTransport } from './datagram.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -390,6 +392,14 @@ export class Loop {
   sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
   /** Connects; rejects with the connect error (e.g. ECONNREFUSED). */
   sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
+  /** Sends one datagram to `address` (a UDP socket). */
+  sockSendTo(s: Socket, data: Uint8Array | string, address: { host: string; port: number }, opts?: WaitOptions): Promise<void> {
+    return aio.sockSendTo(this, s, data, address, opts);
+  }
+  /** Receives one datagram into `buf`: its size and sender. */
+  sockRecvFrom(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<{ bytes: number; address: { host: string; port: number } }> {
+    return aio.sockRecvFrom(this, s, buf, opts);
+  }
   /** Listens and makes a Transport and a Protocol (from `factory`) per connection. */
   createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
   /** Connects and wraps the socket in a Transport driving the Protocol from `factory`. */
@@ -402,6 +412,10 @@ export class Loop {
   /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
   connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
 
+  /** A UDP endpoint bound to `local` and/or connected to `remote`, driving `factory()`'s DatagramProtocol. */
+  createDatagramEndpoint<P extends DatagramProtocol>(factory: () => P, opts: DatagramEndpointOptions): Promise<[DatagramTransport, P]> {
+    return datagram.createDatagramEndpoint(this, factory, opts);
+  }
   /** Connects and returns a [StreamReader, StreamWriter] pair (streams.ts). */
   openConnection(opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> { return streams.openConnection(this, opts); }
   /** Listens and calls `cb(reader, writer)` for each connection. */

@@ -67,6 +67,10 @@ export interface NativeAddon {
   getsockname(fd: number): NativeAddress | number;
   getpeername(fd: number): NativeAddress | number;
   pipe(): [number, number] | number;
+  /** One datagram to (family, host, port); family 0: to the connected peer. Bytes sent or -errno. */
+  sendto(fd: number, buf: Uint8Array, offset: number, length: number, family: number, host?: string, port?: number): number;
+  /** One datagram and its sender, or -errno. */
+  recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): (NativeAddress & { bytes: number }) | number;
   socketpair(): [number, number] | number;
   /** Installs a handler that writes the signal number to wakeFd; keeps the old disposition. */
   signalWatch(signo: number, wakeFd: number): number;

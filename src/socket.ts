@@ -82,6 +82,9 @@ export class Socket {
 
   static tcp(): Socket { return Socket.#create('IPv4'); }
   static tcp6(): Socket { return Socket.#create('IPv6'); }
+  /** A UDP socket (IPv4): sendTo/recvFrom, or connect() then send/recvInto. */
+  static udp(): Socket { return Socket.#create('IPv4', C.SOCK_DGRAM); }
+  static udp6(): Socket { return Socket.#create('IPv6', C.SOCK_DGRAM); }
   static unix(): Socket { return Socket.#create('unix'); }
 
   /** A TCP socket of the family that `host` belongs to ('localhost' is IPv4). */
@@ -89,8 +92,8 @@ export class Socket {
     return isIP(host) === 6 ? Socket.tcp6() : Socket.tcp();
   }
 
-  static #create(family: SocketFamily): Socket {
-    return new Socket(check(native.socket(FAMILY_CODES[family], C.SOCK_STREAM), 'socket'), family);
+  static #create(family: SocketFamily, type: number = C.SOCK_STREAM): Socket {
+    return new Socket(check(native.socket(FAMILY_CODES[family], type), 'socket'), family);
   }
 
   /** The fd, or -1 once closed. */
@@ -179,6 +182,32 @@ export class Socket {
     const n = native.send(this.#fd, buf, offset, len);
     if (n >= 0) return n;
     return this.#failed(n, 'send');
+  }
+
+  /**
+   * Sends one datagram (a string as UTF-8) to `address`: the byte count, or null when the
+   * kernel's buffer is full. Datagrams are never split: a short count does not happen.
+   * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE, ERR_SOCKET_CLOSED, a system error
+   *   such as EMSGSIZE or ECONNREFUSED (an ICMP error reported by an earlier datagram)
+   */
+  sendTo(data: Uint8Array | string, address: { host: string; port: number }): number | null {
+    const buf = toBytes('data', data);
+    const fd = this.#open();
+    const [host, port] = resolveAddress(this.family, address);
+    const n = native.sendto(fd, buf, 0, buf.length, FAMILY_CODES[this.family], host, port);
+    if (n >= 0) return n;
+    return this.#failed(n, 'sendto');
+  }
+
+  /**
+   * Receives one datagram into `buf` (a longer one is truncated to fit, as recvfrom(2) does):
+   * its byte count and sender, or null when none is waiting.
+   */
+  recvFrom(buf: Uint8Array): { bytes: number; address: { host: string; port: number } } | null {
+    checkBuffer('buf', buf);
+    const r = native.recvfrom(this.#open(), buf, 0, buf.length);
+    if (typeof r === 'number') return this.#failed(r, 'recvfrom');
+    return { bytes: r.bytes, address: { host: r.host, port: r.port } };
   }
 
   shutdown(how: 'read' | 'write' | 'both' = 'both'): void {
