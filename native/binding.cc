@@ -9,6 +9,7 @@
 
 #include "binding_args.h"
 #include "binding_datagram.h"
+#include "binding_resolver.h"
 #include "binding_socket.h"
 #include "binding_watch.h"
 #include "selector.h"
@@ -129,6 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
   InitSocketBindings(env, exports);
   InitDatagramBindings(env, exports);
+  InitResolverBindings(env, exports);
   InitWatchBindings(env, exports);
   return exports;
 }

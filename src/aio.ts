@@ -5,6 +5,7 @@
 // in request/response code, a registration is kept after its waiter is satisfied and dropped
 // at the end of the next loop iteration if nobody waits again by then (one batched check per
 // iteration, not per message). Closing the socket drops it at once and rejects any waiter.
+import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { checkBuffer, toBytes } from './bytes.js';
@@ -330,17 +331,53 @@ export async function sockAccept(loop: Loop, sock: Socket, opts?: WaitOptions): 
 export async function sockConnect(loop: Loop, sock: Socket, address: Address, opts?: WaitOptions): Promise<void> {
   checkSocket(sock);
   return guarded(loop, checkWaitOptions(opts), 'connect', async (guard) => {
-    try {
-      if (sock.connect(address)) return;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'EISCONN') return;
-      if (code !== 'EALREADY') throw err;
+    if (!isName(address)) return connectTo(loop, sock, address, guard);
+    // A name resolves in the socket's family; each address is tried in order, the last failure
+    // is the one reported (a failed connect(2) leaves a TCP socket free to connect again).
+    const family = sock.family === 'IPv6' ? 6 : 4;
+    const found = await lookupUnder(guard, loop, address.host, address.port, family);
+    let last: unknown;
+    for (const a of found) {
+      try {
+        return await connectTo(loop, sock, { host: a.host, port: a.port }, guard);
+      } catch (err) {
+        if (guard?.error === err) throw err;
+        last = err;
+      }
     }
-    const w = waitersOf(loop, sock);
-    await waitOn(guard, w, 'write', () => w.waitWritable());
-    sock.finishConnect();
+    throw last;
   });
+}
+
+/** loop.getaddrinfo() that the operation's guard (timeout, abort) ends with the guard's own error. */
+async function lookupUnder(guard: WaitGuard | null, loop: Loop, host: string, port: number, family: 4 | 6)
+  : Promise<Array<{ host: string; port: number }>> {
+  if (guard === null) return loop.getaddrinfo(host, port, { family });
+  const ac = new AbortController();
+  try {
+    return await guard.wait(() => loop.getaddrinfo(host, port, { family, signal: ac.signal }), () => () => ac.abort());
+  } catch (err) {
+    throw guard.error ?? err;
+  }
+}
+
+/** A host that is a name: neither numeric nor the literal 'localhost' (the socket maps that). */
+function isName(address: Address): address is { host: string; port: number } {
+  const host = (address as { host?: unknown } | null)?.host;
+  return typeof host === 'string' && host !== 'localhost' && isIP(host) === 0;
+}
+
+async function connectTo(loop: Loop, sock: Socket, address: Address, guard: WaitGuard | null): Promise<void> {
+  try {
+    if (sock.connect(address)) return;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EISCONN') return;
+    if (code !== 'EALREADY') throw err;
+  }
+  const w = waitersOf(loop, sock);
+  await waitOn(guard, w, 'write', () => w.waitWritable());
+  sock.finishConnect();
 }
 
 /** Sends one datagram to `address`, waiting for room in the kernel's buffer if need be. */

@@ -25,5 +25,6 @@ export type { Address, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';
 export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';
 export type { WaitOptions } from './wait-options.js';
+export type { LookupOptions, ResolvedAddress } from './names.js';
 export { errnoError } from './errors.js';
 export type { IomuxError, IomuxErrorCode, SystemError } from './errors.js';

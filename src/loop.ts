@@ -39,12 +39,14 @@ import * as transports from './transports.js';
 import * as pipes from './pipe-transports.js';
 import * as streams from './streams.js';
 import * as datagram from './datagram.js';
+import * as names from './names.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
 import type { WaitOptions } from './wait-options.js';
 import type { PipeEnd } from './pipe.js';
 import type { StreamReader, StreamWriter } from './streams.js';
 import type { DatagramEndpointOptions, DatagramProtocol, DatagramTransport } from './datagram.js';
+import type { LookupOptions, ResolvedAddress } from './names.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -412,6 +414,11 @@ export class Loop {
   /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
   connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
 
+  /**
+   * Resolves a host name with getaddrinfo(3) on a native helper thread, completed through this
+   * loop (owned or attached): every address, in the system's order. Unknown name: ENOTFOUND.
+   */
+  getaddrinfo(host: string, port: number, opts?: LookupOptions): Promise<ResolvedAddress[]> { return names.getaddrinfo(this, this.#signals, host, port, opts); }
   /** A UDP endpoint bound to `local` and/or connected to `remote`, driving `factory()`'s DatagramProtocol. */
   createDatagramEndpoint<P extends DatagramProtocol>(factory: () => P, opts: DatagramEndpointOptions): Promise<[DatagramTransport, P]> {
     return datagram.createDatagramEndpoint(this, factory, opts);

@@ -5,6 +5,8 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
+import { resolveHostPort } from './names.js';
+import { isIP } from 'node:net';
 import { ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
@@ -418,6 +420,13 @@ export class Server {
   }
 }
 
+/** A host that is a name (not numeric, not the literal 'localhost' the socket maps itself). */
+function needsLookup(opts: ListenOptions | ConnectOptions): boolean {
+  if (typeof opts !== 'object' || opts === null || opts.path !== undefined) return false;
+  const host = opts.host;
+  return typeof host === 'string' && host !== 'localhost' && isIP(host) === 0;
+}
+
 function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; address: Address } {
   if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'an object', opts);
   if (opts.path !== undefined) return { sock: Socket.unix(), address: { path: opts.path } };
@@ -438,6 +447,11 @@ function removeStaleSocket(path: string): void {
 }
 
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
+  // A host name binds its first address (names.ts); numeric hosts and paths go on at once.
+  if (needsLookup(opts)) {
+    return resolveHostPort(loop, { host: opts.host!, port: opts.port ?? 0 }, 0)
+      .then((a) => createServer(loop, factory, { ...opts, host: a.host }));
+  }
   // Every failure is a rejection, bad arguments included, and a failure closes the socket.
   let sock: Socket | undefined;
   try {
@@ -462,6 +476,19 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
 
 export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
   if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+  if (needsLookup(opts)) {
+    // Every address of both families, in the system's order, each on a fresh socket; the last
+    // failure is the one reported.
+    let last: unknown;
+    for (const a of await loop.getaddrinfo(opts.host!, opts.port ?? 0)) {
+      try {
+        return await createConnection(loop, factory, { ...opts, host: a.host });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
   const { sock, address } = listenAddress(opts);
   try {
     await loop.sockConnect(sock, address);
