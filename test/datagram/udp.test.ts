@@ -155,3 +155,45 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
     });
   });
 });
+
+/** A UDP socket whose kernel buffer "is full" (sendTo/send return null) until `full` is cleared. */
+class FullSocket extends Socket {
+  full = true;
+  override sendTo(data: Uint8Array | string, address: HostPort): number | null {
+    return this.full ? null : super.sendTo(data, address);
+  }
+}
+
+describe.each(modes)('$name: datagram write buffering', (mode) => {
+  test('datagrams the kernel cannot take are queued whole: pauseWriting above 64 KiB, resumeWriting once sent', async () => {
+    const { DatagramTransport } = await import('../../src/datagram.js');
+    const { native } = await import('../../src/native.js');
+    const receiver = boundUdp();
+    const to = receiver.localAddress as HostPort;
+    await inMode(mode, async (loop) => {
+      const sock = new FullSocket(native.socket(native.constants.AF_INET, native.constants.SOCK_DGRAM), 'IPv4');
+      const events: string[] = [];
+      const proto: DatagramProtocol = {
+        datagramReceived() {},
+        pauseWriting: () => void events.push('pause'),
+        resumeWriting: () => void events.push('resume'),
+      };
+      const t = new DatagramTransport(loop, sock, proto, null);
+      for (let i = 0; i < 10; i++) t.sendTo(Buffer.alloc(10_000, i), to);
+      expect(t.getWriteBufferSize()).toBe(100_000);
+      expect(events).toEqual(['pause']);
+      loop.callLater(5, () => { sock.full = false; });
+      for (let i = 0; i < 100 && t.getWriteBufferSize() > 0; i++) await sleep(loop, 2);
+      expect(t.getWriteBufferSize()).toBe(0);
+      expect(events).toEqual(['pause', 'resume']);
+      const buf = Buffer.alloc(20_000);
+      const firsts: number[] = [];
+      for (let got = receiver.recvFrom(buf); got !== null; got = receiver.recvFrom(buf)) {
+        expect(got.bytes).toBe(10_000);
+        firsts.push(buf[0]);
+      }
+      expect(firsts).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      t.close();
+    });
+  });
+});
