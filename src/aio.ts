@@ -21,10 +21,10 @@ type Settle = { resolve: () => void; reject: (err: unknown) => void };
 type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject: (err: unknown) => void };
 
 /** One settled promise for every sockSendAll the kernel took at once: nothing to allocate. */
-const SENT: Promise<void> = Promise.resolve();
+export const SENT: Promise<void> = Promise.resolve();
 
 /** Per-socket wait state: at most one reader and one writer waiting at a time. */
-class SocketWaiters {
+export class SocketWaiters {
   readonly loop: Loop;
   readonly sock: Socket;
   readonly fd: number;
@@ -163,7 +163,8 @@ function busy(what: string, fd: number): Error {
 const waitersBySocket = new WeakMap<Socket, SocketWaiters>();
 const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
 
-function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
+/** @internal For aio-datagram.ts. */
+export function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
   let w = waitersBySocket.get(sock);
   if (w === undefined || w.loop !== loop) {
     w = new SocketWaiters(loop, sock);
@@ -201,13 +202,13 @@ function queueIdleCheck(w: SocketWaiters): void {
  * sendAll could put its bytes in the middle of the first one's stream. Returns the socket's wait
  * state, if it has one.
  */
-function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
+export function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
   const w = waitersBySocket.get(sock);
   if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
   return w;
 }
 
-function checkSocket(sock: unknown): Socket {
+export function checkSocket(sock: unknown): Socket {
   if (!(sock instanceof Socket)) throw invalidArgType('sock', 'an iomux Socket', sock);
   return sock;
 }
@@ -248,7 +249,7 @@ function guardedRecv(loop: Loop, sock: Socket, buf: Uint8Array, opts: WaitOption
  * Starts a wait on `w` under `guard` (if any): the guard's timeout or abort releases exactly the
  * waiter this call made, never a later one.
  */
-function waitOn<T>(guard: WaitGuard | null, w: SocketWaiters, kind: 'read' | 'write', start: () => Promise<T>): Promise<T> {
+export function waitOn<T>(guard: WaitGuard | null, w: SocketWaiters, kind: 'read' | 'write', start: () => Promise<T>): Promise<T> {
   if (guard === null) return start();
   return guard.wait(start, () => {
     if (kind === 'read') {
@@ -380,40 +381,3 @@ async function connectTo(loop: Loop, sock: Socket, address: Address, guard: Wait
   sock.finishConnect();
 }
 
-/** Sends one datagram to `address`, waiting for room in the kernel's buffer if need be. */
-export function sockSendTo(loop: Loop, sock: Socket, data: Uint8Array | string, address: { host: string; port: number },
-  opts?: WaitOptions): Promise<void> {
-  try {
-    checkSocket(sock);
-    const bytes = toBytes('data', data);
-    checkIdle(sock, 'write');
-    const checked = checkWaitOptions(opts);
-    if (checked === undefined && sock.sendTo(bytes, address) !== null) return SENT;
-    return guarded(loop, checked, 'sendto', async (guard) => {
-      const w = waitersOf(loop, sock);
-      while (sock.sendTo(bytes, address) === null) await waitOn(guard, w, 'write', () => w.waitWritable());
-    });
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/** Receives one datagram into `buf`; resolves with its size and sender. */
-export function sockRecvFrom(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions)
-  : Promise<{ bytes: number; address: { host: string; port: number } }> {
-  try {
-    checkSocket(sock);
-    checkBuffer('buf', buf);
-    checkIdle(sock, 'read');
-    return guarded(loop, checkWaitOptions(opts), 'recvfrom', async (guard) => {
-      const w = waitersOf(loop, sock);
-      for (;;) {
-        const got = sock.recvFrom(buf);
-        if (got !== null) return got;
-        await waitOn(guard, w, 'read', () => w.waitReadable());
-      }
-    });
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}

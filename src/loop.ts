@@ -35,6 +35,7 @@ import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
+import * as aioDatagram from './aio-datagram.js';
 import * as transports from './transports.js';
 import * as pipes from './pipe-transports.js';
 import * as streams from './streams.js';
@@ -396,11 +397,11 @@ export class Loop {
   sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
   /** Sends one datagram to `address` (a UDP socket). */
   sockSendTo(s: Socket, data: Uint8Array | string, address: { host: string; port: number }, opts?: WaitOptions): Promise<void> {
-    return aio.sockSendTo(this, s, data, address, opts);
+    return aioDatagram.sockSendTo(this, s, data, address, opts);
   }
   /** Receives one datagram into `buf`: its size and sender. */
   sockRecvFrom(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<{ bytes: number; address: { host: string; port: number } }> {
-    return aio.sockRecvFrom(this, s, buf, opts);
+    return aioDatagram.sockRecvFrom(this, s, buf, opts);
   }
   /** Listens and makes a Transport and a Protocol (from `factory`) per connection. */
   createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
