@@ -31,14 +31,24 @@ struct Lookup {
   std::vector<ResolvedAddress> out;
 };
 
-// Everything below is guarded by g_mutex. A lookup lives in g_lookups from start until take or
-// cancel; the queue holds the ids not yet picked up by a thread.
-std::mutex g_mutex;
-std::condition_variable g_work;
-std::deque<int> g_queue;
-std::unordered_map<int, std::shared_ptr<Lookup>> g_lookups;
-int g_next_id = 1;
-int g_threads = 0;
+// Guarded by `mutex`. A lookup lives in `lookups` from start until take or cancel; the queue
+// holds the ids not yet picked up by a thread.
+struct Pool {
+  std::mutex mutex;
+  std::condition_variable work;
+  std::deque<int> queue;
+  std::unordered_map<int, std::shared_ptr<Lookup>> lookups;
+  int next_id = 1;
+  int threads = 0;
+};
+
+// Made once and never destroyed, on purpose: the helper threads wait on `work` until the process
+// ends, and destroying a condition variable that has waiters blocks in glibc, so a static
+// destructor at exit() would hang the process.
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
 
 void run_lookup(Lookup* l) {
   addrinfo hints;
@@ -61,13 +71,14 @@ void run_lookup(Lookup* l) {
 }
 
 void worker() {
-  std::unique_lock<std::mutex> lock(g_mutex);
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lock(p.mutex);
   for (;;) {
-    g_work.wait(lock, [] { return !g_queue.empty(); });
-    int id = g_queue.front();
-    g_queue.pop_front();
-    auto it = g_lookups.find(id);
-    if (it == g_lookups.end()) continue;  // cancelled while queued
+    p.work.wait(lock, [&p] { return !p.queue.empty(); });
+    int id = p.queue.front();
+    p.queue.pop_front();
+    auto it = p.lookups.find(id);
+    if (it == p.lookups.end()) continue;  // cancelled while queued
     std::shared_ptr<Lookup> l = it->second;
     lock.unlock();
     run_lookup(l.get());
@@ -75,7 +86,7 @@ void worker() {
     l->done = true;
     // Still wanted? Then wake its loop. Under the lock, so resolver_cancel cannot return while
     // this write is pending on a fd its caller is about to close.
-    if (g_lookups.count(id) != 0) {
+    if (p.lookups.count(id) != 0) {
       const char zero = 0;
       ssize_t ignored = write(l->wake_fd, &zero, 1);  // a full pipe already means a wake-up
       (void)ignored;
@@ -90,35 +101,38 @@ int resolver_start(const std::string& host, int family, int wake_fd) {
   l->host = host;
   l->family = family;
   l->wake_fd = wake_fd;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  int id = g_next_id++;
-  if (g_next_id <= 0) g_next_id = 1;
-  g_lookups.emplace(id, std::move(l));
-  g_queue.push_back(id);
-  if (g_threads < kPoolSize && g_queue.size() > 0) {
-    // The threads live as long as the process: they only ever wait on g_work between lookups.
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  int id = p.next_id++;
+  if (p.next_id <= 0) p.next_id = 1;
+  p.lookups.emplace(id, std::move(l));
+  p.queue.push_back(id);
+  if (p.threads < kPoolSize) {
+    // The threads live as long as the process: between lookups they only wait on `work`.
     std::thread(worker).detach();
-    g_threads++;
+    p.threads++;
   }
-  g_work.notify_one();
+  p.work.notify_one();
   return id;
 }
 
 int resolver_take(int id, int* status, int* sys_errno, std::vector<ResolvedAddress>* out) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_lookups.find(id);
-  if (it == g_lookups.end()) return -1;
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  auto it = p.lookups.find(id);
+  if (it == p.lookups.end()) return -1;
   if (!it->second->done) return 0;
   *status = it->second->status;
   *sys_errno = it->second->sys_errno;
   *out = std::move(it->second->out);
-  g_lookups.erase(it);
+  p.lookups.erase(it);
   return 1;
 }
 
 void resolver_cancel(int id) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  g_lookups.erase(id);
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.lookups.erase(id);
 }
 
 }  // namespace iomux

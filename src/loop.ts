@@ -104,6 +104,7 @@ export class Loop {
   readonly #signals = new SignalTable(this, {
     watchWakeFd: (fd, onWake) => void this.#add(fd, EVENT_READ, onWake),
     report: (err, context) => this.#report(err, context),
+    helperChanged: () => this.#embedded?.kick(),
   });
 
   #closed = false;
@@ -112,7 +113,7 @@ export class Loop {
   readonly #embeddedHost: EmbeddedHost = {
     runOnce: () => void this.#runOnce(0),
     timeout: () => this.#timeout(),
-    hasIo: () => this.#ioCount > 0,
+    hasIo: () => this.#ioCount > 0 || this.#signals.helperPending > 0,
     report: (err, context) => this.#report(err, context),
     detach: () => this.detach(),
   };
@@ -458,7 +459,8 @@ export class Loop {
       timers.clear(); // only cancelled timers are left
       book.cancelledInHeap = 0;
     }
-    return this.#ioCount > 0 ? null : NOTHING_LEFT;
+    // A lookup on a native helper thread (names.ts) is waited for like I/O: its wake byte ends the wait.
+    return this.#ioCount > 0 || this.#signals.helperPending > 0 ? null : NOTHING_LEFT;
   }
 
   /** One iteration (see the top of the file); returns true if it ran any callback. */

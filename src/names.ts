@@ -3,12 +3,11 @@
 // owns the thread and while attached alike. Node's dns module cannot serve here: its callbacks
 // run on Node's loop, which does not turn while run() blocks in the selector.
 //
-// A pending lookup keeps the loop alive with a long timer that never fires in practice (the wake
+// A pending lookup keeps the loop alive as waiting I/O does (SignalTable.holdHelper; the wake
 // pipe's reader alone does not count as work). A cancelled lookup (abort, timeout, loop.close())
 // is forgotten natively at once: a thread already running it finishes and its result is dropped.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import type { Handle } from './handle.js';
 import type { SignalTable } from './signals.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
@@ -32,14 +31,10 @@ type HostPort = { host: string; port: number };
 const C = native.constants;
 const AF: Record<0 | 4 | 6, number> = { 0: 0 /* AF_UNSPEC */, 4: C.AF_INET, 6: C.AF_INET6 };
 const EAI = native.eaiConstants;
-// The longest delay setTimeout takes (an attached loop arms one for its earliest timer); the
-// timer only keeps the loop alive and is cancelled when the lookup ends.
-const KEEP_ALIVE_MS = 2 ** 31 - 1;
 
 interface Pending {
   host: string;
   port: number;
-  keepAlive: Handle;
   resolve: (addrs: ResolvedAddress[]) => void;
   reject: (err: Error) => void;
 }
@@ -48,8 +43,10 @@ interface Pending {
 class Lookups {
   readonly pending = new Map<number, Pending>();
   readonly wakeFd: number;
+  readonly #signals: SignalTable;
 
   constructor(signals: SignalTable, onClosed: () => void) {
+    this.#signals = signals;
     this.wakeFd = signals.helperWakeFd(() => this.collect(), () => {
       onClosed();
       this.cancelAll(iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while a name lookup ran'));
@@ -62,7 +59,7 @@ class Lookups {
       const r = native.resolverTake(id);
       if (r === undefined) continue;
       this.pending.delete(id);
-      p.keepAlive.cancel();
+      this.#signals.holdHelper(-1);
       if (r === -1) p.reject(iomuxError('ERR_CANCELLED', `The lookup of ${p.host} was lost`));
       else if (r.status !== 0 || r.addresses.length === 0) p.reject(lookupError(r.status || EAI.EAI_NONAME, r.errno, p.host));
       else p.resolve(addresses(r.addresses, p.port));
@@ -74,8 +71,13 @@ class Lookups {
     if (p === undefined) return;
     this.pending.delete(id);
     native.resolverCancel(id);
-    p.keepAlive.cancel();
+    this.#signals.holdHelper(-1);
     p.reject(err);
+  }
+
+  add(id: number, p: Pending): void {
+    this.pending.set(id, p);
+    this.#signals.holdHelper(1);
   }
 
   cancelAll(err: Error): void {
@@ -144,7 +146,7 @@ export function getaddrinfo(loop: Loop, signals: SignalTable, host: string, port
     const lookups = lookupsOf(loop, signals);
     const id = native.resolverStart(host, AF[family], lookups.wakeFd);
     const start = (): Promise<ResolvedAddress[]> => new Promise((resolve, reject) => {
-      lookups.pending.set(id, { host, port, resolve, reject, keepAlive: loop.callLater(KEEP_ALIVE_MS, () => {}) });
+      lookups.add(id, { host, port, resolve, reject });
     });
     if (guard === null) return start();
     const g = guard;

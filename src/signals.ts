@@ -24,6 +24,8 @@ export interface SignalHost {
   watchWakeFd(fd: number, onWake: () => void): void;
   /** Hands a handler's error to the loop's exception handler. */
   report(err: unknown, context: ExceptionContext): void;
+  /** helperPending changed: an attached loop re-evaluates what keeps Node alive. */
+  helperChanged(): void;
 }
 
 /** One Loop's signal handlers and its wake-up pipe. */
@@ -36,6 +38,7 @@ export class SignalTable {
   #wakeWrite = -1;
   /** The native helpers' client (byte 0), if one asked for the pipe. */
   #helper: { onWake: () => void; onClose: () => void } | null = null;
+  #helperPending = 0;
 
   constructor(loop: Loop, host: SignalHost) {
     this.#loop = loop;
@@ -88,6 +91,20 @@ export class SignalTable {
     this.#openWakePipe();
     this.#helper = { onWake, onClose };
     return this.#wakeWrite;
+  }
+
+  /**
+   * Results native helpers still owe: while there are any, the loop has work to wait for (the
+   * wake pipe's reader alone does not keep it alive).
+   */
+  get helperPending(): number {
+    return this.#helperPending;
+  }
+
+  /** A native helper took on (+1) or finished or dropped (-1) a piece of work. */
+  holdHelper(delta: 1 | -1): void {
+    this.#helperPending += delta;
+    this.#host.helperChanged();
   }
 
   /** Restores every disposition it replaced and closes the wake pipe. */
