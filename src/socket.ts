@@ -53,7 +53,7 @@ function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): 
   const numeric = host === 'localhost' ? (family === 'IPv6' ? '::1' : '127.0.0.1') : host;
   const version = isIP(numeric);
   if (version === 0) {
-    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here)", host, TypeError);
+    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here: loop.sockConnect() and loop.getaddrinfo() resolve names)", host, TypeError);
   }
   if ((version === 6) !== (family === 'IPv6')) {
     throw invalidArgValue(`${name}.host`, `an ${family} address for this ${family} socket`, host, TypeError);
