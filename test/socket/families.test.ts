@@ -3,7 +3,6 @@
 // remote addresses, read EOF as 0, half-close with shutdown('write'), and are made non-blocking and
 // close-on-exec. IPv6 tests skip (saying so in their name) only if ::1 cannot be bound here.
 import { afterEach, describe, expect, test } from 'vitest';
-import { native } from '../../src/native.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import { pipe } from '../../src/pipe.js';
 import { openFdCount } from '../helpers/fds.js';
