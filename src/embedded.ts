@@ -97,6 +97,12 @@ export class EmbeddedDriver {
         this.#timer = setTimeout(this.#onTimer, Math.ceil(timeout));
         this.#timerAt = at;
       }
+    } else if (this.#timer !== null) {
+      // No live loop timer is left (the one armed for was cancelled, e.g. a completed
+      // operation's timeout): a Node timer kept for it would hold the process until it fired.
+      clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#timerAt = Infinity;
     }
     // Keep Node alive only while readers or writers wait; timers and immediates hold it themselves.
     if (this.#host.hasIo()) this.#watch.ref();

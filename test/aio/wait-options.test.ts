@@ -9,6 +9,7 @@ import type { Loop } from '../../src/loop.js';
 import { cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
 import { cleanupModes, inMode, modes } from '../helpers/modes.js';
 import { openFdCount } from '../helpers/fds.js';
+import { INDEX, runProgram } from '../helpers/program.js';
 import { cleanupNet, connectedPair, drainSocket, fillSocket, listener, rejectionOf, track } from '../helpers/net.js';
 
 afterEach(() => {
@@ -197,4 +198,24 @@ describe('wait options: bad arguments and fd cleanup', () => {
     });
     expect(openFdCount()).toBe(before);
   });
+});
+
+describe('wait options: an attached program exits once its operation is done', () => {
+  // Regression: the embedded driver kept the Node timer it had armed for the operation's timeout
+  // after the timeout was cancelled, so the process lived on until that timer fired.
+  test('a sockRecv with a 30 s timeout that completed does not keep the process alive', async () => {
+    if (!modes.some((m) => m.attached)) return;
+    const { exit, out } = await runProgram(`
+      import { Loop, socketpair } from ${JSON.stringify(INDEX)};
+      const loop = new Loop({ backend: 'epoll' });
+      loop.attach();
+      const [a, b] = socketpair();
+      setTimeout(() => a.send('x'), 20);
+      const got = await loop.sockRecv(b, 4, { timeout: 30000 });
+      console.log(got.toString());
+      a.close();
+      b.close();`);
+    expect(exit).toBe(0);
+    expect(out.trim()).toBe('x');
+  }, 15_000);
 });

@@ -3,15 +3,13 @@
 // ENOTFOUND; a signal cancels (a running lookup finishes on its thread and is ignored); loop
 // close rejects what is pending. sockConnect, createConnection, createServer and
 // createDatagramEndpoint take names. Only localhost and names from the hosts file: no network.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { DatagramProtocol } from '../../src/datagram.js';
 import { openFdCount } from '../helpers/fds.js';
-import { ROOT, ensureBuilt } from '../helpers/cli.js';
+import { INDEX, runProgram } from '../helpers/program.js';
 import { Recorder, cleanupNet, closedPort, listener, rejectionOf, track, trackServer } from '../helpers/net.js';
 import { cleanupModes, inMode, modes } from '../helpers/modes.js';
 import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
@@ -135,23 +133,14 @@ describe('getaddrinfo: the process exits by itself', () => {
   // Regression: the helper threads wait on a condition variable for the life of the process; when
   // it was a static object, its destructor at exit() blocked on those waiters and the process hung.
   test.each([['owned (run())', false], ['attached (epoll)', true]] as const)('%s: a program that did a lookup exits', async (_name, attached) => {
-    ensureBuilt();
-    const index = join(ROOT, 'dist', 'src', 'index.js');
-    const code = `
-      import { Loop } from ${JSON.stringify(index)};
+    if (attached && !backends.includes('epoll')) return;
+    const { exit, out } = await runProgram(`
+      import { Loop } from ${JSON.stringify(INDEX)};
       const loop = new Loop(${attached ? "{ backend: 'epoll' }" : ''});
       ${attached ? 'loop.attach();' : ''}
       const p = loop.getaddrinfo('localhost', 1, { family: 4 });
       const found = ${attached ? 'await p' : 'await loop.runUntilComplete(p)'};
-      console.log(found[0].host);`;
-    if (attached && !backends.includes('epoll')) return;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    const exit = await new Promise<number | string>((resolve) => {
-      const t = setTimeout(() => { child.kill('SIGKILL'); resolve('hung'); }, 10_000);
-      child.on('exit', (c) => { clearTimeout(t); resolve(c ?? 'signal'); });
-    });
+      console.log(found[0].host);`);
     expect(exit).toBe(0);
     expect(out.trim()).toBe('127.0.0.1');
   }, 15_000);
