@@ -6,12 +6,17 @@
   "target_defaults": {
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fstack-protector-strong"],
     "cflags": ["-Wall", "-Wextra", "-O2"],
-    "conditions": [
-      ["sanitize==1", {
-        "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
-        "ldflags": ["-fsanitize=address,undefined"]
-      }]
-    ]
+    "configurations": {
+      # Only Debug: a sanitized configure must never change what build/Release holds.
+      "Debug": {
+        "conditions": [
+          ["sanitize==1", {
+            "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"],
+            "ldflags": ["-fsanitize=address,undefined"]
+          }]
+        ]
+      }
+    }
   },
   "targets": [
     {

@@ -2,6 +2,8 @@
 // address and fd-pair helpers, which return an object/array on success and -errno on failure.
 #include "binding_socket.h"
 
+#include <fcntl.h>
+#include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -64,6 +66,14 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
   return number(info, fd_close(int_arg(info, 0)));
+}
+
+// dup(fd) -> a new close-on-exec fd for the same open file, or -errno. The tests and the fuzzer
+// use it to reproduce epoll's dup pitfall (epoll(7) Q6).
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  int fd = fcntl(int_arg(info, 0), F_DUPFD_CLOEXEC, 0);
+  return number(info, fd < 0 ? -errno : fd);
 }
 
 Napi::Value SetOpt(const Napi::CallbackInfo& info) {
@@ -170,6 +180,7 @@ void InitSocketBindings(Napi::Env env, Napi::Object exports) {
   fast("write", FastTransfer<WriteMutable>);
   fn("shutdown", Shutdown);
   fn("close", Close);
+  fn("dup", Dup);
   fn("setsockopt", SetOpt);
   fn("getsockopt", GetOpt);
   fn("getsockname", SockName);

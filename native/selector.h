@@ -14,7 +14,14 @@
 // - Every failure is returned as -errno; nothing here throws.
 // - A registered fd closed behind the selector's back: select and poll report it ready with the
 //   asked bits (the owner's next read fails with EBADF); epoll and kqueue drop it as the kernel
-//   does. remove() of such an fd succeeds.
+//   does. This layer owns the rule that remove() of such an fd succeeds: it returns 0 (or 1, see
+//   below), never -EBADF/-ENOENT, whether or not the number was reused since. remove() of an fd
+//   that is not registered returns -ENOENT; add() of one that is returns -EEXIST.
+// - epoll's dup pitfall (epoll(7) Q6): an fd closed while a dup keeps its file open can stay in
+//   the kernel's interest list under its old number. Results are masked with the current
+//   registration, and remove() of such an fd rebuilds the kernel object from the registrations
+//   and returns 1: backendFd() keeps its number but is a new file, which whoever polls it
+//   (libuv) must watch anew.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +36,7 @@ class Selector {
   virtual ~Selector() = default;
   virtual int add(int fd, int events) = 0;
   virtual int modify(int fd, int events) = 0;
-  virtual int remove(int fd) = 0;
+  virtual int remove(int fd) = 0;  // 0, or 1 when backendFd() was replaced; -errno on failure
   virtual int wait(int timeout_ms, int32_t* out, int capacity) = 0;
   virtual void close() = 0;
   // The kernel object's own fd (epoll/kqueue), pollable by another loop; -1 where none exists.

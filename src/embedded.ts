@@ -30,7 +30,8 @@ export interface EmbeddedHost {
  */
 export class EmbeddedDriver {
   readonly #host: EmbeddedHost;
-  readonly #watch: NativeFdWatch;
+  readonly #selector: BaseSelector;
+  #watch: NativeFdWatch;
   #immediate: NodeJS.Immediate | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** performance.now() at which #timer fires; Infinity when none is set. */
@@ -43,15 +44,35 @@ export class EmbeddedDriver {
       throw iomuxError('ERR_BACKEND_UNAVAILABLE',
         `attach() needs a selector whose own fd can be polled (epoll or kqueue); ${selector.backend} has none`);
     }
+    const fileno = pollable.fileno.bind(pollable);
+    this.#watch = this.#watchFd(fileno());
+    this.#host = host;
+    this.#selector = selector;
+    // epoll's dup pitfall repair replaces the kernel object behind that fd (DESIGN §6.1): libuv
+    // then watches a file that is gone, so the watch starts again on the new one.
+    selector.onBackendFdChange = () => {
+      if (this.#closed) return;
+      this.#watch.close();
+      try {
+        this.#watch = this.#watchFd(fileno());
+      } catch (err) {
+        this.#host.report(err, { message: 'The selector fd could not be watched again; detaching' });
+        this.#host.detach();
+        return;
+      }
+      this.#schedule();
+    };
+    this.#schedule();
+  }
+
+  #watchFd(fd: number): NativeFdWatch {
     const watch = new native.FdWatch(this.#tick);
-    const rc = watch.start(pollable.fileno());
+    const rc = watch.start(fd);
     if (rc < 0) {
       watch.close();
       throw errnoError(rc, 'uv_poll_init');
     }
-    this.#host = host;
-    this.#watch = watch;
-    this.#schedule();
+    return watch;
   }
 
   /** Something was queued from outside an iteration: make sure one comes. */
@@ -63,6 +84,7 @@ export class EmbeddedDriver {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#selector.onBackendFdChange = null;
     this.#watch.close();
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     if (this.#timer !== null) clearTimeout(this.#timer);

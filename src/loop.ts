@@ -30,7 +30,8 @@ import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './er
 import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
 import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, type BackendName, type FileLike } from './selectors.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, fdOrNull, type BackendName, type FileLike } from './selectors.js';
+import { FdOwners } from './close-hooks.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
@@ -100,6 +101,12 @@ export class Loop {
   #seq = 0;
 
   #exceptionHandler: ExceptionHandler = defaultExceptionHandler;
+  /** Sockets given to addReader/addWriter: closing one removes its reader and writer (§6.1). */
+  readonly #owners = new FdOwners((fd) => {
+    if (this.#closed) return;
+    this.removeReader(fd);
+    this.removeWriter(fd);
+  });
 
   readonly #signals = new SignalTable(this, {
     watchWakeFd: (fd, onWake) => void this.#add(fd, EVENT_READ, onWake),
@@ -156,14 +163,18 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_READ, cb)) this.#ioCount++;
+    this.#owners.track(fd, n);
     this.#embedded?.kick();
   }
 
-  /** Stops watching `fd` for reading. Returns false if it had no reader. @throws ERR_LOOP_CLOSED */
+  /**
+   * Stops watching `fd` for reading. Returns false if it had no reader (a Socket closed while
+   * watched has none: its close removed it). @throws ERR_LOOP_CLOSED
+   */
   removeReader(fd: FileLike): boolean {
     this.#checkOpen();
-    const n = fdOf(fd, 'fd');
-    if (n === this.#signals.wakeFd || !this.#remove(n, EVENT_READ)) return false;
+    const n = this.#watchedFd(fd);
+    if (n < 0 || n === this.#signals.wakeFd || !this.#remove(n, EVENT_READ)) return false;
     this.#ioCount--;
     return true;
   }
@@ -174,14 +185,15 @@ export class Loop {
     const n = this.#userFd(fd);
     checkCallback(cb);
     if (this.#add(n, EVENT_WRITE, cb)) this.#ioCount++;
+    this.#owners.track(fd, n);
     this.#embedded?.kick();
   }
 
   /** Stops watching `fd` for writing. Returns false if it had no writer. @throws ERR_LOOP_CLOSED */
   removeWriter(fd: FileLike): boolean {
     this.#checkOpen();
-    const n = fdOf(fd, 'fd');
-    if (!this.#remove(n, EVENT_WRITE)) return false;
+    const n = this.#watchedFd(fd);
+    if (n < 0 || !this.#remove(n, EVENT_WRITE)) return false;
     this.#ioCount--;
     return true;
   }
@@ -295,6 +307,7 @@ export class Loop {
     if (this.#runner.running) throw runningError();
     this.detach();
     this.#closed = true;
+    this.#owners.clear();
     this.selector.close();
     this.#signals.close();
     this.#readers.length = this.#writers.length = this.#interest.length = 0;
@@ -568,6 +581,12 @@ export class Loop {
     return n;
   }
 
+  /** The fd of a file object to remove; one whose fileno() fails (closed) by identity, or -1. */
+  #watchedFd(fd: FileLike): number {
+    const n = fdOrNull(fd, 'fd');
+    return n !== null ? n : this.#owners.find(fd);
+  }
+
   /**
    * Adds or replaces the reader (bit = EVENT_READ) or writer of fd; one registration per fd.
    * Returns false when it only replaced a callback.
@@ -593,8 +612,12 @@ export class Loop {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
     const rest = this.#interest[fd] & ~bit;
-    if (rest === 0) this.selector.unregister(fd);
-    else this.selector.modify(fd, rest);
+    if (rest === 0) {
+      this.selector.unregister(fd);
+      this.#owners.untrack(fd);
+    } else {
+      this.selector.modify(fd, rest);
+    }
     table[fd] = undefined;
     this.#interest[fd] = rest;
     return true;

@@ -62,6 +62,8 @@ export interface NativeAddon {
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
+  /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or -errno. */
+  dup(fd: number): number;
   setsockopt(fd: number, level: number, name: number, value: number): number;
   getsockopt(fd: number, level: number, name: number): number;
   getsockname(fd: number): NativeAddress | number;

@@ -5,6 +5,7 @@
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { kBeforeClose } from './socket.js';
+import { kCloseHooks, runCloseHooks } from './close-hooks.js';
 import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { constants as osConstants } from 'node:os';
 
@@ -14,6 +15,8 @@ const EAGAIN = -osConstants.errno.EAGAIN;
 export class PipeEnd {
   /** @internal The before-close hook (see Socket): the layer that registered this fd unregisters it. */
   [kBeforeClose]: (() => void) | null = null;
+  /** @internal Selectors' and loops' close hooks (close-hooks.ts), as Socket has them. */
+  [kCloseHooks]: Set<() => void> | null = null;
   #fd: number;
 
   /** Wraps an open non-blocking fd; the PipeEnd owns it from now on and closes it on close(). */
@@ -64,7 +67,11 @@ export class PipeEnd {
     this[kBeforeClose] = null;
     const fd = this.#fd;
     try {
-      if (hook !== null) hook();
+      try {
+        if (hook !== null) hook();
+      } finally {
+        runCloseHooks(this);
+      }
     } finally {
       this.#fd = -1;
       const rc = native.close(fd);

@@ -10,9 +10,14 @@
 //   values past 2**31-1 saturate, Infinity waits forever, NaN and non-numbers are refused.
 //   A signal neither raises nor shortens a wait.
 // - A registered fd closed behind the selector's back never makes select() throw or hang:
-//   select/poll report it with its asked bits, epoll/kqueue drop it. unregister() then succeeds.
+//   select/poll report it with its asked bits, epoll/kqueue drop it. unregister() then succeeds
+//   (the native layer owns that rule, see native/selector.h), and finds the key by the object
+//   itself when its fileno() throws or returns -1 (as Python does).
+// - A Socket registered here and closed without unregister() is unregistered by its close
+//   (DESIGN §6.1), so its fd number is free for the next fd.
 import { native, BACKEND_IDS, type NativeSelectorHandle } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { FdOwners } from './close-hooks.js';
 
 export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
@@ -48,8 +53,8 @@ const TRAITS: Record<BackendName, BackendTraits> = {
   kqueue: { name: 'kqueue', ctlSyscall: 'kevent', waitSyscall: 'kevent', fdLimit: Infinity },
 };
 
-const ENOENT = -2;
-const EBADF = -9;
+/** native remove(): the kernel object was replaced (epoll's dup pitfall, native/selector.h). */
+const REMOVE_REPLACED_BACKEND = 1;
 
 /** Reads the fd out of a FileLike, refusing anything that is not a non-negative integer. */
 export function fdOf(fileobj: FileLike, name = 'fileobj'): number {
@@ -63,6 +68,23 @@ export function fdOf(fileobj: FileLike, name = 'fileobj'): number {
     throw invalidArgValue(name, 'a non-negative integer file descriptor', fd);
   }
   return fd;
+}
+
+/**
+ * fdOf() for lookups: null instead of an error when `fileobj` is an object whose fileno() throws
+ * or returns a negative number (it was closed), so the caller can look it up by identity.
+ */
+export function fdOrNull(fileobj: FileLike, name = 'fileobj'): number | null {
+  if (typeof fileobj === 'object' && fileobj !== null && typeof fileobj.fileno === 'function') {
+    let fd: unknown;
+    try {
+      fd = fileobj.fileno();
+    } catch {
+      return null;
+    }
+    if (typeof fd === 'number' && Number.isInteger(fd) && fd < 0) return null;
+  }
+  return fdOf(fileobj, name);
 }
 
 function checkEvents(events: unknown): number {
@@ -109,7 +131,16 @@ export abstract class BaseSelector<T = unknown> {
   readonly #traits: BackendTraits;
   readonly #keys = new Map<number, SelectorKey<T>>();
   readonly #view = new KeyMapView(this.#keys);
+  readonly #owners = new FdOwners((fd) => this.#unregisterOnClose(fd));
+  /** Keys a Socket's close unregistered, so a later unregister(sock) still returns its key once. */
+  #closedKeys = new WeakMap<object, SelectorKey<T>>();
   #native: NativeSelectorHandle | null;
+  /**
+   * Called when the kernel object behind backendFd() was replaced (epoll's dup pitfall, DESIGN
+   * §6.1; same fd number, new file): whoever polls that fd (an attached Loop) must watch it anew.
+   * @internal
+   */
+  onBackendFdChange: (() => void) | null = null;
 
   protected constructor(backend: BackendName) {
     this.#traits = TRAITS[backend];
@@ -145,20 +176,28 @@ export abstract class BaseSelector<T = unknown> {
     if (rc < 0) throw errnoError(rc, this.#traits.ctlSyscall);
     const key: SelectorKey<T> = Object.freeze({ fileobj, fd, events, data: data as T });
     this.#keys.set(fd, key);
+    this.#owners.track(fileobj, fd);
     return key;
   }
 
   /**
-   * Stops watching `fileobj`. Succeeds for an fd that was closed while registered.
+   * Stops watching `fileobj`. Succeeds for an fd that was closed while registered; a file object
+   * whose fileno() fails once closed is found by identity. A Socket closed while registered was
+   * already unregistered by its close: this returns that key, once.
    * @throws ERR_FD_NOT_REGISTERED, ERR_SELECTOR_CLOSED
    */
   unregister(fileobj: FileLike): SelectorKey<T> {
-    const handle = this.#open();
-    const key = this.#lookup(fileobj);
-    const rc = handle.remove(key.fd);
-    this.#keys.delete(key.fd);
-    // The kernel already forgot a closed fd (EBADF), or one whose number was reused (ENOENT).
-    if (rc < 0 && rc !== EBADF && rc !== ENOENT) throw errnoError(rc, this.#traits.ctlSyscall);
+    this.#open();
+    const fd = fdOrNull(fileobj);
+    if (fd === null && typeof fileobj === 'object') {
+      const closed = this.#closedKeys.get(fileobj);
+      if (closed !== undefined) {
+        this.#closedKeys.delete(fileobj);
+        return closed;
+      }
+    }
+    const key = this.#lookup(fileobj, fd);
+    this.#remove(key);
     return key;
   }
 
@@ -169,7 +208,7 @@ export abstract class BaseSelector<T = unknown> {
    */
   modify(fileobj: FileLike, events: number, data?: T): SelectorKey<T> {
     const handle = this.#open();
-    const old = this.#lookup(fileobj);
+    const old = this.#lookup(fileobj, fdOrNull(fileobj));
     checkEvents(events);
     if (events !== old.events) {
       const rc = handle.modify(old.fd, events);
@@ -177,6 +216,7 @@ export abstract class BaseSelector<T = unknown> {
     }
     const key: SelectorKey<T> = Object.freeze({ fileobj, fd: old.fd, events, data: data as T });
     this.#keys.set(old.fd, key);
+    this.#owners.track(fileobj, old.fd);
     return key;
   }
 
@@ -209,7 +249,7 @@ export abstract class BaseSelector<T = unknown> {
   /** @throws ERR_FD_NOT_REGISTERED, ERR_SELECTOR_CLOSED */
   getKey(fileobj: FileLike): SelectorKey<T> {
     this.#open();
-    return this.#lookup(fileobj);
+    return this.#lookup(fileobj, fdOrNull(fileobj));
   }
 
   /** A live read-only view of the registrations, keyed by fd. */
@@ -228,6 +268,8 @@ export abstract class BaseSelector<T = unknown> {
     this.#native.close();
     this.#native = null;
     this.#keys.clear();
+    this.#owners.clear();
+    this.#closedKeys = new WeakMap();
   }
 
   [Symbol.dispose](): void {
@@ -244,11 +286,31 @@ export abstract class BaseSelector<T = unknown> {
     return this.#native;
   }
 
-  #lookup(fileobj: FileLike): SelectorKey<T> {
-    const fd = fdOf(fileobj);
+  /** The key of `fileobj`, by its fd, or by identity when fileno() failed (`fd` is null). */
+  #lookup(fileobj: FileLike, fd: number | null): SelectorKey<T> {
+    if (fd !== null) {
+      const key = this.#keys.get(fd);
+      if (key === undefined) throw iomuxError('ERR_FD_NOT_REGISTERED', `File descriptor ${fd} is not registered`);
+      return key;
+    }
+    for (const key of this.#keys.values()) if (key.fileobj === fileobj) return key;
+    throw iomuxError('ERR_FD_NOT_REGISTERED', 'The file object is not registered (and its fileno() fails: it is closed)');
+  }
+
+  #remove(key: SelectorKey<T>): void {
+    const rc = this.#open().remove(key.fd);
+    this.#keys.delete(key.fd);
+    this.#owners.untrack(key.fd);
+    if (rc < 0) throw errnoError(rc, this.#traits.ctlSyscall);
+    if (rc === REMOVE_REPLACED_BACKEND) this.onBackendFdChange?.();
+  }
+
+  /** A registered Socket is closing (its fd is still open): unregister it now. */
+  #unregisterOnClose(fd: number): void {
     const key = this.#keys.get(fd);
-    if (key === undefined) throw iomuxError('ERR_FD_NOT_REGISTERED', `File descriptor ${fd} is not registered`);
-    return key;
+    if (this.#native === null || key === undefined) return;
+    this.#remove(key);
+    if (typeof key.fileobj === 'object') this.#closedKeys.set(key.fileobj, key);
   }
 }
 

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { kCloseHooks, runCloseHooks } from './close-hooks.js';
 
 /** `{ host, port }` for TCP (numeric IPv4/IPv6, or 'localhost'), `{ path }` for Unix sockets. */
 export type Address = { host: string; port: number } | { path: string };
@@ -70,6 +71,8 @@ function toAddress(result: ReturnType<typeof native.getsockname>, syscall: strin
 export class Socket {
   readonly family: SocketFamily;
   [kBeforeClose]: (() => void) | null = null;
+  /** Selectors and loops watching this socket unregister it here before it closes (§6.1). */
+  [kCloseHooks]: Set<() => void> | null = null;
   #fd: number;
 
   /** Wraps an open non-blocking socket fd; the Socket owns it from now on. */
@@ -223,7 +226,11 @@ export class Socket {
     this[kBeforeClose] = null;
     const fd = this.#fd;
     try {
-      if (hook !== null) hook();
+      try {
+        if (hook !== null) hook();
+      } finally {
+        runCloseHooks(this);
+      }
     } finally {
       // Even if the hook threw (say its loop was closed), the fd is released, never leaked.
       this.#fd = -1;

@@ -141,17 +141,19 @@ export class RunningServer {
             clearTimeout(timer);
             child.stdout?.off('data', onOut);
             child.stderr?.off('data', onErr);
-            child.off('exit', onExit);
+            child.off('close', onExit);
             child.stdout?.resume(); // keep draining so a chatty server never blocks on a full pipe
             resolve(new RunningServer(spec, child, port));
             return;
           }
         }
       };
+      // 'close', not 'exit': it comes once stdout and stderr have ended, so every line the server
+      // wrote is in `err` (an 'exit' can overtake the last 'data' event under load).
       const onExit = (code: number | null, sig: string | null): void => fail(`exited before listening (${sig ?? `exit ${code}`})`);
       child.stdout?.on('data', onOut);
       child.stderr?.on('data', onErr);
-      child.once('exit', onExit);
+      child.once('close', onExit);
       child.once('error', (e) => fail(e.message));
     });
   }

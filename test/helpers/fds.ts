@@ -160,7 +160,11 @@ export function fdSoftLimit(): number {
  * group, so that killing it also ends the `sleep` it may be waiting on. Killed by cleanup().
  */
 export function shell(script: string, ...fds: number[]): ChildProcess {
-  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true });
+  // Without LD_PRELOAD: under `npm run test:asan` it names the ASan runtime, which would make
+  // every sh, sleep and kill start slowly enough to miss the timings these children keep.
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true, env });
   children.add(child);
   return child;
 }

@@ -7,7 +7,7 @@ import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
 import { expectError, openFdCount, openSelector, cleanup as cleanupFds } from '../helpers/fds.js';
 import { fdFlags, O_CLOEXEC, O_NONBLOCK } from '../helpers/net.js';
 import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { backends, cleanup as cleanupLoops } from '../loop/helpers.js';
+import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
 
 const ends = new Set<PipeEnd>();
 function trackedPipe(): [PipeEnd, PipeEnd] {
@@ -106,5 +106,33 @@ describe.each(modes)('$name: PipeEnd with addReader/addWriter', (mode) => {
       });
     }));
     expect(got).toBe('from the writer');
+  });
+});
+
+describe.each(backends)('%s: closing a registered PipeEnd unregisters it (DESIGN §6.1)', (backend) => {
+  test('from a selector and from a loop, so a new fd with the same number registers normally', () => {
+    const sel = openSelector(backend);
+    const [r, w] = trackedPipe();
+    sel.register(r, EVENT_READ);
+    const fd = r.fd;
+    r.close();
+    w.close();
+    expect(sel.getMap().has(fd)).toBe(false);
+    const [r2, w2] = trackedPipe();
+    expect(r2.fd).toBe(fd);  // the lowest free number comes back
+    sel.register(r2, EVENT_READ);
+    expect(sel.select(0)).toEqual([]);
+    w2.write('x');
+    expect(sel.select(0).map(([k, ev]) => [k.fileobj, ev])).toEqual([[r2, EVENT_READ]]);
+    sel.unregister(r2);
+  });
+
+  test('from a Loop: removeReader is not needed, and the loop has nothing left', async () => {
+    const loop = openLoop(backend);
+    const [r] = trackedPipe();
+    loop.addReader(r, () => {});
+    r.close();
+    expect(loop.selector.getMap().size).toBe(0);
+    await loop.run();  // nothing left to wait for: returns at once
   });
 });

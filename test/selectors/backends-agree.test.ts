@@ -5,7 +5,11 @@
 //
 // Only the watched end `a` of each pair is registered; operations act on either end. Sockets are
 // used, not pipes: a pipe's hang-up is the one state where select(2) legitimately differs.
+//
+// The seed is fixed (and in the test's name) so a run is reproducible: set IOMUX_FC_SEED to try
+// another. Wide random exploration is `npm run fuzz`'s job, not the suite's.
 import fc from 'fast-check';
+import { native } from '../../src/native.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends, type BaseSelector } from '../../src/selectors.js';
 import {
@@ -27,6 +31,9 @@ import {
 afterEach(cleanup);
 
 const POOL = 8;
+const SEED = Number(process.env.IOMUX_FC_SEED ?? 20261202);
+const EAGAIN = -11;
+const ECONNRESET = -104;
 
 type Op =
   | { kind: 'register'; i: number; events: number }
@@ -60,6 +67,8 @@ interface PairModel {
   registered: number; // asked events, 0 when not registered
   pending: boolean; // the peer sent data a has not read
   full: boolean; // a's send buffer is full
+  peerUnread: boolean; // a sent data the peer has not read
+  reset: boolean; // the peer closed with that data unread: a's next read past its data fails
   peerShut: boolean;
   peerClosed: boolean;
 }
@@ -68,6 +77,21 @@ function expectedMask(m: PairModel): number {
   const readable = m.pending || m.peerShut || m.peerClosed;
   const writable = !m.full || m.peerClosed; // closing the peer frees what a had sent
   return ((readable ? EVENT_READ : 0) | (writable ? EVENT_WRITE : 0)) & m.registered;
+}
+
+/**
+ * Reads a until EAGAIN or EOF and returns 'ok', or the error code the read ended with. A Unix
+ * socket whose peer closed with unread data reports ECONNRESET once, after the data it still
+ * holds (net/unix/af_unix.c sets the peer's sk_err), and EOF from then on.
+ */
+function drainOutcome(fd: number): string {
+  const buf = Buffer.alloc(64 * 1024);
+  for (;;) {
+    const n = native.read(fd, buf, 0, buf.length);
+    if (n === EAGAIN || n === 0) return 'ok';
+    if (n === ECONNRESET) return 'ECONNRESET';
+    if (n < 0) return `errno ${n}`;
+  }
 }
 
 /** Runs fn on every selector and returns 'ok' or the error code each one gave. */
@@ -109,18 +133,21 @@ function step(selectors: BaseSelector[], model: PairModel[], op: Op): void {
       m.pending = true;
       break;
     case 'drain':
-      drain(m.a);
+      expect(drainOutcome(m.a), `drain after ${m.reset ? 'a reset' : 'no reset'}`).toBe(m.reset ? 'ECONNRESET' : 'ok');
       m.pending = false;
+      m.reset = false;
       break;
     case 'fill':
       if (m.peerClosed) break; // writing would fail with EPIPE
       fill(m.a);
       m.full = true;
+      m.peerUnread = true;
       break;
     case 'peerDrain':
       if (m.peerClosed) break;
       drain(m.peer);
       m.full = false;
+      m.peerUnread = false;
       break;
     case 'peerShutdown':
       if (m.peerClosed) break;
@@ -131,19 +158,20 @@ function step(selectors: BaseSelector[], model: PairModel[], op: Op): void {
       if (m.peerClosed) break;
       closeFd(m.peer);
       m.peerClosed = true;
+      m.reset = m.peerUnread;
       break;
   }
 }
 
 describe('all backends at once', () => {
-  test(`§2 Level-triggered everywhere: random operations on ${POOL} socketpairs give identical ready sets on ${availableBackends().join(', ')}`, () => {
+  test(`§2 Level-triggered everywhere: random operations on ${POOL} socketpairs give identical ready sets on ${availableBackends().join(', ')} (seed ${SEED})`, () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
         try {
           const selectors = availableBackends().map((b) => openSelector(b));
           const model: PairModel[] = Array.from({ length: POOL }, () => {
             const [a, peer] = socketpair();
-            return { a, peer, registered: 0, pending: false, full: false, peerShut: false, peerClosed: false };
+            return { a, peer, registered: 0, pending: false, full: false, peerUnread: false, reset: false, peerShut: false, peerClosed: false };
           });
           for (const op of ops) {
             step(selectors, model, op);
@@ -163,7 +191,12 @@ describe('all backends at once', () => {
           cleanup();
         }
       }),
-      { numRuns: 50 },
+      {
+        numRuns: 50,
+        seed: SEED,
+        // The sequence that once failed at random (seed -376815274, path 4:6:7) runs every time.
+        examples: [[[{ kind: 'fill', i: 1 }, { kind: 'peerClose', i: 1 }, { kind: 'drain', i: 1 }]]],
+      },
     );
   });
 });

@@ -96,8 +96,11 @@ describe.each(availableBackends())('%s selector', (backend) => {
     (_, timeout) => {
       using _guard = watchdog(10_000);
       const [sel, r, w] = idle();
-      writeLater(w, 100);
-      const [results, ms] = timed(() => sel.select(timeout));
+      // Timed from before the child starts: its sleep runs from then, however late select() begins.
+      const [results, ms] = timed(() => {
+        writeLater(w, 100);
+        return sel.select(timeout);
+      });
       expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
       expect(ms).toBeGreaterThanOrEqual(95);
       expect(ms).toBeLessThan(100 + 5000);
@@ -107,8 +110,11 @@ describe.each(availableBackends())('%s selector', (backend) => {
   test('§3 Timeouts: select() with no argument waits until an fd is ready', () => {
     using _guard = watchdog(10_000);
     const [sel, r, w] = idle();
-    writeLater(w, 80);
-    const [results, ms] = timed(() => sel.select());
+    // Timed from before the child starts: its sleep runs from then, however late select() begins.
+    const [results, ms] = timed(() => {
+      writeLater(w, 80);
+      return sel.select();
+    });
     expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
     expect(ms).toBeGreaterThanOrEqual(75);
   });
@@ -131,8 +137,11 @@ describe.each(availableBackends())('%s selector', (backend) => {
     (timeout) => {
       using _guard = watchdog(10_000);
       const [sel, r, w] = idle();
-      writeLater(w, 120);
-      const [results, ms] = timed(() => sel.select(timeout));
+      // Timed from before the child starts: its sleep runs from then, however late select() begins.
+      const [results, ms] = timed(() => {
+        writeLater(w, 120);
+        return sel.select(timeout);
+      });
       expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
       expect(ms).toBeGreaterThanOrEqual(115);
     },

@@ -3,6 +3,7 @@
 // once; writeEof() half-closes after the queue is sent; eofReceived() returning true keeps the
 // transport open for writing, anything else closes it; a reset ends it with connectionLost(err);
 // every write after the end throws ERR_TRANSPORT_CLOSED; and the fd is released every time.
+import { native } from '../../src/native.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
@@ -39,6 +40,10 @@ async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ s
   let last: Recorder | undefined;
   const srv = trackServer(await loop.createServer(() => (last = make()), { host: '127.0.0.1', port: 0 }));
   const client = track(Socket.tcp());
+  // A small receive window, set before connecting: with the kernel's autotuning a client that
+  // does not read could otherwise absorb megabytes, and whether a 4 MiB write fills the
+  // server's buffers (so pauseWriting comes) would depend on the machine's load and sysctls.
+  native.setsockopt(client.fd, native.constants.SOL_SOCKET, native.constants.SO_RCVBUF, 64 * 1024);
   await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
   await loop.runUntilComplete(sleep(loop, 5)); // connectionMade has run
   return { srv, client, server: () => last! };
@@ -128,7 +133,9 @@ describe.each(backends)('%s loop', (backend) => {
 
   test('writeEof() half-closes after the queue is sent; the transport still reads', async () => {
     const loop = openLoop(backend, 10_000);
-    const data = pattern(4 << 20, 14);
+    // More than the server's send buffer can grow to (tcp_wmem max, 4 MiB by default) plus the
+    // client's small window: the write must queue past high water, whatever the autotuning.
+    const data = pattern(16 << 20, 14);
     const { client, server } = await serverAndRawClient(loop, () => new Recorder({ keepOpenOnEof: true }));
     const t = server().transport;
     t.write(data);
