@@ -189,7 +189,7 @@ function queueIdleCheck(w: SocketWaiters): void {
   if (batch.length === 0) {
     const pending = batch;
     w.loop.callSoon(() => {
-      for (let i = 0; i < pending.length; i++) pending[i].dropIdle();
+      for (let i = 0; i < pending.length; i++) pending[i]!.dropIdle(); // i < length
       pending.length = 0;
     });
   }

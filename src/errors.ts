@@ -3,6 +3,7 @@
 // a negative `errno` and `syscall`.
 import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
+/** The stable codes of iomux's own errors (system errors carry the errno name instead). */
 export type IomuxErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
   | 'ERR_INVALID_ARG_VALUE'
@@ -24,8 +25,12 @@ export type IomuxErrorCode =
 type ErrorBase = typeof Error | typeof TypeError | typeof RangeError;
 
 /** An error that carries one of iomux's stable codes. `instanceof` still sees TypeError etc. */
-export type IomuxError = Error & { code: IomuxErrorCode };
+export type IomuxError = Error & {
+  /** Which error this is. */
+  code: IomuxErrorCode;
+};
 
+/** An error of class `Base` (Error, TypeError or RangeError) with one of iomux's codes. */
 export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBase = Error): IomuxError {
   const err = new Base(message) as IomuxError;
   err.code = code;
@@ -34,8 +39,11 @@ export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBas
 
 /** A failed syscall, shaped like Node's own (`err.code === 'EBADF'`, `err.errno === -9`). */
 export interface SystemError extends Error {
+  /** The errno name, e.g. 'EBADF'. */
   code: string;
+  /** The negative errno, as Node reports it. */
   errno: number;
+  /** The syscall that failed, e.g. 'epoll_ctl'. */
   syscall: string;
 }
 
@@ -69,6 +77,7 @@ export function invalidArgValue(name: string, expected: string, received: unknow
   return iomuxError('ERR_INVALID_ARG_VALUE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, Base);
 }
 
+/** A TypeError ERR_INVALID_ARG_TYPE: "The argument 'data' must be a Buffer ... Received 5 (number)" */
 export function invalidArgType(name: string, expected: string, received: unknown): IomuxError {
   return iomuxError('ERR_INVALID_ARG_TYPE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, TypeError);
 }

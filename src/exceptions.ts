@@ -4,13 +4,19 @@ import type { Handle } from './handle.js';
 
 /** What the exception handler receives beside the error. */
 export interface ExceptionContext {
+  /** What failed, e.g. "Exception in reader callback for fd 7". */
   readonly message: string;
+  /** The callback that threw. */
   readonly callback?: () => void;
+  /** The fd whose reader or writer threw. */
   readonly fd?: number;
+  /** The handle (callSoon/callLater) whose callback threw. */
   readonly handle?: Handle;
+  /** The signal whose handler threw, e.g. 'SIGINT'. */
   readonly signal?: string;
 }
 
+/** Receives what loop callbacks throw (Loop.setExceptionHandler()); the loop goes on. */
 export type ExceptionHandler = (err: unknown, context: ExceptionContext) => void;
 
 /** Prints the message, the context and the error with console.error. */

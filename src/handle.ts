@@ -3,6 +3,9 @@
 // Fields with a leading underscore are the loop's: they are plain properties (not #private)
 // so that the timer heap and the loop read them without an accessor on the hot path.
 
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { describeObject } from './inspect.js';
+
 /** Counts a loop keeps about its timers; a cancelled timer updates them itself (lazy removal). */
 export interface TimerBook {
   /** Timers in the heap that are neither cancelled nor run: they keep the loop alive. */
@@ -52,6 +55,14 @@ export class Handle {
       book.cancelledInHeap++;
     }
   }
+
+  /** `Handle { callback: [Function: tick], when: 1520.3, cancelled: false }` (when: timers only). */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    const fields: Record<string, unknown> = { callback: this._callback };
+    if (this._when >= 0) fields.when = this._when;
+    fields.cancelled = this._cancelled;
+    return describeObject('Handle', fields, depth, options);
+  }
 }
 
 /**
@@ -70,7 +81,7 @@ export class HandleQueue {
   constructor(capacity = 64) {
     let cap = 1;
     while (cap < capacity) cap *= 2;
-    this.#items = new Array<Handle | undefined>(cap).fill(undefined);
+    this.#items = Array.from<Handle | undefined>({ length: cap });
   }
 
   get size(): number {
@@ -107,7 +118,7 @@ export class HandleQueue {
 
   #grow(): void {
     const old = this.#items;
-    const next = new Array<Handle | undefined>(old.length * 2).fill(undefined);
+    const next = Array.from<Handle | undefined>({ length: old.length * 2 });
     for (let k = 0; k < this.#size; k++) next[k] = old[(this.#head + k) & (old.length - 1)];
     this.#items = next;
     this.#head = 0;

@@ -26,6 +26,8 @@
 // batch's readiness for N is not delivered to it. Removed callbacks are simply gone from the
 // array. (libuv invalidates the rest of the batch instead; the stamp costs one compare.)
 import { performance } from 'node:perf_hooks';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { describeObject } from './inspect.js';
 import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
 import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
@@ -55,6 +57,7 @@ export type { ExceptionContext, ExceptionHandler };
 
 type Callback = () => void;
 
+/** How to build a Loop: the backend to use, or a selector to use as is. */
 export interface LoopOptions {
   /** Selector backend to create ('select', 'poll', 'epoll', 'kqueue'); default: the best. */
   backend?: BackendName;
@@ -346,6 +349,12 @@ export class Loop {
     driver?.close();
   }
 
+  /** `Loop { backend: 'epoll', running: false, attached: false, closed: false }` */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    const fields = { backend: this.selector.backend, running: this.isRunning(), attached: this.isAttached(), closed: this.closed };
+    return describeObject('Loop', fields, depth, options);
+  }
+
   /** True between attach() and detach(). */
   isAttached(): boolean {
     return this.#embedded !== null;
@@ -397,29 +406,70 @@ export class Loop {
   // The code lives in aio.ts and transports.ts; these one-line delegates give them asyncio's names.
 
   // Every sock* method takes a last optional { signal, timeout } (wait-options.ts): an abort
-  // rejects with an AbortError (code ABORT_ERR), a timeout with ETIMEDOUT; nothing is consumed.
+  // rejects with an AbortError (code ABORT_ERR, cause = the signal's reason), a timeout with
+  // ETIMEDOUT; either way nothing is consumed and the socket stays usable.
 
-  /** Reads up to `n` bytes; resolves with a Buffer (empty at EOF). */
+  /**
+   * Reads up to `n` bytes; resolves with a new Buffer (empty at EOF). Tries the read first and
+   * waits for readability only if nothing is there. Every failure is a rejection.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket), ERR_INVALID_ARG_VALUE (`n` not a
+   *   positive integer, or another read already waits on this socket), ERR_SOCKET_CLOSED (closed
+   *   before or while waiting), ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from
+   *   recv such as ECONNRESET
+   */
   sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> { return aio.sockRecv(this, s, n, opts); }
-  /** Reads into `buf`; resolves with the byte count (0 at EOF). */
+  /**
+   * Reads into `buf`; resolves with the byte count (0 at EOF).
+   * @throws (rejects) as sockRecv(); ERR_INVALID_ARG_TYPE if `buf` is not a Uint8Array
+   */
   sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> { return aio.sockRecvInto(this, s, buf, opts); }
-  /** Sends all of `data` (a string as UTF-8), waiting for room as often as needed. */
+  /**
+   * Sends all of `data` (a string as UTF-8), waiting for room as often as needed. Cut short by
+   * a timeout or abort, the error's `bytesWritten` says how much the kernel took.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket, or data not a Uint8Array or string),
+   *   ERR_INVALID_ARG_VALUE (another send already waits on this socket), ERR_SOCKET_CLOSED,
+   *   ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from send such as EPIPE
+   */
   sockSendAll(s: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
-  /** Resolves with the next connection on a listening socket. */
+  /**
+   * Resolves with the next connection on a listening socket.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (another accept already waits),
+   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error such as EMFILE
+   */
   sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
-  /** Connects; rejects with the connect error (e.g. ECONNREFUSED). */
+  /**
+   * Connects `s` to `address` (a host name resolves in the socket's family, each address tried
+   * in turn); resolves once connected.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad socket or address,
+   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ENOTFOUND, ABORT_ERR, ETIMEDOUT, or the connect error
+   *   such as ECONNREFUSED or ENOENT
+   */
   sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
-  /** Sends one datagram to `address` (a UDP socket). */
+  /**
+   * Sends one datagram to `address` (a UDP socket).
+   * @throws (rejects) as sockSendAll(), and EMSGSIZE for a datagram too large
+   */
   sockSendTo(s: Socket, data: Uint8Array | string, address: { host: string; port: number }, opts?: WaitOptions): Promise<void> {
     return aioDatagram.sockSendTo(this, s, data, address, opts);
   }
-  /** Receives one datagram into `buf`: its size and sender. */
+  /**
+   * Receives one datagram into `buf`: its size and sender.
+   * @throws (rejects) as sockRecvInto(), and ECONNREFUSED on a connected socket after an ICMP error
+   */
   sockRecvFrom(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<{ bytes: number; address: { host: string; port: number } }> {
     return aioDatagram.sockRecvFrom(this, s, buf, opts);
   }
-  /** Listens and makes a Transport and a Protocol (from `factory`) per connection. */
+  /**
+   * Listens and makes a Transport and a Protocol (from `factory`) per connection.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory,
+   *   ERR_LOOP_CLOSED, ENOTFOUND, or a system error from bind/listen such as EADDRINUSE or EACCES
+   */
   createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
-  /** Connects and wraps the socket in a Transport driving the Protocol from `factory`. */
+  /**
+   * Connects and wraps the socket in a Transport driving the Protocol from `factory`.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory,
+   *   ERR_LOOP_CLOSED, or the connect error such as ECONNREFUSED
+   */
   createConnection(factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
     return transports.createConnection(this, factory, opts);
   }
@@ -510,9 +560,10 @@ export class Loop {
     const writers = this.#writers;
     const readStamp = this.#readStamp;
     const writeStamp = this.#writeStamp;
+    // i < count, and the selector wrote count (fd, mask) pairs: the indexing needs no checks.
     for (let i = 0; i < count; i++) {
-      const fd = results[2 * i];
-      const mask = results[2 * i + 1];
+      const fd = results[2 * i]!;
+      const mask = results[2 * i + 1]!;
       if ((mask & EVENT_READ) !== 0) {
         const cb = readers[fd];
         if (cb !== undefined && readStamp[fd] !== epoch) {
@@ -597,7 +648,7 @@ export class Loop {
       table[fd] = cb;
       return false;
     }
-    const interest = fd < this.#interest.length ? this.#interest[fd] : 0;
+    const interest = fd < this.#interest.length ? this.#interest[fd]! : 0;
     // The selector fails atomically (EBADF, ERR_FD_OUT_OF_RANGE ...): nothing here changes then.
     if (interest === 0) this.selector.register(fd, bit);
     else this.selector.modify(fd, interest | bit);
@@ -611,7 +662,7 @@ export class Loop {
   #remove(fd: number, bit: number): boolean {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
-    const rest = this.#interest[fd] & ~bit;
+    const rest = this.#interest[fd]! & ~bit; // fd < table.length, and #grow() keeps both sizes equal
     if (rest === 0) {
       this.selector.unregister(fd);
       this.#owners.untrack(fd);

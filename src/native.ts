@@ -87,6 +87,7 @@ export interface NativeAddon {
   signalUnwatch(signo: number): number;
 }
 
+/** The number binding.cc's backend factory takes for each backend name. */
 export const BACKEND_IDS = { select: 0, poll: 1, epoll: 2, kqueue: 3 } as const;
 
 function packageRoot(): string {
@@ -114,4 +115,5 @@ function loadAddon(): NativeAddon {
   );
 }
 
+/** The loaded addon; importing this module fails with a build hint if it is missing. */
 export const native: NativeAddon = loadAddon();

@@ -14,6 +14,7 @@ const MAX_READ = 64 * 1024;
 /** Below this much room the rest of a slab is dropped and a new one starts. */
 const MIN_ROOM = 16 * 1024;
 
+/** One transport's (or one server's) read buffer: see the top of this file. */
 export class ReadSlab {
   /** The next read goes into buf[offset, offset + length). */
   buf: Buffer = Buffer.allocUnsafe(SLAB_BYTES);

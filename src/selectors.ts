@@ -1,34 +1,34 @@
 // Python's `selectors` for Node: one BaseSelector holds every check, the fd -> key map and the
-// error mapping; each backend class only names its kernel mechanism.
-//
-// Contract (every backend; the native side states it in native/selector.h):
-// - Level-triggered. select() reports at most one entry per fd, READ and WRITE merged, and only
-//   bits that were asked for. Readable data, EOF, a pending connection, an error or hang-up give
-//   EVENT_READ; writable space, an error or hang-up give EVENT_WRITE. select(2) has no hang-up
-//   bit, so a pipe whose writer went away shows READ only on SelectSelector.
-// - Timeouts are milliseconds: undefined/null wait forever, <= 0 polls, fractions round up,
-//   values past 2**31-1 saturate, Infinity waits forever, NaN and non-numbers are refused.
-//   A signal neither raises nor shortens a wait.
-// - A registered fd closed behind the selector's back never makes select() throw or hang:
-//   select/poll report it with its asked bits, epoll/kqueue drop it. unregister() then succeeds
-//   (the native layer owns that rule, see native/selector.h), and finds the key by the object
-//   itself when its fileno() throws or returns -1 (as Python does).
-// - A Socket registered here and closed without unregister() is unregistered by its close
-//   (DESIGN §6.1), so its fd number is free for the next fd.
+// error mapping; each backend class only names its kernel mechanism. The contract every backend
+// keeps is the TSDoc on BaseSelector (the native side states it in native/selector.h).
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { native, BACKEND_IDS, type NativeSelectorHandle } from './native.js';
+import { describeMap, describeObject } from './inspect.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { FdOwners } from './close-hooks.js';
 
+/** Event bit: the fd is readable (data, EOF, a pending connection, an error or a hang-up). */
 export const EVENT_READ = 1;
+/** Event bit: the fd is writable (room in the send buffer, an error or a hang-up). */
 export const EVENT_WRITE = 2;
 
-export type FileLike = number | { fileno(): number };
+/** What a selector watches: a file descriptor, or an object whose fileno() returns one. */
+export type FileLike = number | {
+  /** The file descriptor to watch. */
+  fileno(): number;
+};
+/** The kernel mechanism behind a selector. */
 export type BackendName = 'select' | 'poll' | 'epoll' | 'kqueue';
 
+/** One registration, as register() returns it and select() reports it. Frozen. */
 export interface SelectorKey<T = unknown> {
+  /** The object given to register(). */
   readonly fileobj: FileLike;
+  /** Its file descriptor. */
   readonly fd: number;
+  /** The watched events: EVENT_READ, EVENT_WRITE or both. */
   readonly events: number;
+  /** The caller's data given to register() or modify(). */
   readonly data: T;
 }
 
@@ -119,9 +119,40 @@ class KeyMapView<T> implements ReadonlyMap<number, SelectorKey<T>> {
   keys(): MapIterator<number> { return this.#map.keys(); }
   values(): MapIterator<SelectorKey<T>> { return this.#map.values(); }
   [Symbol.iterator](): MapIterator<[number, SelectorKey<T>]> { return this.#map.entries(); }
+  /** `SelectorKeyMap(1) { 5 => { fileobj: 5, fd: 5, events: 1, data: undefined } }` */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    return describeMap('SelectorKeyMap', this.#map, depth, options);
+  }
 }
 
+/**
+ * Watches file descriptors for readiness, after Python's `selectors.BaseSelector`. This class does
+ * the argument checks, keeps the fd -> key map and builds the errors; each subclass only names its
+ * kernel mechanism. Every backend keeps the same contract:
+ *
+ * **Readiness.** Level-triggered: an fd is reported on every select() until it is drained.
+ * select() reports at most one entry per fd, READ and WRITE merged, and only bits that were asked
+ * for. Readable data, EOF, a pending connection, an error or a hang-up give EVENT_READ; writable
+ * space, an error or a hang-up give EVENT_WRITE. select(2) has no hang-up bit, so a pipe whose
+ * writer went away shows READ only on SelectSelector.
+ *
+ * **Timeouts** are milliseconds: undefined or null wait forever, `<= 0` polls, fractions round up
+ * (a wait is never shorter than asked), values past 2**31-1 saturate, Infinity waits forever,
+ * NaN and non-numbers are refused. A signal neither raises nor shortens a wait.
+ *
+ * **Closed fds.** A registered fd closed behind the selector's back never makes select() throw or
+ * hang: select and poll report it with its asked bits, epoll and kqueue drop it. unregister() of
+ * it then succeeds (the native layer owns that rule, see native/selector.h), and finds the key by
+ * the object itself when its fileno() throws or returns -1, as Python does. A Socket registered
+ * here and closed without unregister() is unregistered by its own close (DESIGN §6.1), so its fd
+ * number is free for the next fd. Still: unregister before you close.
+ *
+ * **Failures are atomic**: a register() or modify() the kernel refuses leaves the map as it was.
+ *
+ * @typeParam T - the type of the data attached to each registration.
+ */
 export abstract class BaseSelector<T = unknown> {
+  /** The kernel mechanism this selector uses. */
   readonly backend: BackendName;
   /**
    * The last wait's results as (fd, mask) pairs: entries [2i] and [2i+1] for i < the count that
@@ -223,14 +254,17 @@ export abstract class BaseSelector<T = unknown> {
   /**
    * Waits for readiness and returns `[key, events]` pairs, one per ready fd.
    * @param timeoutMs undefined/null: forever; <= 0: poll; else at least this many ms.
+   * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad timeout, ERR_SELECTOR_CLOSED,
+   *   or a system error from the wait syscall
    */
   select(timeoutMs?: number | null): Array<[SelectorKey<T>, number]> {
     const count = this.selectRaw(timeoutMs);
     const out: Array<[SelectorKey<T>, number]> = [];
     const ready = this.ready;
+    // The backend wrote count (fd, mask) pairs into ready: every index below is in range.
     for (let i = 0; i < count; i++) {
-      const key = this.#keys.get(ready[2 * i]);
-      if (key !== undefined) out.push([key, ready[2 * i + 1]]);
+      const key = this.#keys.get(ready[2 * i]!);
+      if (key !== undefined) out.push([key, ready[2 * i + 1]!]);
     }
     return out;
   }
@@ -238,6 +272,7 @@ export abstract class BaseSelector<T = unknown> {
   /**
    * The allocation-free form of select(): waits, leaves (fd, mask) pairs in `this.ready` and
    * returns their count. The event loop uses this.
+   * @throws as select()
    */
   selectRaw(timeoutMs?: number | null): number {
     const handle = this.#open();
@@ -246,18 +281,25 @@ export abstract class BaseSelector<T = unknown> {
     return count;
   }
 
-  /** @throws ERR_FD_NOT_REGISTERED, ERR_SELECTOR_CLOSED */
+  /**
+   * The registration of `fileobj`.
+   * @throws ERR_FD_NOT_REGISTERED, ERR_SELECTOR_CLOSED
+   */
   getKey(fileobj: FileLike): SelectorKey<T> {
     this.#open();
     return this.#lookup(fileobj, fdOrNull(fileobj));
   }
 
-  /** A live read-only view of the registrations, keyed by fd. */
+  /**
+   * A live read-only view of the registrations, keyed by fd.
+   * @throws ERR_SELECTOR_CLOSED
+   */
   getMap(): ReadonlyMap<number, SelectorKey<T>> {
     this.#open();
     return this.#view;
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.#native === null;
   }
@@ -272,8 +314,15 @@ export abstract class BaseSelector<T = unknown> {
     this.#closedKeys = new WeakMap();
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** `EpollSelector { backend: 'epoll', closed: false, registered: 2 }` */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    const fields = { backend: this.backend, closed: this.closed, registered: this.#keys.size };
+    return describeObject(this.constructor.name, fields, depth, options);
   }
 
   /** The kernel object's fd for epoll/kqueue (pollable itself); -1 for select/poll. */
@@ -314,24 +363,36 @@ export abstract class BaseSelector<T = unknown> {
   }
 }
 
-/** select(2): copies every watched fd each call; fds must be below FD_SETSIZE. */
+/**
+ * select(2): copies every watched fd each call; fds must be below FD_SETSIZE.
+ * @throws a system error if the backend cannot be opened
+ */
 export class SelectSelector<T = unknown> extends BaseSelector<T> {
   constructor() { super('select'); }
 }
 
-/** poll(2): no fd limit, but the kernel still scans every registered fd on each call. */
+/**
+ * poll(2): no fd limit, but the kernel still scans every registered fd on each call.
+ * @throws a system error if the backend cannot be opened
+ */
 export class PollSelector<T = unknown> extends BaseSelector<T> {
   constructor() { super('poll'); }
 }
 
-/** epoll(7), Linux: returns only the ready fds. */
+/**
+ * epoll(7), Linux: returns only the ready fds.
+ * @throws ERR_BACKEND_UNAVAILABLE off Linux, or a system error from epoll_create1 (EMFILE ...)
+ */
 export class EpollSelector<T = unknown> extends BaseSelector<T> {
   constructor() { super('epoll'); }
   /** The epoll instance's own fd: readable when any registered fd is ready. */
   fileno(): number { return this.backendFd(); }
 }
 
-/** kqueue(2), macOS and the BSDs. Untested by this project's CI (it runs on Linux). */
+/**
+ * kqueue(2), macOS and the BSDs. Untested by this project's CI (it runs on Linux).
+ * @throws ERR_BACKEND_UNAVAILABLE where kqueue is not built, or a system error from kqueue()
+ */
 export class KqueueSelector<T = unknown> extends BaseSelector<T> {
   constructor() { super('kqueue'); }
   /** The kqueue's own fd: readable when any registered fd is ready. */

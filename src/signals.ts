@@ -159,16 +159,17 @@ export class SignalTable {
       // EAGAIN: drained. (EOF cannot happen, the loop holds the write end; other errors neither.)
       if (n === EAGAIN || n <= 0) return;
       for (let i = 0; i < n; i++) {
-        if (buf[i] === 0) {
+        const signo = buf[i]!; // read() filled n bytes
+        if (signo === 0) {
           this.#runHelper();
           continue;
         }
-        const cb = this.#handlers.get(buf[i]);
+        const cb = this.#handlers.get(signo);
         if (cb === undefined) continue; // removed since the signal arrived
         try {
           cb();
         } catch (err) {
-          const signal = signalName(buf[i]);
+          const signal = signalName(signo);
           this.#host.report(err, { message: `Exception in signal handler for ${signal}`, callback: cb, signal });
         }
       }

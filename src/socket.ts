@@ -2,19 +2,33 @@
 // never an exception; every real failure is a Node-style error with code, errno and syscall.
 // The socket knows nothing of the loop: aio.ts and transports.ts do the waiting.
 import { isIP } from 'node:net';
+import { inspect, type InspectOptionsStylized } from 'node:util';
+import { describeObject } from './inspect.js';
 import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { kCloseHooks, runCloseHooks } from './close-hooks.js';
 
 /** `{ host, port }` for TCP (numeric IPv4/IPv6, or 'localhost'), `{ path }` for Unix sockets. */
-export type Address = { host: string; port: number } | { path: string };
+export type Address =
+  | {
+      /** Numeric IPv4 or IPv6 address, or 'localhost'. */
+      host: string;
+      /** TCP port, 0 to 65535 (0: the kernel picks one, for bind). */
+      port: number;
+    }
+  | {
+      /** Unix socket path, at most 107 bytes. */
+      path: string;
+    };
+/** The address family of a Socket. */
 export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
 
 /**
  * A hook that runs just before a socket's fd is closed, while the fd is still valid. The layers
  * above (aio.ts, transports.ts) use it to unregister the fd and reject waiters; the socket itself
  * stays ignorant of them.
+ * @internal
  */
 export const kBeforeClose: unique symbol = Symbol('iomux.beforeClose');
 
@@ -68,14 +82,26 @@ function toAddress(result: ReturnType<typeof native.getsockname>, syscall: strin
   return { host: result.host, port: result.port };
 }
 
+/**
+ * A non-blocking stream socket (TCP over IPv4 or IPv6, or Unix), after Python's `socket`. Calls
+ * never wait: "would block" is an ordinary answer (`null`, or `false` from connect()), and every
+ * real failure throws a Node-style error with `code`, negative `errno` and `syscall`. Waiting for
+ * readiness is the loop's job (Loop.sockRecv() and friends, or a Transport).
+ */
 export class Socket {
+  /** 'IPv4', 'IPv6' or 'unix'. */
   readonly family: SocketFamily;
+  /** @internal */
   [kBeforeClose]: (() => void) | null = null;
   /** Selectors and loops watching this socket unregister it here before it closes (§6.1). */
   [kCloseHooks]: Set<() => void> | null = null;
   #fd: number;
 
-  /** Wraps an open non-blocking socket fd; the Socket owns it from now on. */
+  /**
+   * Wraps an open non-blocking socket fd; the Socket owns it from now on.
+   * @throws RangeError ERR_INVALID_ARG_VALUE for a bad fd, TypeError ERR_INVALID_ARG_VALUE for an
+   *   unknown family
+   */
   constructor(fd: number, family: SocketFamily) {
     if (!Number.isInteger(fd) || fd < 0) throw invalidArgValue('fd', 'a non-negative integer', fd);
     if (!Object.hasOwn(FAMILY_CODES, family)) throw invalidArgValue('family', "'IPv4', 'IPv6' or 'unix'", family, TypeError);
@@ -83,14 +109,33 @@ export class Socket {
     this.family = family;
   }
 
+  /**
+   * A new TCP socket over IPv4.
+   * @throws a system error from socket(2), e.g. EMFILE
+   */
   static tcp(): Socket { return Socket.#create('IPv4'); }
+  /**
+   * A new TCP socket over IPv6.
+   * @throws a system error from socket(2), e.g. EAFNOSUPPORT or EMFILE
+   */
   static tcp6(): Socket { return Socket.#create('IPv6'); }
-  /** A UDP socket (IPv4): sendTo/recvFrom, or connect() then send/recvInto. */
+  /**
+   * A UDP socket (IPv4): sendTo/recvFrom, or connect() then send/recvInto.
+   * @throws a system error from socket(2), e.g. EMFILE
+   */
   static udp(): Socket { return Socket.#create('IPv4', C.SOCK_DGRAM); }
+  /** A UDP socket (IPv6). @throws as udp() */
   static udp6(): Socket { return Socket.#create('IPv6', C.SOCK_DGRAM); }
+  /**
+   * A new Unix stream socket.
+   * @throws a system error from socket(2), e.g. EMFILE
+   */
   static unix(): Socket { return Socket.#create('unix'); }
 
-  /** A TCP socket of the family that `host` belongs to ('localhost' is IPv4). */
+  /**
+   * A TCP socket of the family that `host` belongs to ('localhost' is IPv4).
+   * @throws as tcp() and tcp6()
+   */
   static forHost(host: string): Socket {
     return isIP(host) === 6 ? Socket.tcp6() : Socket.tcp();
   }
@@ -101,17 +146,31 @@ export class Socket {
 
   /** The fd, or -1 once closed. */
   get fd(): number { return this.#fd; }
+  /** True once close() has run. */
   get closed(): boolean { return this.#fd < 0; }
 
-  /** @throws ERR_SOCKET_CLOSED */
+  /**
+   * The fd, for a selector (a Socket is a FileLike).
+   * @throws ERR_SOCKET_CLOSED
+   */
   fileno(): number { return this.#open(); }
 
+  /**
+   * Binds to a local address (port 0: the kernel picks one; see localAddress).
+   * @throws TypeError / RangeError (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE) for an address that
+   *   does not fit the family, ERR_SOCKET_CLOSED, or a system error such as EADDRINUSE or EACCES
+   */
   bind(address: Address): void {
     const fd = this.#open();
     const [host, port] = resolveAddress(this.family, address);
     check(native.bind(fd, FAMILY_CODES[this.family], host, port), 'bind');
   }
 
+  /**
+   * Starts accepting connections.
+   * @param backlog - the kernel's queue length for connections not yet accepted
+   * @throws RangeError ERR_INVALID_ARG_VALUE for a bad backlog, ERR_SOCKET_CLOSED, or a system error
+   */
   listen(backlog = 511): void {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw invalidArgValue('backlog', 'a non-negative integer', backlog);
@@ -119,7 +178,10 @@ export class Socket {
     check(native.listen(this.#open(), backlog), 'listen');
   }
 
-  /** A connected socket, or null when no connection is waiting. */
+  /**
+   * A connected socket, or null when no connection is waiting.
+   * @throws ERR_SOCKET_CLOSED, or a system error from accept4(2) (EMFILE, ECONNABORTED ...)
+   */
   accept(): Socket | null {
     const rc = native.accept(this.#open());
     if (rc >= 0) return new Socket(rc, this.family);
@@ -130,6 +192,8 @@ export class Socket {
   /**
    * Starts connecting. Returns true when already connected (Unix sockets often are), false when
    * the connection is in progress: wait until writable, then call finishConnect().
+   * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad address, ERR_SOCKET_CLOSED, or a
+   *   system error such as ECONNREFUSED, ENOENT (Unix path) or EAGAIN (a full Unix backlog)
    */
   connect(address: Address): boolean {
     const fd = this.#open();
@@ -143,7 +207,10 @@ export class Socket {
     throw errnoError(rc, 'connect');
   }
 
-  /** After a connect in progress became writable: throws the connect error (SO_ERROR), if any. */
+  /**
+   * After a connect in progress became writable: throws the connect error (SO_ERROR), if any.
+   * @throws the connect error (syscall 'connect'), e.g. ECONNREFUSED; ERR_SOCKET_CLOSED
+   */
   finishConnect(): void {
     const soError = check(native.getsockopt(this.#open(), C.SOL_SOCKET, C.SO_ERROR), 'getsockopt');
     if (soError !== 0) throw errnoError(-soError, 'connect');
@@ -164,7 +231,10 @@ export class Socket {
     return this.#failed(n, 'recv');
   }
 
-  /** Reads up to `n` bytes into a new Buffer (empty at EOF), or null when nothing is there yet. */
+  /**
+   * Reads up to `n` bytes into a new Buffer (empty at EOF), or null when nothing is there yet.
+   * @throws RangeError ERR_INVALID_ARG_VALUE unless `n` is a positive integer; as recvInto()
+   */
   recv(n: number): Buffer | null {
     if (!Number.isInteger(n) || n <= 0) throw invalidArgValue('n', 'a positive integer', n);
     const buf = Buffer.allocUnsafe(n);
@@ -213,13 +283,22 @@ export class Socket {
     return { bytes: r.bytes, address: { host: r.host, port: r.port } };
   }
 
+  /**
+   * Shuts down one or both directions (shutdown(2)); 'write' sends EOF to the peer.
+   * @throws TypeError ERR_INVALID_ARG_VALUE for another `how`, ERR_SOCKET_CLOSED, or a system error
+   *   such as ENOTCONN
+   */
   shutdown(how: 'read' | 'write' | 'both' = 'both'): void {
     const code = how === 'read' ? C.SHUT_RD : how === 'write' ? C.SHUT_WR : how === 'both' ? C.SHUT_RDWR : -1;
     if (code < 0) throw invalidArgValue('how', "'read', 'write' or 'both'", how, TypeError);
     check(native.shutdown(this.#open(), code), 'shutdown');
   }
 
-  /** Releases the fd. Closing twice does nothing. */
+  /**
+   * Releases the fd. Closing twice does nothing. Waiters on this socket (Loop.sockRecv() ...)
+   * are rejected with ERR_SOCKET_CLOSED.
+   * @throws a system error from close(2); the fd is released even then
+   */
   close(): void {
     if (this.#fd < 0) return;
     const hook = this[kBeforeClose];
@@ -238,13 +317,39 @@ export class Socket {
     }
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
+  /** `Socket { fd: 7, family: 'IPv4', closed: false }` */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    return describeObject('Socket', { fd: this.#fd, family: this.family, closed: this.closed }, depth, options);
+  }
+
+  /**
+   * The bound address (getsockname(2)).
+   * @throws ERR_SOCKET_CLOSED, or a system error
+   */
   get localAddress(): Address { return toAddress(native.getsockname(this.#open()), 'getsockname'); }
+  /**
+   * The peer's address (getpeername(2)).
+   * @throws ERR_SOCKET_CLOSED, or a system error such as ENOTCONN
+   */
   get remoteAddress(): Address { return toAddress(native.getpeername(this.#open()), 'getpeername'); }
 
+  /**
+   * TCP_NODELAY: send small writes at once instead of coalescing them (Nagle).
+   * @throws ERR_SOCKET_CLOSED, or a system error (EOPNOTSUPP on a Unix socket)
+   */
   setNoDelay(on = true): void { this.#setFlag(C.IPPROTO_TCP, C.TCP_NODELAY, on); }
+  /**
+   * SO_REUSEADDR: bind a port that still has connections in TIME_WAIT.
+   * @throws ERR_SOCKET_CLOSED, or a system error
+   */
   setReuseAddress(on = true): void { this.#setFlag(C.SOL_SOCKET, C.SO_REUSEADDR, on); }
+  /**
+   * SO_REUSEPORT: let several sockets bind the same port; the kernel spreads connections over them.
+   * @throws EOPNOTSUPP where the platform has no SO_REUSEPORT; ERR_SOCKET_CLOSED
+   */
   setReusePort(on = true): void {
     if (C.SO_REUSEPORT === undefined) throw errnoError(-95 /* EOPNOTSUPP */, 'setsockopt');
     this.#setFlag(C.SOL_SOCKET, C.SO_REUSEPORT, on);
@@ -267,7 +372,10 @@ export class Socket {
   }
 }
 
-/** A connected pair of non-blocking, close-on-exec Unix stream sockets. */
+/**
+ * A connected pair of non-blocking, close-on-exec Unix stream sockets.
+ * @throws a system error from socketpair(2), e.g. EMFILE
+ */
 export function socketpair(): [Socket, Socket] {
   const fds = native.socketpair();
   if (typeof fds === 'number') throw errnoError(fds, 'socketpair');

@@ -7,9 +7,11 @@
 // array (no allocation once it has grown). Cancelled timers are not removed here: the loop drops
 // them when they reach the top, or compacts the heap with filter() when they pile up.
 
-/** What the heap orders by. */
+/** What the heap orders by (Handle's fields; internal, like the heap). */
 export interface TimerEntry {
+  /** @internal Deadline in loop.time() milliseconds. */
   _when: number;
+  /** @internal Scheduling order, for ties. */
   _seq: number;
 }
 
@@ -17,6 +19,7 @@ function less(a: TimerEntry, b: TimerEntry): boolean {
   return a._when < b._when || (a._when === b._when && a._seq < b._seq);
 }
 
+/** The min-heap of timer handles described at the top of this file. */
 export class TimerHeap<T extends TimerEntry> {
   readonly #items: T[] = [];
 
@@ -52,7 +55,8 @@ export class TimerHeap<T extends TimerEntry> {
     const items = this.#items;
     let n = 0;
     for (let i = 0; i < items.length; i++) {
-      if (keep(items[i])) items[n++] = items[i];
+      const entry = items[i]!;
+      if (keep(entry)) items[n++] = entry;
     }
     items.length = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.#siftDown(i);
@@ -63,12 +67,15 @@ export class TimerHeap<T extends TimerEntry> {
   }
 
   #siftUp(i: number): void {
+    // Every index below is < items.length (i is a filled slot, parents and children are checked
+    // against n), so the non-null assertions hold; they cost nothing at run time.
     const items = this.#items;
-    const entry = items[i];
+    const entry = items[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!less(entry, items[parent])) break;
-      items[i] = items[parent];
+      const above = items[parent]!;
+      if (!less(entry, above)) break;
+      items[i] = above;
       i = parent;
     }
     items[i] = entry;
@@ -77,13 +84,14 @@ export class TimerHeap<T extends TimerEntry> {
   #siftDown(i: number): void {
     const items = this.#items;
     const n = items.length;
-    const entry = items[i];
+    const entry = items[i]!;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && less(items[child + 1], items[child])) child++;
-      if (!less(items[child], entry)) break;
-      items[i] = items[child];
+      if (child + 1 < n && less(items[child + 1]!, items[child]!)) child++;
+      const below = items[child]!;
+      if (!less(below, entry)) break;
+      items[i] = below;
       i = child;
     }
     items[i] = entry;

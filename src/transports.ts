@@ -12,9 +12,18 @@ import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 
+/**
+ * The callbacks a Transport makes, after asyncio's `Protocol`; every one is optional. What a
+ * callback throws goes to the loop's exception handler.
+ */
 export interface Protocol {
+  /** The connection is up; called once, before any other callback. */
   connectionMade?(transport: Transport): void;
-  /** A fresh Buffer per call; the protocol may keep it. */
+  /**
+   * Bytes arrived. `data` is a zero-copy view into a read slab that is never written again, so the
+   * protocol may keep it; a kept view pins its whole 256 KiB slab, so copy a small piece kept for
+   * long (`Buffer.from(data)`).
+   */
   dataReceived?(data: Buffer): void;
   /** The peer will send no more. Return true to keep the transport open for writing. */
   eofReceived?(): boolean | void;
@@ -26,8 +35,11 @@ export interface Protocol {
   resumeWriting?(): void;
 }
 
+/** The write-buffer marks for Transport.setWriteBufferLimits(), in bytes. */
 export interface WriteBufferLimits {
+  /** pauseWriting() once more than this is queued (default 64 KiB, or 4 * low). */
   high?: number;
+  /** resumeWriting() once the queue is down to this (default high / 4). */
   low?: number;
 }
 
@@ -51,6 +63,13 @@ export interface StreamEndpoint {
   close(): void;
 }
 
+/**
+ * One connected socket (or pipe end, see pipe-transports.ts) driven by the loop, after asyncio's
+ * `Transport`: readiness becomes Protocol calls. write() sends at once what the kernel takes and
+ * queues only the rest; the Protocol hears pauseWriting()/resumeWriting() at the water marks.
+ * Made by Loop.createServer(), Loop.createConnection(), connectReadPipe() and connectWritePipe().
+ * close() and abort() may be called any number of times.
+ */
 export class Transport {
   readonly #loop: Loop;
   readonly #sock: StreamEndpoint;
@@ -85,7 +104,10 @@ export class Transport {
     loop.callSoon(() => this.#protocol.connectionMade?.(this));
   }
 
-  /** The connected socket. @throws ERR_INVALID_ARG_VALUE for a pipe transport (it has `pipe`) */
+  /**
+   * The underlying socket (for options such as setNoDelay; do not read or write it directly).
+   * @throws ERR_INVALID_ARG_VALUE for a pipe transport (it has `pipe`)
+   */
   get socket(): Socket {
     if (this.#sock instanceof Socket) return this.#sock;
     throw iomuxError('ERR_INVALID_ARG_VALUE', 'This transport runs over a pipe, not a socket: use transport.pipe');
@@ -94,16 +116,39 @@ export class Transport {
   get pipe(): PipeEnd | null {
     return this.#sock instanceof Socket ? null : (this.#sock as StreamEndpoint & { end: PipeEnd }).end;
   }
+  /** The protocol this transport calls. */
   get protocol(): Protocol { return this.#protocol; }
+  /** True once close() or abort() was called, or the connection was lost. */
   isClosing(): boolean { return this.#state !== 'open'; }
+  /** Bytes queued that the kernel has not taken yet. */
   getWriteBufferSize(): number { return this.#queued; }
-  getWriteBufferLimits(): { high: number; low: number } { return { high: this.#high, low: this.#low }; }
+  /** The current water marks, in bytes. */
+  getWriteBufferLimits(): {
+    /** pauseWriting() above this. */
+    high: number;
+    /** resumeWriting() at or below this. */
+    low: number;
+  } { return { high: this.#high, low: this.#low }; }
+  /** True while dataReceived() can be called: open, not paused, no EOF yet. */
   isReading(): boolean { return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived; }
 
+  /**
+   * The local address of the socket.
+   * @throws ERR_SOCKET_CLOSED once the transport is closed
+   */
   get localAddress(): Address { return this.socket.localAddress; }
+  /**
+   * The peer's address.
+   * @throws ERR_SOCKET_CLOSED once the transport is closed, or a system error such as ENOTCONN
+   */
   get remoteAddress(): Address { return this.socket.remoteAddress; }
 
-  /** Sends `data` now if the kernel takes it; queues only the remainder (copied). */
+  /**
+   * Sends `data` now if the kernel takes it; queues only the remainder (copied). Strings are
+   * sent as UTF-8.
+   * @throws TypeError ERR_INVALID_ARG_TYPE for anything but a Uint8Array or a string;
+   *   ERR_TRANSPORT_CLOSED after writeEof(), close() or abort()
+   */
   write(data: Uint8Array | string): void {
     data = toBytes('data', data);
     if (this.#eofRequested || this.#state !== 'open') {
@@ -133,6 +178,7 @@ export class Transport {
     if (this.#queued === 0) this.#shutdownWrite();
   }
 
+  /** Always true: every stream socket can half-close (asyncio's API has it for SSL). */
   canWriteEof(): boolean { return true; }
 
   /** Stops reading, sends what is queued, then closes and calls connectionLost(null). */
@@ -151,19 +197,25 @@ export class Transport {
     this.#finish(null);
   }
 
+  /** Stops calling dataReceived() until resumeReading(); the kernel buffers what arrives. */
   pauseReading(): void {
     if (this.#state !== 'open' || this.#readingPaused) return;
     this.#readingPaused = true;
     if (!this.#eofReceived) this.#loop.removeReader(this.#fd);
   }
 
+  /** Undoes pauseReading(). */
   resumeReading(): void {
     if (this.#state !== 'open' || !this.#readingPaused) return;
     this.#readingPaused = false;
     if (!this.#eofReceived) this.#loop.addReader(this.#fd, this.#onReadable);
   }
 
-  /** Sets the marks at which pauseWriting()/resumeWriting() are called (low defaults to high/4). */
+  /**
+   * Sets the marks at which pauseWriting()/resumeWriting() are called (low defaults to high/4).
+   * @throws TypeError ERR_INVALID_ARG_TYPE / RangeError ERR_INVALID_ARG_VALUE for a mark that is
+   *   not a non-negative integer, or a low above high
+   */
   setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
     if (typeof limits !== 'object' || limits === null) throw invalidArgType('limits', 'an object { high, low }', limits);
     const high = limits.high ?? (limits.low !== undefined ? 4 * limits.low : DEFAULT_HIGH_WATER);
@@ -203,7 +255,7 @@ export class Transport {
     const chunks = this.#chunks;
     try {
       while (chunks.length > 0) {
-        const head = chunks[0];
+        const head = chunks[0]!; // length > 0
         const sent = this.#sock.send(head, this.#headOffset);
         if (sent === null) break;
         this.#queued -= sent;
@@ -283,19 +335,29 @@ export class Transport {
   }
 }
 
+/** Where and how Loop.createServer() listens. */
 export interface ListenOptions {
+  /** Numeric IPv4/IPv6 address or 'localhost' (default '127.0.0.1'). */
   host?: string;
+  /** TCP port, 0 to 65535 (default 0: the kernel picks one; see Server.address). */
   port?: number;
   /** A Unix socket path; replaces host/port. A stale socket file at the path is removed first. */
   path?: string;
+  /** The kernel's queue of connections not yet accepted (default 511). */
   backlog?: number;
+  /** SO_REUSEPORT, so several processes can listen on the same port. */
   reusePort?: boolean;
 }
 
+/** Where Loop.createConnection() connects. */
 export interface ConnectOptions {
+  /** Numeric IPv4/IPv6 address or 'localhost' (default '127.0.0.1'). */
   host?: string;
+  /** TCP port. */
   port?: number;
+  /** A Unix socket path; replaces host/port. */
   path?: string;
+  /** TCP_NODELAY on the new socket (default true). */
   noDelay?: boolean;
 }
 
@@ -305,6 +367,12 @@ const ACCEPT_RETRY_MS = 100;
 // Accepting at most this many connections per wake keeps one busy listener from starving I/O.
 const ACCEPTS_PER_WAKE = 64;
 
+/**
+ * A listening socket whose connections each get a Transport and a Protocol from the factory,
+ * after asyncio's `Server`. Made by Loop.createServer(). When accept() runs out of fds (EMFILE,
+ * ENFILE) it pauses accepting for a moment instead of spinning, and reports the error through
+ * onAcceptError.
+ */
 export class Server {
   readonly #loop: Loop;
   readonly #sock: Socket;
@@ -334,8 +402,11 @@ export class Server {
     loop.addReader(sock.fileno(), this.#onAcceptable);
   }
 
+  /** The bound address (with the port the kernel picked for port 0). */
   get address(): Address { return this.#address; }
+  /** True until close(). */
   get listening(): boolean { return this.#listening; }
+  /** The transports of the connections still open. */
   get connections(): ReadonlySet<Transport> { return this.#transports; }
 
   /** Stops accepting; open connections go on. `closed` resolves when they are all gone. */
@@ -360,6 +431,7 @@ export class Server {
     for (const t of this.#transports) t.abort();
   }
 
+  /** close() and closeConnections(), for `await using`; resolves with `closed`. */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     this.closeConnections();
@@ -446,6 +518,12 @@ function removeStaleSocket(path: string): void {
   if (isSocket) unlinkSync(path);
 }
 
+/**
+ * Listens and serves; the implementation of Loop.createServer(). Every failure is a rejection.
+ * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory, or a
+ *   system error from bind/listen such as EADDRINUSE or EACCES
+ * @internal
+ */
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
   // A host name binds its first address (names.ts); numeric hosts and paths go on at once.
   if (needsLookup(opts)) {
@@ -474,6 +552,12 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
   }
 }
 
+/**
+ * Connects and wraps the socket in a Transport; the implementation of Loop.createConnection().
+ * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory, or the
+ *   connect error such as ECONNREFUSED
+ * @internal
+ */
 export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
   if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
   if (needsLookup(opts)) {

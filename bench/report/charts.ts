@@ -84,7 +84,7 @@ export function echoChart(results: EchoResult[]): TopLevelSpec | null {
         tooltip: [{ field: 'server' }, { field: 'msgsPerS', format: ',.0f' }],
       },
     },
-  } as TopLevelSpec;
+  };
 }
 
 /** Every chart there is data for, as [file name, spec]. */

@@ -89,7 +89,7 @@ export function parseUnixPath(text: string): string {
 export function defaultBackend(): BackendName {
   const have = availableBackends();
   for (const b of ['epoll', 'kqueue', 'poll'] as const) if (have.includes(b)) return b;
-  return have[have.length - 1];
+  return have[have.length - 1]!; // never empty: select is available everywhere
 }
 
 /** Checks that the flags make sense together. `explicit` names the flags given on the command line. */

@@ -107,10 +107,10 @@ export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<E
         return done();
       }
       shared.onDrained = done;
-      for (const p of [...shared.conns]) p.drain();
+      for (const p of shared.conns) p.drain();
     },
     abortAll(): void {
-      for (const p of [...shared.conns]) p.abort();
+      for (const p of shared.conns) p.abort();
       server.abortConnections();
     },
   };

@@ -129,7 +129,7 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
 
   const start = (slot: Slot): void => {
     slot.restart = null;
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
       // The same command line, for ps; the settings come from the environment (cli.ts checks it
       // first). fd 3 is the control pipe (control.ts). detached: a new process group, so a terminal's
       // Ctrl-C reaches only the parent, which forwards it once (a second one means "now").

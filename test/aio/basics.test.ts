@@ -5,24 +5,13 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
+import { backends, openLoop } from '../loop/helpers.js';
 import {
-  cleanupNet,
-  closedPort,
-  connectedPair,
-  ipv6LoopbackAvailable,
-  listener,
-  pattern,
-  rejectionOf,
-  track,
-  type PairKind,
+  closedPort, connectedPair, ipv6LoopbackAvailable, listener, pattern, rejectionOf, track, type PairKind,
 } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 if (!ipv6) console.warn('aio: IPv6 cases SKIPPED: IPv6 loopback ::1 cannot be bound on this machine');
@@ -201,7 +190,7 @@ describe.each(backends)('%s loop', (backend) => {
     expect(loop.selector.getMap().size).toBe(0);
     a.close();
     b.close();
-    cleanupLoops();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 });

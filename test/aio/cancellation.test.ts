@@ -8,14 +8,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import { availableBackends } from '../../src/selectors.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { openFdCount } from '../helpers/fds.js';
-import { cleanupNet, connectedPair, drainSocket, fillSocket, listener, pattern, rejectionOf, track, waitReadable } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { connectedPair, drainSocket, fillSocket, listener, pattern, rejectionOf, track, waitReadable } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop: closing a socket with a waiter', (backend) => {
   const waits: Array<[string, (loop: ReturnType<typeof openLoop>) => [Socket, Promise<unknown>]]> = [
@@ -114,7 +111,7 @@ describe.each(backends)('%s loop: closing a socket with a waiter', (backend) => 
       expect((await p).code).toBe('ERR_SOCKET_CLOSED');
     }
     expect(loop.selector.getMap().size).toBe(0);
-    cleanupLoops();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 });

@@ -8,14 +8,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
-import { fdSoftLimit, openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, randomInt, randomPayload, track } from '../helpers/net.js';
+import { fdSoftLimit } from '../helpers/fds.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { randomInt, randomPayload, track } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 const SESSIONS = 1000;
 const ROUNDS = 5;
@@ -122,7 +120,7 @@ describe.each(backends)('%s loop', (backend) => {
       listener.close();
       await loop.run(); // drops the kept registrations; ends because nothing is left
       expect(loop.selector.getMap().size).toBe(0);
-      cleanupLoops();
+      await cleanup();
       expect(openFdCount()).toBe(before);
     },
     30_000,

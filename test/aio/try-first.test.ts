@@ -5,13 +5,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket } from '../../src/socket.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupNet, connectTo, connectedPair, fillSocket, listener, track, unixPath, waitReadable } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { connectTo, connectedPair, fillSocket, listener, track, unixPath, waitReadable } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop', (backend) => {
   test('sockRecv/sockRecvInto with data already there resolve without the loop and register nothing', async () => {
@@ -102,7 +100,7 @@ describe.each(backends)('%s loop', (backend) => {
     sel.register = ((...args: Parameters<typeof register>) => {
       registered++;
       return register(...args);
-    }) as typeof sel.register;
+    });
     let sent = 0;
     // The peer answers each read a little later, so every sockRecv has to wait.
     const tick = () => {

@@ -4,19 +4,15 @@
 // is consumed, the waiter is released and the socket stays usable; an already-aborted signal
 // rejects before any syscall; a completed operation leaves no timer or listener behind.
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 import { Socket } from '../../src/socket.js';
 import type { Loop } from '../../src/loop.js';
-import { cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { openFdCount } from '../helpers/fds.js';
+import { openLoop } from '../loop/helpers.js';
+import { inMode, modes } from '../helpers/modes.js';
 import { INDEX, runProgram } from '../helpers/program.js';
-import { cleanupNet, connectedPair, drainSocket, fillSocket, listener, rejectionOf, track } from '../helpers/net.js';
+import { connectedPair, drainSocket, fillSocket, listener, rejectionOf, track } from '../helpers/net.js';
 
-afterEach(() => {
-  cleanupModes();
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** Aborts `ac` from a loop callback after `ms` of loop time. */
 function abortLater(loop: Loop, ac: AbortController, ms: number, reason?: unknown): void {

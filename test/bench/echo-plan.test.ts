@@ -21,7 +21,7 @@ const env: BenchEnv = {
   python: { path: '/opt/py/bin/python3', missing: '' },
   echoRef: { path: '/opt/ref/echo_ref', missing: '' },
 };
-const all = { quick: true, durationS: 0.5, repeat: 1, filter: (_: string): boolean => true };
+const all = { quick: true, durationS: 0.5, repeat: 1, filter: (): boolean => true };
 const iomuxIds = availableBackends().flatMap((b) => ECHO_STYLES.map((s) => `iomux-${b}-${s}`));
 
 describe('echoMatrix', () => {
@@ -41,7 +41,7 @@ describe('echoMatrix', () => {
     const cells = echoMatrix(false);
     expect(cells).toHaveLength(16);
     expect(new Set(cells.map((c) => `${c.conns}/${c.size}/${c.inflight}`)).size).toBe(16);
-    expect(cells.map((c) => c.conns)).toEqual([1, 10, 100, 1000].flatMap((c) => Array(4).fill(c)));
+    expect(cells.map((c) => c.conns)).toEqual([1, 10, 100, 1000].flatMap((c) => [c, c, c, c]));
     expect(new Set(cells.map((c) => c.size))).toEqual(new Set([64, 16384]));
     expect(new Set(cells.map((c) => c.inflight))).toEqual(new Set([1, 16]));
   });

@@ -46,7 +46,7 @@ describe('echoTables', () => {
   });
 
   test('a failed server gets a footnote number, the same one for the same reason in every cell', () => {
-    expect(Object.values(row(small, 'iomux-poll-async'))).toEqual(['iomux-poll-async', 'error [1]', ...Array(9).fill('')]);
+    expect(Object.values(row(small, 'iomux-poll-async'))).toEqual(['iomux-poll-async', 'error [1]', ...Array<string>(9).fill('')]);
     expect(row(large, 'node-net')['msgs/s']).toBe('error [1]');
     expect(text).toContain('\n  [1] error: server did not start: boom\n');
   });

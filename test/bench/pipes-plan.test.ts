@@ -14,7 +14,7 @@ import { availableBackends } from '../../src/selectors.js';
 import { fakePipesRef } from './fixtures.js';
 
 const REFERENCE_BACKENDS = ['epoll', 'poll', 'select'];
-const opts: PipesOptions = { rounds: 6, warmup: 2, sessions: 2, filter: (_: string): boolean => true };
+const opts: PipesOptions = { rounds: 6, warmup: 2, sessions: 2, filter: (): boolean => true };
 const quiet = { step() {}, note() {}, clear() {} } as unknown as Progress;
 const realEnv = discoverEnv();
 

@@ -10,7 +10,7 @@ import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
 import type { Progress } from '../../bench/report/progress.js';
 import { fakePipesRef } from './fixtures.js';
 
-const opts = { rounds: 10, warmup: 1, sessions: 3, filter: (_: string): boolean => true };
+const opts = { rounds: 10, warmup: 1, sessions: 3, filter: (): boolean => true };
 
 describe('roundsPerSession', () => {
   test.each([[30, 5, 6], [15, 3, 5], [10, 3, 4], [1, 5, 1], [7, 1, 7]])('%s rounds over %s sessions is %s each (never fewer in all)',

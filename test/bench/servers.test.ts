@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { RunningServer, parseListeningPort, readCpuTimes, serverSpecs, type ServerSpec } from '../../bench/echo/servers.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
+import { sleep } from '../helpers/sleep.js';
 
 const realEnv = discoverEnv();
 const env: BenchEnv = { ...realEnv, taskset: { path: null, missing: 'not pinned in tests' } };
@@ -61,7 +62,7 @@ describe('readCpuTimes', () => {
       const child = spawn(odd, ['-e', 'const s = process.cpuUsage(); while (process.cpuUsage(s).user < 200000); console.log("busy"); setInterval(() => {}, 1000)'],
         { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
-      await once(child.stdout!, 'data');
+      await once(child.stdout, 'data');
       expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('a) b (c\n');
       const t = readCpuTimes(child.pid!)!;
       // Counted from the wrong field, these would be fault counts (0) or garbage (NaN).
@@ -116,7 +117,7 @@ describe('RunningServer', () => {
 
   test('keeps the tail of what the server says on stderr once running', async () => {
     const s = await start(fake('echo "listening 5000"; sleep 0.02; echo "accept failed: EMFILE" >&2'));
-    for (const t0 = performance.now(); s.stderrTail === '' && performance.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 10));
+    for (const t0 = performance.now(); s.stderrTail === '' && performance.now() - t0 < 5000;) await sleep(10);
     expect(s.stderrTail).toBe('accept failed: EMFILE');
   });
 

@@ -1,7 +1,7 @@
 // bench/report/table.ts: the terminal tables. Every number shown is a measured one or a ratio of
 // two; a case that did not run shows why (n/a, missing, a numbered footnote) instead of a number.
 import { describe, expect, test } from 'vitest';
-import { echoTables, num, pipesTables, ratio, renderTable } from '../../bench/report/table.js';
+import { num, pipesTables, ratio, renderTable } from '../../bench/report/table.js';
 import { headersOf, pipesResult, rowWhere, sectionOf, tableOf } from './fixtures.js';
 
 describe('renderTable', () => {

@@ -39,7 +39,7 @@ const programs: Program[] = [
 
 describe.each(programs)('%s', (_name, cmd, pre) => {
   const run = (extra: string[]): { warmup_rounds: number; us_per_round: number[]; failures: number } =>
-    JSON.parse(execFileSync(cmd!, [...pre, ...ARGS, ...extra], { encoding: 'utf8', timeout: 20_000 }).trim().split('\n').pop()!);
+    JSON.parse(execFileSync(cmd!, [...pre, ...ARGS, ...extra], { encoding: 'utf8', timeout: 20_000 }).trim().split('\n').pop()!) as ReturnType<typeof run>;
 
   test.skipIf(cmd === null)('--warmup-ms runs unrecorded rounds first and still records exactly --rounds', () => {
     const warm = run(['--warmup-ms', '60']);

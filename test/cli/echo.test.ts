@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  cleanup, connect, ensureBuilt, expectRefused, parseListening, roundTrip, startCli, startEcho,
+  connect, ensureBuilt, expectRefused, parseListening, roundTrip, startCli, startEcho,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
-import { cleanup, ensureBuilt, occupyPort, parseListening, runCli, startCli } from '../helpers/cli.js';
+import { ensureBuilt, occupyPort, parseListening, runCli, startCli } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

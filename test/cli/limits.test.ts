@@ -5,8 +5,10 @@
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanup, closedByServer, connect, cpuMs, ensureBuilt, roundTrip, rssMiB, sleep, startEcho,
+  closedByServer, connect, cpuMs, ensureBuilt, roundTrip, rssMiB, startEcho,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

@@ -4,8 +4,10 @@
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanup, closedByServer, connect, ensureBuilt, expectRefused, roundTrip, sleep, startEcho,
+  closedByServer, connect, ensureBuilt, expectRefused, roundTrip, startEcho,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);

@@ -3,8 +3,10 @@
 // of them stopped.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cleanup, connect, ensureBuilt, expectRefused, isAlive, roundTrip, sleep, startEcho, waitForDeath, type CliProcess,
+  connect, ensureBuilt, expectRefused, isAlive, roundTrip, startEcho, waitForDeath, type CliProcess,
 } from '../helpers/cli.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
@@ -39,7 +41,7 @@ describe('--workers', () => {
     const { proc, port, line } = await startEcho(['--workers', '2']);
     expect(line).toMatch(/ \(backend \w+, style protocol, 2 workers\)$/);
     const pids = await workerPids(proc, 2);
-    expect([...pids.keys()].sort()).toEqual([1, 2]);
+    expect([...pids.keys()].sort((a, b) => a - b)).toEqual([1, 2]);
     const [first, second] = [pids.get(1)!, pids.get(2)!];
     expect(first).not.toBe(second);
     expect(first).not.toBe(proc.pid);

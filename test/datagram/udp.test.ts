@@ -3,18 +3,15 @@
 // an ICMP port-unreachable reaches errorReceived as ECONNREFUSED on a connected endpoint, which
 // stays open; close() ends with connectionLost(null); nothing leaks.
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 import { Socket } from '../../src/socket.js';
 import type { DatagramProtocol, DatagramTransport, HostPort } from '../../src/datagram.js';
-import { expectError, openFdCount } from '../helpers/fds.js';
-import { cleanupNet, ipv6LoopbackAvailable, rejectionOf, sleep, track } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { cleanup as cleanupLoops } from '../loop/helpers.js';
+import { expectError } from '../helpers/fds.js';
+import { ipv6LoopbackAvailable, rejectionOf, track } from '../helpers/net.js';
+import { inMode, modes } from '../helpers/modes.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupModes();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 function boundUdp(six = false): Socket {
   const s = track(six ? Socket.udp6() : Socket.udp());
@@ -115,7 +112,7 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
       const [client, proto] = await loop.createDatagramEndpoint(() => new Endpoint(), { remote: server.localAddress });
       const sizes = [1, 100, 1400, 9000, 0, 60000];
       for (const n of sizes) client.sendTo(Buffer.alloc(n, 'u'));
-      for (let i = 0; i < 200 && proto.got.length < sizes.length; i++) await sleep(loop, 2);
+      for (let i = 0; i < 200 && proto.got.length < sizes.length; i++) await sleep(2, loop);
       expect(proto.got.map(([d]) => d.length)).toEqual(sizes);
       expect(proto.got[0][1]).toEqual(server.localAddress);
       expect(client.remoteAddress).toEqual(server.localAddress);
@@ -132,7 +129,7 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
       const [t, proto] = await loop.createDatagramEndpoint(() => new Endpoint(), { remote: { host: '127.0.0.1', port: closedUdpPort() } });
       for (let i = 0; i < 200 && proto.errors.length === 0; i++) {
         t.sendTo('hello?');
-        await sleep(loop, 2);
+        await sleep(2, loop);
       }
       expect(proto.errors[0]).toBe('ECONNREFUSED');
       expect(t.isClosing()).toBe(false);
@@ -183,7 +180,7 @@ describe.each(modes)('$name: datagram write buffering', (mode) => {
       expect(t.getWriteBufferSize()).toBe(100_000);
       expect(events).toEqual(['pause']);
       loop.callLater(5, () => { sock.full = false; });
-      for (let i = 0; i < 100 && t.getWriteBufferSize() > 0; i++) await sleep(loop, 2);
+      for (let i = 0; i < 100 && t.getWriteBufferSize() > 0; i++) await sleep(2, loop);
       expect(t.getWriteBufferSize()).toBe(0);
       expect(events).toEqual(['pause', 'resume']);
       const buf = Buffer.alloc(20_000);

@@ -10,21 +10,17 @@ import { startProtocolEcho } from '../../examples/echo-protocol.js';
 import { acceptForever, listen } from '../../examples/echo-async.js';
 import { startStreamsEcho } from '../../examples/echo-streams.js';
 import type { Loop } from '../../src/loop.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { ECHO_CLIENT, cleanupNet, readOnLoop, rejectionOf, spawnNode, track } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { ECHO_CLIENT, readOnLoop, rejectionOf, spawnNode, track } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
-beforeAll(() => {
+beforeAll(async () => {
   // The first child process makes Node open fds it keeps (its SIGCHLD pipe): open them now, so the
   // fd counts below only see what the examples and their connections hold.
-  const { stdout } = spawnNode('');
-  void stdout;
-  cleanupNet();
+  spawnNode('');
+  await cleanup();
 });
 
 interface Report {
@@ -84,7 +80,7 @@ describe.each(backends)('%s loop', (backend) => {
       finished: async () => {},
     }, small);
     expectAllEchoed(report, small);
-    cleanupLoops();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 
@@ -101,7 +97,7 @@ describe.each(backends)('%s loop', (backend) => {
       }, load);
       expectAllEchoed(report, load);
       expect(server.connections.size).toBe(0);
-      cleanupLoops();
+      await cleanup();
       expect(openFdCount()).toBe(before);
     },
   );
@@ -121,7 +117,7 @@ describe.each(backends)('%s loop', (backend) => {
         },
       }, load);
       expectAllEchoed(report, load);
-      cleanupLoops();
+      await cleanup();
       expect(openFdCount()).toBe(before);
     },
   );
@@ -141,7 +137,7 @@ describe.each(backends)('%s loop: echo-streams.ts', (backend) => {
       }, load);
       expectAllEchoed(report, load);
       expect(server.connections.size).toBe(0);
-      cleanupLoops();
+      await cleanup();
       expect(openFdCount()).toBe(before);
     },
   );

@@ -4,13 +4,15 @@
 //
 // The CLI runs from dist/, which `npm test` builds before vitest starts (`npm run build:ts`).
 //
-// Everything started here is tracked: cleanup() (run it in afterEach) kills every CLI process
+// Everything started here is held in ./resources.ts: its cleanup() (run it in afterEach) kills every CLI process
 // still running, the workers it reported, and destroys every client socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hold } from './resources.js';
+import { sleep } from './sleep.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -44,9 +46,6 @@ export interface CliProcess {
   waitForExit(ms?: number): Promise<Exit>;
 }
 
-const processes = new Set<CliProcess>();
-const workerPids = new Set<number>();
-const sockets = new Set<net.Socket>();
 
 export interface StartOptions {
   /** Runs the CLI under `prlimit --nofile=N:N`. */
@@ -70,15 +69,15 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
 
   const feed = (stream: 'stdout' | 'stderr') => {
     let pending = '';
-    child[stream]!.setEncoding('utf8');
-    child[stream]!.on('data', (chunk: string) => {
+    child[stream].setEncoding('utf8');
+    child[stream].on('data', (chunk: string) => {
       pending += chunk;
       for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         lines[stream].push(line);
         const pid = /worker \d+ started \(pid (\d+)\)/.exec(line);
-        if (pid !== null) workerPids.add(Number(pid[1]));
+        if (pid !== null) holdWorker(Number(pid[1]));
         for (let i = waiters.length - 1; i >= 0; i--) {
           const w = waiters[i];
           const m = w.stream === stream && lines[stream].length > w.from ? w.re.exec(line) : null;
@@ -122,7 +121,10 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
       });
     },
   };
-  processes.add(proc);
+  hold(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
   return proc;
 }
 
@@ -162,8 +164,12 @@ export async function runCli(args: string[], ms = 8000): Promise<Exit & { stdout
 export function connect(target: { port: number; host?: string } | { path: string }, ms = 3000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host ?? '127.0.0.1');
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    sock.on(
+      'close',
+      hold(() => {
+        sock.destroy();
+      }),
+    );
     const timer = setTimeout(() => { sock.destroy(); reject(new Error(`connect timed out after ${ms} ms`)); }, ms);
     sock.once('connect', () => { clearTimeout(timer); resolve(sock); });
     sock.once('error', (err) => { clearTimeout(timer); reject(err); });
@@ -238,11 +244,10 @@ export async function freePort(): Promise<number> {
 export async function occupyPort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.add(server);
+  hold(() => void server.close());
   return (server.address() as net.AddressInfo).port;
 }
 
-const servers = new Set<net.Server>();
 
 // ---- /proc ----------------------------------------------------------------------------------------
 
@@ -284,26 +289,14 @@ export async function waitForDeath(pid: number, ms = 5000): Promise<void> {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Kills what the tests started: CLI processes, the workers they reported, clients, servers. */
-export async function cleanup(): Promise<void> {
-  for (const sock of sockets) sock.destroy();
-  sockets.clear();
-  for (const server of servers) server.close();
-  servers.clear();
-  for (const proc of processes) {
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-  }
-  for (const pid of workerPids) {
+/** A worker the supervisor reported: SIGKILLed by cleanup() if it is still one of ours. */
+function holdWorker(pid: number): void {
+  hold(() => {
     // Only if it is still one of ours (the pid may have been reused since).
     try {
       if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('cli.js')) process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
-  }
-  workerPids.clear();
-  await Promise.all([...processes].map((p) => p.exited));
-  processes.clear();
+  });
 }

@@ -1,10 +1,10 @@
 // Test helpers: non-blocking fds made through the addon, child processes that act on them later,
 // and expectReady(), which compares what a selector reports with the expected (fd, mask) pairs.
 //
-// Everything made here is tracked, and cleanup() (run it in afterEach) closes every fd and
-// selector and kills every child still running, so a failing test leaks nothing into the next.
+// Everything made here is held in ./resources.ts: its cleanup() (run it in afterEach) closes every
+// fd and selector and kills every child still running, so a failing test leaks nothing into the next.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import { errnoError } from '../../src/errors.js';
@@ -17,14 +17,25 @@ import {
   type BaseSelector,
   type SelectorKey,
 } from '../../src/selectors.js';
+import { hold } from './resources.js';
 
 export { EVENT_READ, EVENT_WRITE };
 export const RW = EVENT_READ | EVENT_WRITE;
 
 const EAGAIN = -11;
-const openFds = new Set<number>();
-const openSelectors = new Set<BaseSelector<unknown>>();
-const children = new Set<ChildProcess>();
+// fd -> the function that drops it from the cleanup list (closeFd() closes it early).
+const openFds = new Map<number, () => void>();
+
+function keep(fd: number): number {
+  openFds.set(
+    fd,
+    hold(() => {
+      openFds.delete(fd);
+      native.close(fd);
+    }),
+  );
+  return fd;
+}
 
 function check(ret: number, syscall: string): number {
   if (ret < 0) throw errnoError(ret, syscall);
@@ -33,8 +44,8 @@ function check(ret: number, syscall: string): number {
 
 function pair(made: [number, number] | number, syscall: string): [number, number] {
   if (typeof made === 'number') throw errnoError(made, syscall);
-  openFds.add(made[0]);
-  openFds.add(made[1]);
+  keep(made[0]);
+  keep(made[1]);
   return made;
 }
 
@@ -52,7 +63,7 @@ export function socketpair(): [number, number] {
 export function tcpListener(): [fd: number, port: number] {
   const { AF_INET, SOCK_STREAM } = native.constants;
   const fd = check(native.socket(AF_INET, SOCK_STREAM), 'socket');
-  openFds.add(fd);
+  keep(fd);
   check(native.bind(fd, AF_INET, '127.0.0.1', 0), 'bind');
   check(native.listen(fd, 16), 'listen');
   const addr = native.getsockname(fd);
@@ -64,7 +75,7 @@ export function tcpListener(): [fd: number, port: number] {
 export function tcpConnect(port: number): number {
   const { AF_INET, SOCK_STREAM } = native.constants;
   const fd = check(native.socket(AF_INET, SOCK_STREAM), 'socket');
-  openFds.add(fd);
+  keep(fd);
   const rc = native.connect(fd, AF_INET, '127.0.0.1', port);
   if (rc < 0 && rc !== -115 /* EINPROGRESS */) throw errnoError(rc, 'connect');
   return fd;
@@ -74,13 +85,16 @@ export function tcpConnect(port: number): number {
 export function tcpAccept(listener: number): number | null {
   const fd = native.accept(listener);
   if (fd === EAGAIN) return null;
-  openFds.add(check(fd, 'accept'));
+  keep(check(fd, 'accept'));
   return fd;
 }
 
 /** Closes a tracked fd now (so cleanup() will not close a later fd that reuses the number). */
 export function closeFd(fd: number): void {
-  if (!openFds.delete(fd)) throw new Error(`closeFd(${fd}): not an fd these helpers opened`);
+  const forget = openFds.get(fd);
+  if (forget === undefined) throw new Error(`closeFd(${fd}): not an fd these helpers opened`);
+  forget();
+  openFds.delete(fd);
   check(native.close(fd), 'close');
 }
 
@@ -126,26 +140,11 @@ export function shutdownWrite(fd: number): void {
   check(native.shutdown(fd, native.constants.SHUT_WR), 'shutdown');
 }
 
-/** A selector that cleanup() closes. */
+/** A selector that cleanup() (./resources.ts) closes. */
 export function openSelector<T = unknown>(backend: BackendName): BaseSelector<T> {
   const sel = createSelector<T>(backend);
-  openSelectors.add(sel as BaseSelector<unknown>);
+  hold(() => sel.close());
   return sel;
-}
-
-/** Closes every tracked fd and selector and kills every child still running. */
-export function cleanup(): void {
-  for (const sel of openSelectors) sel.close();
-  openSelectors.clear();
-  for (const fd of openFds) native.close(fd);
-  openFds.clear();
-  for (const child of children) killGroup(child);
-  children.clear();
-}
-
-/** How many fds this process has open (entries of /proc/self/fd, less the one reading it). */
-export function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length - 1;
 }
 
 /** The soft RLIMIT_NOFILE of this process. */
@@ -165,7 +164,7 @@ export function shell(script: string, ...fds: number[]): ChildProcess {
   const env = { ...process.env };
   delete env.LD_PRELOAD;
   const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true, env });
-  children.add(child);
+  hold(() => killGroup(child));
   return child;
 }
 

@@ -1,9 +1,11 @@
 // The ways a test body can drive a Loop: run() owning the thread on select, poll and epoll, and
 // the Node-embedded mode (attach()) on epoll. inMode() runs one async body under each, bounded in
-// time either way: owned loops poll a DeadlineSelector, attached ones race a Node timer.
+// time either way: owned loops poll a DeadlineSelector, attached ones race a Node timer. The
+// loop is closed by the shared cleanup() (resources.ts).
 import { Loop } from '../../src/loop.js';
 import type { BackendName } from '../../src/selectors.js';
 import { backends, openLoop } from '../loop/helpers.js';
+import { hold } from './resources.js';
 
 export interface Mode {
   readonly name: string;
@@ -16,8 +18,6 @@ export const modes: Mode[] = [
   ...(backends.includes('epoll') ? [{ name: 'epoll attached', backend: 'epoll' as const, attached: true }] : []),
 ];
 
-const attachedLoops = new Set<Loop>();
-
 /**
  * Runs `body` with a fresh loop in `mode` and returns what it returns. Owned: run() drives it
  * (runUntilComplete). Attached: Node drives it. Either way it fails after `budgetMs`.
@@ -28,7 +28,7 @@ export async function inMode<T>(mode: Mode, body: (loop: Loop) => Promise<T>, bu
     return loop.runUntilComplete(body(loop));
   }
   const loop = new Loop({ backend: mode.backend });
-  attachedLoops.add(loop);
+  hold(() => loop.close());
   loop.attach();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -39,10 +39,4 @@ export async function inMode<T>(mode: Mode, body: (loop: Loop) => Promise<T>, bu
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The loop a mode's body runs on is closed here (call it in afterEach, with the loop cleanup). */
-export function cleanupModes(): void {
-  for (const loop of attachedLoops) loop.close();
-  attachedLoops.clear();
 }

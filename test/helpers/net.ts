@@ -3,9 +3,8 @@
 // nobody listens on, bulk send/receive until the kernel says "would block", and Node clients in a
 // child process whose report the loop reads from a pipe.
 //
-// Everything made here is tracked, and cleanupNet() (run it in afterEach, before the loop helpers'
-// cleanup) closes every socket, removes every path and kills every child, so a failing test leaks
-// nothing into the next. The fd-level helpers stay in fds.ts; loops come from ../loop/helpers.ts.
+// Everything made here is held in ./resources.ts: its cleanup() (run it in afterEach) closes every
+// socket, removes every path and kills every child, so a failing test leaks nothing into the next. The fd-level helpers stay in fds.ts; loops come from ../loop/helpers.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -16,63 +15,44 @@ import { EVENT_READ, EVENT_WRITE, createSelector } from '../../src/selectors.js'
 import { Socket, socketpair as rawSocketpair } from '../../src/socket.js';
 import type { Loop } from '../../src/loop.js';
 import type { ConnectOptions, Protocol, Server, Transport } from '../../src/transports.js';
+import { hold } from './resources.js';
 
 export type PairKind = 'tcp4' | 'tcp6' | 'unix' | 'socketpair';
 
-const sockets = new Set<Socket>();
-const servers = new Set<Server>();
-const paths = new Set<string>();
-const children = new Set<ChildProcess>();
-const rawFds = new Set<number>();
+// fd -> the function that drops it from the cleanup list (closeTracked() closes it early).
+const rawFds = new Map<number, () => void>();
 
-/** Tracks `sock` (and returns it) so cleanupNet() closes it. */
+/** Tracks `sock` (and returns it) so cleanup() closes it. */
 export function track<T extends Socket>(sock: T): T {
-  sockets.add(sock);
+  hold(() => sock.close());
   return sock;
 }
 
-/** Tracks a transport server so cleanupNet() closes it and aborts its connections. */
+/** Tracks a transport server so cleanup() closes it and aborts its connections. */
 export function trackServer(server: Server): Server {
-  servers.add(server);
-  return server;
-}
-
-/** Closes every tracked socket and server, removes every path, kills every child. */
-export function cleanupNet(): void {
-  for (const server of servers) {
+  hold(() => {
     try {
       server.close();
       server.abortConnections();
     } catch {
-      // the loop is already closed: the sockets below are closed directly
+      // the loop is already closed: the tracked sockets are closed directly
     }
-  }
-  servers.clear();
-  for (const sock of sockets) sock.close();
-  sockets.clear();
-  for (const fd of rawFds) native.close(fd);
-  rawFds.clear();
-  for (const path of paths) rmSync(path, { force: true });
-  paths.clear();
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  children.clear();
+  });
+  return server;
 }
 
 let pathCount = 0;
 
-/** A fresh Unix socket path in os.tmpdir() (nothing there yet); removed by cleanupNet(). */
+/** A fresh Unix socket path in os.tmpdir() (nothing there yet); removed by cleanup(). */
 export function unixPath(): string {
   const path = join(tmpdir(), `iomux-test-${process.pid}-${pathCount++}.sock`);
   rmSync(path, { force: true });
-  paths.add(path);
-  return path;
+  return trackPath(path);
 }
 
-/** Registers a path made some other way for removal by cleanupNet(). */
+/** Registers a path made some other way for removal by cleanup(). */
 export function trackPath(path: string): string {
-  paths.add(path);
+  hold(() => rmSync(path, { force: true }));
   return path;
 }
 
@@ -173,18 +153,29 @@ export function connectedPair(kind: PairKind): [Socket, Socket] {
   return [client, server];
 }
 
-/** A pipe through the addon [read fd, write fd], closed by cleanupNet(). */
+/** A pipe through the addon [read fd, write fd], closed by cleanup(). */
 export function trackedPipe(): [number, number] {
   const fds = native.pipe();
   if (typeof fds === 'number') throw new Error(`pipe2 failed: ${fds}`);
-  rawFds.add(fds[0]);
-  rawFds.add(fds[1]);
+  for (const fd of fds) {
+    rawFds.set(
+      fd,
+      hold(() => {
+        rawFds.delete(fd);
+        native.close(fd);
+      }),
+    );
+  }
   return fds;
 }
 
 /** Closes one fd made by trackedPipe() now. */
 export function closeTracked(fd: number): void {
-  if (rawFds.delete(fd)) native.close(fd);
+  const forget = rawFds.get(fd);
+  if (forget === undefined) return;
+  forget();
+  rawFds.delete(fd);
+  native.close(fd);
 }
 
 const chunk = Buffer.alloc(256 * 1024, 'f');
@@ -232,14 +223,16 @@ export function pattern(n: number, seed = 0): Buffer {
 /**
  * Runs `node --input-type=module -e code` with `args` as process.argv.slice(1); its stdout is a
  * pipe that `readOnLoop` reads on the loop (Node's own loop is blocked while the iomux loop runs,
- * so Node's pipes would not be read). The child's stderr goes to the test's. Killed by cleanupNet().
+ * so Node's pipes would not be read). The child's stderr goes to the test's. Killed by cleanup().
  */
 export function spawnNode(code: string, args: string[] = []): { child: ChildProcess; stdout: number } {
   const [r, w] = trackedPipe();
   const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', ...args], {
     stdio: ['ignore', w, 'inherit'],
   });
-  children.add(child);
+  hold(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   closeTracked(w); // the child holds the write end now: EOF on r means it exited
   return { child, stdout: r };
 }
@@ -284,11 +277,6 @@ export function fdFlags(fd: number): number {
 
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
-
-/** Resolves after `ms` of loop time (a loop timer: Node's own timers wait while the loop runs). */
-export function sleep(loop: Loop, ms: number): Promise<void> {
-  return new Promise((resolve) => void loop.callLater(ms, resolve));
-}
 
 /**
  * A Protocol that records what the transport tells it: the calls in order, the data, and how the

@@ -6,7 +6,9 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Loop } from '../../src/loop.js';
 import { EpollSelector, type BackendName } from '../../src/selectors.js';
-import { cleanup, closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { closeFd, drain, pipe, writeBytes } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 const loops: Loop[] = [];
 function attachedLoop(backend: BackendName = 'epoll'): Loop {
@@ -16,9 +18,9 @@ function attachedLoop(backend: BackendName = 'epoll'): Loop {
   return loop;
 }
 
-afterEach(() => {
+afterEach(async () => {
   for (const loop of loops.splice(0)) loop.close();
-  cleanup();
+  await cleanup();
 });
 
 const until = (cond: () => boolean, ms = 3000): Promise<void> =>
@@ -112,7 +114,7 @@ describe('attach(): Node drives the loop', () => {
     loop.addReader(r, () => { calls++; drain(r); });
     loop.detach();
     writeBytes(w, 'x');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     expect(calls).toBe(0);
     loop.attach();
     await until(() => calls === 1);

@@ -2,19 +2,16 @@
 // and order as callLater(); `using` closes a loop through Symbol.dispose; LoopOptions.backend is
 // typed BackendName; Transport.write() takes strings as UTF-8.
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup } from '../helpers/resources.js';
 import { Loop } from '../../src/loop.js';
 import { expectError } from '../helpers/fds.js';
-import { cleanupNet, connectedPair, drainSocket } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { backends, cleanup } from './helpers.js';
+import { connectedPair, drainSocket } from '../helpers/net.js';
+import { inMode, modes } from '../helpers/modes.js';
+import { backends } from './helpers.js';
 import { Transport } from '../../src/transports.js';
 import { ReadSlab } from '../../src/read-slab.js';
 
-afterEach(() => {
-  cleanupModes();
-  cleanupNet();
-  cleanup();
-});
+afterEach(cleanup);
 
 describe.each(modes)('$name: callAt', (mode) => {
   test('fires no earlier than `when` on the loop.time() clock, in deadline order with callLater', async () => {

@@ -1,16 +1,17 @@
 // Closing what is registered (DESIGN §6.1), on a Loop: a Socket given to addReader/addWriter and
 // then closed is removed from the loop by its close, so a new socket with the same fd number
 // gets a reader that fires, on every backend (epoll once lost these events silently).
+import { cleanup } from '../helpers/resources.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket, socketpair } from '../../src/socket.js';
 import { writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
 
 const sockets = new Set<Socket>();
-afterEach(() => {
+afterEach(async () => {
   for (const s of sockets) s.close();
   sockets.clear();
-  cleanup();
+  await cleanup();
 });
 
 function pair(): [Socket, Socket] {

@@ -1,20 +1,21 @@
 // epoll's dup pitfall on a Loop (DESIGN §6.1): removing the writer of an fd that was closed
 // while a dup keeps its file open must not leave the loop spinning on a stale kernel entry, and
 // an attached loop must keep receiving events after the selector repaired itself.
+import { cleanup } from '../helpers/resources.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { errnoError } from '../../src/errors.js';
 import { Loop } from '../../src/loop.js';
 import { native } from '../../src/native.js';
 import { closeFd, drain, pipe, socketpair, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, eventually, openLoop } from './helpers.js';
+import { backends, eventually, openLoop } from './helpers.js';
 
 const dups = new Set<number>();
 const attached: Loop[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const loop of attached.splice(0)) loop.close();
   for (const fd of dups) native.close(fd);
   dups.clear();
-  cleanup();
+  await cleanup();
 });
 
 function dup(fd: number): number {

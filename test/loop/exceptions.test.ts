@@ -4,11 +4,12 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ExceptionContext } from '../../src/loop.js';
 import { drain, expectError, pipe, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(() => {
+afterEach(async () => {
   vi.restoreAllMocks();
-  cleanup();
+  await cleanup();
 });
 
 describe.each(backends)('%s loop: exceptions', (backend) => {
@@ -58,7 +59,7 @@ describe.each(backends)('%s loop: exceptions', (backend) => {
   test('a callback that throws every iteration does not stop the loop', async () => {
     const loop = openLoop(backend);
     let errors = 0;
-    loop.setExceptionHandler(() => void errors++);
+    loop.setExceptionHandler(() => { errors++; });
     let runs = 0;
     const again = () => {
       if (++runs === 50) return;

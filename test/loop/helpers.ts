@@ -1,5 +1,5 @@
-// Helpers for the loop tests: loops whose selector is bounded in time and counts iterations, and
-// cleanup that closes every loop (the fd helpers in ../helpers/fds.ts close the pipes).
+// Helpers for the loop tests: loops whose selector is bounded in time and counts iterations. Every
+// loop is held in ../helpers/resources.ts, whose cleanup() closes it.
 //
 // Node's own timers cannot fire while run() waits in the selector, so a vitest timeout would
 // never end a hung test. Instead every loop made here polls a DeadlineSelector: each wait is cut
@@ -8,7 +8,8 @@
 import { performance } from 'node:perf_hooks';
 import { Loop } from '../../src/loop.js';
 import { BaseSelector, availableBackends, type BackendName } from '../../src/selectors.js';
-import { cleanup as cleanupFds } from '../helpers/fds.js';
+import { hold } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 export const backends = availableBackends();
 
@@ -32,32 +33,22 @@ export class DeadlineSelector extends BaseSelector {
   }
 }
 
-const loops = new Set<Loop>();
-let uncaught: unknown[] = [];
-
 /**
  * A loop on `backend` that fails its run() once `budgetMs` have passed. Closed by cleanup().
- * Its exception handler collects what callbacks throw, and cleanup() fails the test if anything
- * was collected; tests about exceptions set their own handler.
+ * Its exception handler collects what callbacks throw, and cleanup() fails the test with the first
+ * one if anything was collected; tests about exceptions set their own handler.
  */
 export function openLoop(backend: BackendName, budgetMs = 5000): Loop & { selector: DeadlineSelector } {
   const loop = new Loop({ selector: new DeadlineSelector(backend, budgetMs) });
-  loop.setExceptionHandler((err) => void uncaught.push(err));
-  loops.add(loop);
+  const uncaught: unknown[] = [];
+  loop.setExceptionHandler((err) => {
+    uncaught.push(err);
+  });
+  hold(() => {
+    if (!loop.isRunning()) loop.close();
+    if (uncaught.length > 0) throw uncaught[0];
+  });
   return loop as Loop & { selector: DeadlineSelector };
-}
-
-/**
- * Closes every loop made by openLoop() and every fd and child made by the fd helpers; then throws
- * the first error a loop callback threw, if any (run it in afterEach).
- */
-export function cleanup(): void {
-  for (const loop of loops) if (!loop.isRunning()) loop.close();
-  loops.clear();
-  cleanupFds();
-  const errors = uncaught;
-  uncaught = [];
-  if (errors.length > 0) throw errors[0];
 }
 
 /** Runs `loop` and returns the wall time it took, in milliseconds. */
@@ -77,6 +68,6 @@ export async function eventually(cond: () => boolean, ms = 2000): Promise<void> 
   const deadline = performance.now() + ms;
   while (!cond()) {
     if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }

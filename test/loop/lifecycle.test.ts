@@ -5,8 +5,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Loop } from '../../src/loop.js';
 import { createSelector, type BackendName } from '../../src/selectors.js';
-import { drain, expectError, openFdCount, pipe, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, codeOf, openLoop, timedRun } from './helpers.js';
+import { drain, expectError, pipe, writeBytes } from '../helpers/fds.js';
+import { backends, codeOf, openLoop, timedRun } from './helpers.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
@@ -173,11 +175,10 @@ describe.each(backends)('%s loop: lifecycle', (backend) => {
 
   test('runUntilComplete() runs an async function that awaits loop events to its end', async () => {
     const loop = openLoop(backend);
-    const sleep = (ms: number) => new Promise<void>((resolve) => loop.callLater(ms, resolve));
     const main = async () => {
       let total = 0;
       for (let i = 0; i < 10; i++) {
-        await sleep(1);
+        await sleep(1, loop);
         total += i;
       }
       return total;

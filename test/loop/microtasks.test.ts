@@ -10,7 +10,8 @@ import type { Loop } from '../../src/loop.js';
 import { _drainMode, _setDrainMode } from '../../src/microtask-drain.js';
 import { drain, pipe, writeBytes } from '../helpers/fds.js';
 import type { BackendName } from '../../src/selectors.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -18,7 +19,7 @@ afterEach(cleanup);
 async function deep<T>(depth: number, p: Promise<T>): Promise<T> {
   if (depth === 0) return await p;
   const v = await deep(depth - 1, p);
-  await null;
+  await Promise.resolve();
   return v;
 }
 

@@ -7,16 +7,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
 import {
-  drain,
-  expectError,
-  fill,
-  pipe,
-  socketpair,
-  unusedFd,
-  writeBytes,
-  writeLater,
+  drain, expectError, fill, pipe, socketpair, unusedFd, writeBytes, writeLater,
 } from '../helpers/fds.js';
-import { backends, cleanup, openLoop, timedRun } from './helpers.js';
+import { backends, openLoop, timedRun } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

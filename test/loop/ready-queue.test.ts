@@ -4,7 +4,8 @@
 // run first, then I/O, then due timers. The DeadlineSelector counts selects: one per iteration.
 import { afterEach, describe, expect, test } from 'vitest';
 import { drain, expectError, pipe, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

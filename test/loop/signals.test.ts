@@ -6,7 +6,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Loop, type ExceptionContext } from '../../src/loop.js';
 import { expectError, signalLater } from '../helpers/fds.js';
-import { backends, cleanup, eventually, openLoop, timedRun } from './helpers.js';
+import { backends, eventually, openLoop, timedRun } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
@@ -38,7 +40,7 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('while the loop handles SIGUSR2 Node does not see it; after removeSignalHandler Node does again', async () => {
     const loop = openLoop(backend);
     let node = 0;
-    const onNode = () => void node++;
+    const onNode = () => { node++; };
     process.on('SIGUSR2', onNode);
     try {
       let handled = 0;
@@ -50,7 +52,7 @@ describe.each(backends)('%s loop: signals', (backend) => {
       signalLater(process.pid, 'USR2', 50);
       await loop.run();
       expect(handled).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(node).toBe(0);
 
       expect(loop.removeSignalHandler('SIGUSR2')).toBe(true);
@@ -66,7 +68,7 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('close() gives the signal back to Node too', async () => {
     const loop = openLoop(backend);
     let node = 0;
-    const onNode = () => void node++;
+    const onNode = () => { node++; };
     process.on('SIGUSR2', onNode);
     try {
       loop.addSignalHandler('SIGUSR2', () => {});
@@ -81,7 +83,7 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('a signal that arrives while the loop is not running is handled by the next run()', async () => {
     const loop = openLoop(backend);
     let handled = 0;
-    loop.addSignalHandler('SIGUSR2', () => void handled++);
+    loop.addSignalHandler('SIGUSR2', () => { handled++; });
     process.kill(process.pid, 'SIGUSR2');
     loop.callLater(0, () => {});
     await loop.run();

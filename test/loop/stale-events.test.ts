@@ -5,7 +5,8 @@
 // so the new pipe reuses N.
 import { afterEach, describe, expect, test } from 'vitest';
 import { closeFd, drain, pipe, socketpair, writeBytes } from '../helpers/fds.js';
-import { backends, cleanup, openLoop } from './helpers.js';
+import { backends, openLoop } from './helpers.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -5,20 +5,16 @@
 // createDatagramEndpoint take names. Only localhost and names from the hosts file: no network.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 import { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { DatagramProtocol } from '../../src/datagram.js';
-import { openFdCount } from '../helpers/fds.js';
 import { INDEX, runProgram } from '../helpers/program.js';
-import { Recorder, cleanupNet, closedPort, listener, rejectionOf, track, trackServer } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
+import { Recorder, closedPort, listener, rejectionOf, track, trackServer } from '../helpers/net.js';
+import { inMode, modes } from '../helpers/modes.js';
+import { backends, openLoop } from '../loop/helpers.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupModes();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** A name other than localhost that the hosts file maps to an IPv4 loopback address, if any. */
 function hostsFileName(): [name: string, address: string] | null {

@@ -7,7 +7,8 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
-import { cleanup, expectError, socketpair, unusedFd } from '../helpers/fds.js';
+import { expectError, socketpair, unusedFd } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

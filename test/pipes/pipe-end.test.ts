@@ -2,27 +2,22 @@
 // for would-block, close/closed/fileno/dispose, EPIPE once the reader is gone, and they work
 // wherever a FileLike does: Loop.addReader/addWriter and a selector's register.
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, hold, openFdCount } from '../helpers/resources.js';
 import { PipeEnd, pipe } from '../../src/pipe.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
-import { expectError, openFdCount, openSelector, cleanup as cleanupFds } from '../helpers/fds.js';
+import { expectError, openSelector } from '../helpers/fds.js';
 import { fdFlags, O_CLOEXEC, O_NONBLOCK } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
+import { inMode, modes } from '../helpers/modes.js';
+import { backends, openLoop } from '../loop/helpers.js';
 
-const ends = new Set<PipeEnd>();
+/** A pipe whose ends cleanup() closes (closing twice is harmless for a PipeEnd). */
 function trackedPipe(): [PipeEnd, PipeEnd] {
   const p = pipe();
-  for (const e of p) ends.add(e);
+  for (const e of p) hold(() => e.close());
   return p;
 }
 
-afterEach(() => {
-  cleanupModes();
-  cleanupLoops();
-  for (const e of ends) e.close();
-  ends.clear();
-  cleanupFds();
-});
+afterEach(cleanup);
 
 describe('PipeEnd', () => {
   test('carries bytes and UTF-8 strings; null when empty or full; 0 at EOF', () => {

@@ -5,32 +5,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, hold } from '../helpers/resources.js';
 import { pipe, type PipeEnd } from '../../src/pipe.js';
 import type { Protocol, Transport } from '../../src/transports.js';
-import { cleanup as cleanupFds } from '../helpers/fds.js';
 import { rejectionOf } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { cleanup as cleanupLoops } from '../loop/helpers.js';
+import { inMode, modes } from '../helpers/modes.js';
 
-const ends = new Set<PipeEnd>();
-const children = new Set<ChildProcess>();
 
-afterEach(() => {
-  cleanupModes();
-  cleanupLoops();
-  for (const e of ends) e.close();
-  ends.clear();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-  cleanupFds();
-});
+afterEach(cleanup);
 
 /** Runs `node -e code` with `stdin`/`stdout` as given; our copies of the ends are closed. */
 function child(code: string, stdin: PipeEnd | 'ignore', stdout: PipeEnd | 'ignore'): ChildProcess {
   const c = spawn(process.execPath, ['-e', code], {
     stdio: [stdin === 'ignore' ? 'ignore' : stdin.fd, stdout === 'ignore' ? 'ignore' : stdout.fd, 'inherit'],
   });
-  children.add(c);
+  hold(() => {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
   if (stdin !== 'ignore') stdin.close();
   if (stdout !== 'ignore') stdout.close();
   return c;
@@ -115,7 +106,7 @@ describe.each(modes)('$name: pipe transports', (mode) => {
 
   test('a write pipe whose reader leaves ends with connectionLost(EPIPE), without writing first', async () => {
     const [r, w] = pipe();
-    ends.add(r);
+    hold(() => r.close());
     const err = await inMode(mode, async (loop) => {
       const [, proto] = await loop.connectWritePipe(() => new Collector(), w);
       loop.callLater(5, () => r.close());
@@ -127,7 +118,7 @@ describe.each(modes)('$name: pipe transports', (mode) => {
 
   test('connectReadPipe takes a raw fd too; a bad pipe argument or factory is a rejection', async () => {
     const [r, w] = pipe();
-    ends.add(w);
+    hold(() => w.close());
     await inMode(mode, async (loop) => {
       const [t, proto] = await loop.connectReadPipe(() => new Collector(), r.fd);
       w.write('raw');

@@ -13,20 +13,9 @@ import { native } from '../../src/native.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends, type BaseSelector } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  closeFd,
-  drain,
-  fill,
-  openSelector,
-  pairsOf,
-  shutdownWrite,
-  socketpair,
-  writeBytes,
-  type Pair,
+  EVENT_READ, EVENT_WRITE, RW, closeFd, drain, fill, openSelector, pairsOf, shutdownWrite, socketpair, writeBytes, type Pair,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -188,7 +177,8 @@ describe('all backends at once', () => {
             }
           }
         } finally {
-          cleanup();
+          // Only fds and selectors here: their release is synchronous, done when cleanup() returns.
+          void cleanup();
         }
       }),
       {

@@ -4,21 +4,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  closeFd,
-  expectNothingReady,
-  expectReady,
-  openSelector,
-  pipe,
-  socketpair,
-  timed,
-  watchdog,
-  writeBytes,
-  type Pair,
+  EVENT_READ, EVENT_WRITE, RW, closeFd, expectNothingReady, expectReady, openSelector, pipe, socketpair, timed, watchdog, writeBytes, type Pair,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -1,16 +1,17 @@
 // Closing what is registered (DESIGN §6.1): a Socket registered and then closed without
 // unregistering is unregistered by its close, so its fd number is not poisoned; unregister() of a
 // closed file object finds the key by the object itself when fileno() throws or returns -1.
+import { cleanup } from '../helpers/resources.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { Socket, socketpair } from '../../src/socket.js';
-import { EVENT_READ, cleanup, closeFd, expectError, expectNothingReady, expectReady, openSelector, pipe, writeBytes } from '../helpers/fds.js';
+import { EVENT_READ, closeFd, expectError, expectNothingReady, expectReady, openSelector, pipe, writeBytes } from '../helpers/fds.js';
 
 const sockets = new Set<Socket>();
-afterEach(() => {
+afterEach(async () => {
   for (const s of sockets) s.close();
   sockets.clear();
-  cleanup();
+  await cleanup();
 });
 
 function pair(): [Socket, Socket] {

@@ -2,17 +2,18 @@
 // stays in epoll's interest list under its old number, where EPOLL_CTL_DEL cannot reach it. Every
 // backend must survive it: unregister() succeeds, nothing is reported for the fd any more (no
 // spinning), and a new fd with the same number gets only the bits it asked for.
+import { cleanup } from '../helpers/resources.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { errnoError } from '../../src/errors.js';
 import { native } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
-import { EVENT_READ, EVENT_WRITE, RW, cleanup, closeFd, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes } from '../helpers/fds.js';
+import { EVENT_READ, EVENT_WRITE, RW, closeFd, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes } from '../helpers/fds.js';
 
 const dups = new Set<number>();
-afterEach(() => {
+afterEach(async () => {
   for (const fd of dups) native.close(fd);
   dups.clear();
-  cleanup();
+  await cleanup();
 });
 
 /** A dup of fd that keeps its open file alive until the test ends. */

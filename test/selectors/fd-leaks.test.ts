@@ -3,7 +3,8 @@
 // selectors closed after registrations, failed registrations and waits.
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends, createSelector, type BaseSelector } from '../../src/selectors.js';
-import { EVENT_READ, RW, cleanup, closeFd, expectError, openFdCount, pipe, socketpair, unusedFd } from '../helpers/fds.js';
+import { EVENT_READ, RW, closeFd, expectError, pipe, socketpair, unusedFd } from '../helpers/fds.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -55,7 +56,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
     }
   });
 
-  test('§10 cleanup: the test helpers close every fd they opened', () => {
+  test('§10 cleanup: the test helpers close every fd they opened', async () => {
     const before = openFdCount();
     for (let i = 0; i < 50; i++) {
       pipe();
@@ -64,7 +65,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
     const [r] = pipe();
     closeFd(r); // closed early: cleanup must not close it again (or a later fd with its number)
     expect(openFdCount()).toBe(before + 201);
-    cleanup();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 });

@@ -14,19 +14,10 @@ import {
   type BackendName,
 } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  expectError,
-  expectNothingReady,
-  expectReady,
-  openSelector,
-  pipe,
-  socketpair,
-  writeBytes,
+  EVENT_READ, EVENT_WRITE, RW, expectError, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes,
 } from '../helpers/fds.js';
 import { existsSync } from 'node:fs';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -140,7 +131,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       sel.register(r, EVENT_READ);
     }
     expect(outer.closed).toBe(true);
-    expectError(() => outer!.select(0), Error, 'ERR_SELECTOR_CLOSED');
+    expectError(() => outer.select(0), Error, 'ERR_SELECTOR_CLOSED');
     const direct = createSelector(backend);
     direct[Symbol.dispose]();
     expect(direct.closed).toBe(true);

@@ -3,27 +3,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  closeFd,
-  drain,
-  expectNothingReady,
-  expectReady,
-  fill,
-  openSelector,
-  pairsOf,
-  pipe,
-  shutdownWrite,
-  socketpair,
-  tcpAccept,
-  tcpConnect,
-  tcpListener,
-  writeBytes,
-  type Pair,
+  EVENT_READ, EVENT_WRITE, RW, closeFd, drain, expectNothingReady, expectReady, fill, openSelector, pairsOf, pipe, shutdownWrite, socketpair, tcpAccept, tcpConnect, tcpListener, writeBytes, type Pair,
 } from '../helpers/fds.js';
 import { native } from '../../src/native.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -4,20 +4,9 @@ import { closeSync, openSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  closeFd,
-  expectError,
-  expectNothingReady,
-  expectReady,
-  openSelector,
-  pipe,
-  socketpair,
-  unusedFd,
-  writeBytes,
+  EVENT_READ, EVENT_WRITE, RW, closeFd, expectError, expectNothingReady, expectReady, openSelector, pipe, socketpair, unusedFd, writeBytes,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

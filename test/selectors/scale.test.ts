@@ -5,21 +5,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  cleanup,
-  drain,
-  expectError,
-  expectNothingReady,
-  expectReady,
-  fdSoftLimit,
-  openFdCount,
-  openSelector,
-  pairsOf,
-  pipe,
-  socketpair,
-  writeBytes,
+  EVENT_READ, EVENT_WRITE, drain, expectError, expectNothingReady, expectReady, fdSoftLimit, openSelector, pairsOf, pipe, socketpair, writeBytes,
 } from '../helpers/fds.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
@@ -46,7 +34,7 @@ function pipesPastSetsize(): Array<[number, number]> {
 }
 
 /** Registers fd, an end of pipe [r, w], for READ|WRITE, makes it ready and returns the expected mask. */
-function registerReadyEnd(sel: ReturnType<typeof openSelector>, [r, w]: [number, number], fd: number): number {
+function registerReadyEnd(sel: ReturnType<typeof openSelector>, [, w]: [number, number], fd: number): number {
   sel.register(fd, EVENT_READ | EVENT_WRITE);
   if (fd === w) return EVENT_WRITE; // an empty pipe's write end is writable, never readable
   writeBytes(w);

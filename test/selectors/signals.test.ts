@@ -10,16 +10,10 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  cleanup,
-  drain,
-  openSelector,
-  pairsOf,
-  pipe,
-  shell,
-  timed,
-  watchdog,
+  EVENT_READ, drain, openSelector, pairsOf, pipe, shell, timed, watchdog,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
 afterEach(cleanup);
 
@@ -39,7 +33,7 @@ function signaller(script: string, ...fds: number[]): ChildProcess {
  */
 async function withSigusr2(fn: (received: () => number) => Promise<void> | void): Promise<void> {
   let count = 0;
-  const onSignal = () => void count++;
+  const onSignal = () => { count++; };
   process.on('SIGUSR2', onSignal);
   try {
     await fn(() => count);
@@ -56,7 +50,7 @@ async function eventually(cond: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }
 

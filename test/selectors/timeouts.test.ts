@@ -7,20 +7,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ,
-  EVENT_WRITE,
-  RW,
-  cleanup,
-  expectError,
-  openSelector,
-  pairsOf,
-  pipe,
-  socketpair,
-  timed,
-  watchdog,
-  writeBytes,
-  writeLater,
+  EVENT_READ, EVENT_WRITE, RW, expectError, openSelector, pairsOf, pipe, socketpair, timed, watchdog, writeBytes, writeLater,
 } from '../helpers/fds.js';
+import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from '../../src/socket.js';
 import { expectError } from '../helpers/fds.js';
-import { cleanupNet, ipv6LoopbackAvailable, listener, track, trackPath } from '../helpers/net.js';
+import { ipv6LoopbackAvailable, listener, track, trackPath } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 type Case = [what: string, address: unknown, Base: typeof TypeError | typeof RangeError, code: string, mentions: string];
 

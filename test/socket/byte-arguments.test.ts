@@ -4,9 +4,10 @@
 // so nothing is sent and no codeless native error escapes.
 import { afterEach, describe, expect, test } from 'vitest';
 import { expectError } from '../helpers/fds.js';
-import { cleanupNet, connectedPair, waitReadable, type PairKind } from '../helpers/net.js';
+import { connectedPair, waitReadable, type PairKind } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 /** Everything `sock` can read right now, as one Buffer (empty when nothing is there). */
 function received(sock: ReturnType<typeof connectedPair>[0]): Buffer {

@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket, kBeforeClose, socketpair } from '../../src/socket.js';
-import { expectError, openFdCount } from '../helpers/fds.js';
-import { cleanupNet, connectedPair, ipv6LoopbackAvailable, listener, track, type PairKind } from '../helpers/net.js';
+import { expectError } from '../helpers/fds.js';
+import { connectedPair, ipv6LoopbackAvailable, listener, track, type PairKind } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const calls: Array<[string, (s: Socket) => unknown]> = [
   ['fileno()', (s) => s.fileno()],
@@ -97,7 +98,7 @@ describe('no fd leaks', () => {
   const ipv6 = ipv6LoopbackAvailable();
   const kinds = (['tcp4', 'tcp6', 'unix', 'socketpair'] as PairKind[]).filter((k) => k !== 'tcp6' || ipv6);
 
-  test.each(kinds)('%s: 200 connected pairs made and closed leave the fd count unchanged', (kind) => {
+  test.each(kinds)('%s: 200 connected pairs made and closed leave the fd count unchanged', async (kind) => {
     const before = openFdCount();
     for (let i = 0; i < 200; i++) {
       const [a, b] = connectedPair(kind);
@@ -107,11 +108,11 @@ describe('no fd leaks', () => {
       a.close();
       b.close();
     }
-    cleanupNet();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 
-  test('failed connects and binds leave nothing behind', () => {
+  test('failed connects and binds leave nothing behind', async () => {
     const before = openFdCount();
     for (let i = 0; i < 100; i++) {
       const s = Socket.tcp();
@@ -123,7 +124,7 @@ describe('no fd leaks', () => {
       t.close();
       l.close();
     }
-    cleanupNet();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 });

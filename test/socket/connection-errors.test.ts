@@ -9,27 +9,14 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
-import { cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
+import { openLoop } from '../loop/helpers.js';
 import {
-  cleanupNet,
-  closeTracked,
-  closedPort,
-  connectedPair,
-  ipv6LoopbackAvailable,
-  rejectionOf,
-  track,
-  trackedPipe,
-  unixPath,
-  waitFor,
-  waitReadable,
-  waitWritable,
+  closeTracked, closedPort, connectedPair, ipv6LoopbackAvailable, rejectionOf, track, trackedPipe, unixPath, waitFor, waitReadable, waitWritable,
 } from '../helpers/net.js';
 import { EVENT_READ } from '../../src/selectors.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 type SysErr = Error & { code?: string; errno?: number; syscall?: string };
@@ -195,7 +182,7 @@ describe('EPIPE without SIGPIPE', () => {
     // so a SIGPIPE raised by send() would be counted here.
     const loop = openLoop(backend);
     let sigpipes = 0;
-    loop.addSignalHandler('SIGPIPE', () => void sigpipes++);
+    loop.addSignalHandler('SIGPIPE', () => { sigpipes++; });
     const settle = () => {
       loop.callLater(30, () => {});
       return loop.run();

@@ -5,27 +5,13 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket, socketpair } from '../../src/socket.js';
 import { pipe } from '../../src/pipe.js';
-import { openFdCount } from '../helpers/fds.js';
 import {
-  O_CLOEXEC,
-  O_NONBLOCK,
-  acceptFrom,
-  cleanupNet,
-  connectTo,
-  connectedPair,
-  fdFlags,
-  ipv6LoopbackAvailable,
-  listener,
-  pattern,
-  track,
-  unixPath,
-  waitFor,
-  waitReadable,
-  type PairKind,
+  O_CLOEXEC, O_NONBLOCK, acceptFrom, connectTo, connectedPair, fdFlags, ipv6LoopbackAvailable, listener, pattern, track, unixPath, waitFor, waitReadable, type PairKind,
 } from '../helpers/net.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 const kinds: PairKind[] = ['tcp4', 'tcp6', 'unix', 'socketpair'];

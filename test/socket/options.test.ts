@@ -4,9 +4,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
-import { acceptFrom, cleanupNet, connectTo, connectedPair, listener, track } from '../helpers/net.js';
+import { acceptFrom, connectTo, connectedPair, listener, track } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const C = native.constants;
 const opt = (s: Socket, level: number, name: number) => native.getsockopt(s.fd, level, name);

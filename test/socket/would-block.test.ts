@@ -4,26 +4,17 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { EVENT_WRITE } from '../../src/selectors.js';
 import {
-  cleanupNet,
-  connectTo,
-  connectedPair,
-  drainSocket,
-  fillSocket,
-  ipv6LoopbackAvailable,
-  listener,
-  waitFor,
-  waitReadable,
-  waitWritable,
-  type PairKind,
+  connectTo, connectedPair, drainSocket, fillSocket, ipv6LoopbackAvailable, listener, waitFor, waitReadable, waitWritable, type PairKind,
 } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
 
-afterEach(cleanupNet);
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 const kinds = (['tcp4', 'tcp6', 'unix', 'socketpair'] as PairKind[]).filter((k) => k !== 'tcp6' || ipv6);
 if (!ipv6) console.warn('would-block: IPv6 cases SKIPPED: IPv6 loopback ::1 cannot be bound on this machine');
 
-describe.each(kinds.filter((k) => k !== 'socketpair') as Array<Exclude<PairKind, 'socketpair'>>)('%s listener', (kind) => {
+describe.each(kinds.filter((k): k is Exclude<PairKind, 'socketpair'> => k !== 'socketpair'))('%s listener', (kind) => {
   test('accept() with no pending connection returns null, repeatedly, then a connection once one arrives', () => {
     const l = listener(kind);
     expect(l.accept()).toBeNull();

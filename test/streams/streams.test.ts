@@ -4,19 +4,15 @@
 // close and waitClosed. Backpressure both ways: a reader that holds more than `limit` pauses its
 // transport; drain() waits while the write buffer is above its high-water mark.
 import { afterEach, describe, expect, test } from 'vitest';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 import type { Loop } from '../../src/loop.js';
 import type { StreamReader, StreamWriter } from '../../src/streams.js';
 import type { Server } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
-import { cleanupNet, pattern, rejectionOf, sleep, trackServer } from '../helpers/net.js';
-import { cleanupModes, inMode, modes } from '../helpers/modes.js';
-import { cleanup as cleanupLoops } from '../loop/helpers.js';
+import { pattern, rejectionOf, trackServer } from '../helpers/net.js';
+import { inMode, modes } from '../helpers/modes.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupModes();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 /** A stream server on 127.0.0.1:0 running `handler` per connection; its port. */
 async function serve(loop: Loop, handler: (r: StreamReader, w: StreamWriter) => Promise<void>, limit?: number): Promise<[Server, number]> {
@@ -98,7 +94,7 @@ describe.each(modes)('$name: streams', (mode) => {
       const [, port] = await serve(loop, async (_r, w) => {
         for (let i = 0; i < 5; i++) {
           w.write(`chunk ${i};`);
-          await sleep(loop, 2);
+          await sleep(2, loop);
         }
         w.close();
       });
@@ -123,7 +119,7 @@ describe.each(modes)('$name: streams', (mode) => {
       });
       const [r, w] = await loop.openConnection({ host: '127.0.0.1', port, limit: 16 * 1024 });
       // Let the server push: the client reads nothing yet.
-      for (let i = 0; i < 50 && w.transport.isReading(); i++) await sleep(loop, 2);
+      for (let i = 0; i < 50 && w.transport.isReading(); i++) await sleep(2, loop);
       expect(w.transport.isReading()).toBe(false);
       finish();
       const got = await r.read(-1);
@@ -148,7 +144,7 @@ describe.each(modes)('$name: streams', (mode) => {
       for (let sent = 0; sent < total; sent += 1 << 20) w.write(Buffer.alloc(1 << 20));
       let drained = false;
       const d = w.drain().then(() => { drained = true; });
-      await sleep(loop, 20);
+      await sleep(20, loop);
       expect(drained).toBe(false);
       expect(w.transport.getWriteBufferSize()).toBeGreaterThan(64 * 1024);
       startReading();

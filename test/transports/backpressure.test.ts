@@ -7,13 +7,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Protocol, Transport } from '../../src/transports.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, pattern, sleep, track, trackServer } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, pattern, track, trackServer } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 const TOTAL = 20 << 20; // 20 MiB: far more than loopback's socket buffers hold
 const CHUNK = 64 * 1024;
@@ -67,7 +66,7 @@ describe.each(backends)('%s loop', (backend) => {
     );
     const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions));
     // The client does not read for a while: the server's queue holds what the kernel would not take.
-    await loop.runUntilComplete(sleep(loop, 100));
+    await loop.runUntilComplete(sleep(100, loop));
     const t = server.transport;
     const { high, low } = t.getWriteBufferLimits();
     expect([high, low]).toEqual([64 * 1024, 16 * 1024]);
@@ -129,7 +128,7 @@ describe.each(backends)('%s loop', (backend) => {
           const chunk = await loop.sockRecv(client, 256 * 1024);
           if (chunk.length === 0) break;
           parts.push(chunk);
-          if (i % 16 === 0) await sleep(loop, 1);
+          if (i % 16 === 0) await sleep(1, loop);
         }
         return Buffer.concat(parts);
       })(),
@@ -168,7 +167,7 @@ describe.each(backends)('%s loop', (backend) => {
     const sending = loop.sockSendAll(client, data).then(() => client.shutdown('write'));
     // Phase 1: the client only sends. Both directions' kernel buffers fill, the server pauses
     // (waited for, bounded: how long the buffers take to fill depends on the machine's load).
-    for (let i = 0; i < 200 && events.length === 0; i++) await loop.runUntilComplete(sleep(loop, 50));
+    for (let i = 0; i < 200 && events.length === 0; i++) await loop.runUntilComplete(sleep(50, loop));
     expect(events[0]).toBe('pause');
     expect(serverT.isReading()).toBe(false);
     expect(serverT.getWriteBufferSize()).toBeLessThanOrEqual(64 * 1024 + READ_CHUNK);
@@ -188,7 +187,7 @@ describe.each(backends)('%s loop', (backend) => {
     const big = pattern(8 << 20, 10);
     const srv = trackServer(await loop.createServer(() => (server = new Recorder()), { host: '127.0.0.1', port: 0 }));
     const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions));
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     const t = server.transport;
     const copy = Buffer.from(big);
     t.write(copy);
@@ -206,7 +205,7 @@ describe.each(backends)('%s loop', (backend) => {
     let server!: Recorder;
     const srv = trackServer(await loop.createServer(() => (server = new Recorder()), { host: '127.0.0.1', port: 0 }));
     const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions));
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     const t = server.transport;
     const parts = [pattern(6 << 20, 1), Buffer.from('tail-1'), pattern(100_000, 2), Buffer.from('tail-2')];
     for (const p of parts) t.write(p);

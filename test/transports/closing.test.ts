@@ -8,20 +8,20 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Server, Transport } from '../../src/transports.js';
-import { expectError, openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, pattern, sleep, track, trackServer } from '../helpers/net.js';
+import { expectError } from '../helpers/fds.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, connect, pattern, track, trackServer } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
-type Outcome = { data: Buffer; end: 'eof' | string };
+/** `end` is 'eof', or the error code the read failed with. */
+type Outcome = { data: Buffer; end: string };
 
 /** Reads until EOF or an error; reports the bytes and how the stream ended. Waits `delay` first. */
 async function readToEnd(loop: Loop, sock: Socket, delay = 0): Promise<Outcome> {
-  if (delay > 0) await sleep(loop, delay);
+  if (delay > 0) await sleep(delay, loop);
   const parts: Buffer[] = [];
   for (;;) {
     let chunk: Buffer;
@@ -45,7 +45,7 @@ async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ s
   // server's buffers (so pauseWriting comes) would depend on the machine's load and sysctls.
   native.setsockopt(client.fd, native.constants.SOL_SOCKET, native.constants.SO_RCVBUF, 64 * 1024);
   await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
-  await loop.runUntilComplete(sleep(loop, 5)); // connectionMade has run
+  await loop.runUntilComplete(sleep(5, loop)); // connectionMade has run
   return { srv, client, server: () => last! };
 }
 
@@ -91,7 +91,7 @@ describe.each(backends)('%s loop', (backend) => {
     expect(await loop.runUntilComplete(server().lost)).toBeNull();
     const got = await loop.runUntilComplete(readToEnd(loop, client));
     expect(got).toEqual({ data: Buffer.alloc(0), end: 'eof' });
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     expect(server().events.filter((e) => e === 'lost')).toHaveLength(1);
   });
 
@@ -127,7 +127,7 @@ describe.each(backends)('%s loop', (backend) => {
     expect(t.socket.closed).toBe(true);
     const got = await loop.runUntilComplete(readToEnd(loop, client));
     expect(got.data.length).toBeLessThan(data.length);
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     expect(server().events).toEqual(['made', 'pause', 'lost']); // no resume: the queue was dropped
   });
 
@@ -147,12 +147,12 @@ describe.each(backends)('%s loop', (backend) => {
     expect(got.data.equals(data)).toBe(true);
     // Reading goes on after our EOF.
     await loop.runUntilComplete(loop.sockSendAll(client, Buffer.from('still listening?')));
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server().data().toString()).toBe('still listening?');
     expectError(() => t.write('more'), Error, 'ERR_TRANSPORT_CLOSED');
     // Both directions are done; eofReceived kept the transport open, so it ends when we close it.
     client.shutdown('write');
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server().events).toEqual(['made', 'pause', 'resume', 'data', 'eof']);
     t.close();
     expect(await loop.runUntilComplete(server().lost)).toBeNull();
@@ -226,9 +226,9 @@ describe.each(backends)('%s loop', (backend) => {
     const t = server().transport;
     t.pauseReading(); // so only the write path can notice
     t.write('unread by the client');
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     client.close(); // it closes with unread data: Linux sends a RST
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     t.write('into the void');
     const err = await loop.runUntilComplete(server().lost);
     expect(['EPIPE', 'ECONNRESET']).toContain((err as { code?: string }).code);
@@ -280,8 +280,7 @@ describe.each(backends)('%s loop', (backend) => {
     await loop.runUntilComplete(srv.closed);
     await loop.run();
     expect(loop.selector.getMap().size).toBe(0);
-    cleanupNet();
-    cleanupLoops();
+    await cleanup();
     expect(openFdCount()).toBe(before);
   });
 });
@@ -294,9 +293,9 @@ describe('after the loop is closed', () => {
     const conns = await loop.runUntilComplete(
       Promise.all([0, 1, 2].map(() => connect(loop, () => new Recorder(), srv.address as ConnectOptions))),
     );
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     const before = openFdCount();
-    cleanupLoops(); // closes the loop with everything still open
+    loop.close(); // closes the loop with everything still open
     expect(() => conns[0][0].abort()).not.toThrow();
     expect(() => conns[1][0].close()).not.toThrow();
     expect(() => conns[2][0].socket.close()).not.toThrow();

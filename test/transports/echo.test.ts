@@ -6,14 +6,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Loop } from '../../src/loop.js';
 import type { ConnectOptions, ListenOptions, Protocol, Transport } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, ipv6LoopbackAvailable, randomInt, randomPayload, trackServer, unixPath } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, connect, ipv6LoopbackAvailable, randomInt, randomPayload, trackServer, unixPath } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 const ipv6 = ipv6LoopbackAvailable();
 if (!ipv6) console.warn('transports: IPv6 cases SKIPPED: IPv6 loopback ::1 cannot be bound on this machine');
@@ -35,7 +32,7 @@ function listenOptions(family: Family): ListenOptions {
 }
 
 function connectOptions(loopServer: { address: ListenOptions }): ConnectOptions {
-  return loopServer.address as ConnectOptions;
+  return loopServer.address;
 }
 
 /** Sends `payloads` one after another through a client transport, each once the previous came back. */
@@ -62,7 +59,7 @@ function echoSession(loop: Loop, opts: ConnectOptions, payloads: Buffer[]): Prom
     t.write(payloads[next++]);
     await rec.lost;
     return { sent, got: rec.data(), rec };
-  })() as Promise<{ sent: Buffer; got: Buffer; rec: Recorder }>;
+  })();
 }
 
 describe.each(backends)('%s loop', (backend) => {
@@ -92,7 +89,7 @@ describe.each(backends)('%s loop', (backend) => {
       if (family === 'unix') expect(existsSync(opts.path!)).toBe(false);
       await loop.run();
       expect(loop.selector.getMap().size).toBe(0);
-      cleanupLoops();
+      await cleanup();
       expect(openFdCount()).toBe(before);
     });
   });

@@ -7,14 +7,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Protocol, Transport } from '../../src/transports.js';
-import { expectError, openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, closedPort, pattern, rejectionOf, sleep, track, trackServer, unixPath } from '../helpers/net.js';
+import { expectError } from '../helpers/fds.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, closedPort, pattern, rejectionOf, track, trackServer, unixPath } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop: createConnection and createServer failures', (backend) => {
   test('createConnection to a closed port rejects with ECONNREFUSED and leaks no fd', async () => {
@@ -54,7 +53,7 @@ describe.each(backends)('%s loop: createConnection and createServer failures', (
     // The server side sees the EOF and closes too: waited for, not timed (a fixed 20 ms failed
     // under load and under ASan, where the server's read came later).
     await loop.runUntilComplete((async () => {
-      for (let i = 0; i < 500 && srv.connections.size > 0; i++) await sleep(loop, 5);
+      for (let i = 0; i < 500 && srv.connections.size > 0; i++) await sleep(5, loop);
     })());
     expect(srv.connections.size).toBe(0);
     expect(openFdCount()).toBe(before);
@@ -95,7 +94,7 @@ describe.each(backends)('%s loop: createConnection and createServer failures', (
     taken.bind({ host: '127.0.0.1', port: 0 });
     taken.listen();
     const before = openFdCount();
-    const err = await rejectionOf(loop.createServer(() => new Recorder(), taken.localAddress as ConnectOptions));
+    const err = await rejectionOf(loop.createServer(() => new Recorder(), taken.localAddress));
     expect([err.code, err.syscall]).toEqual(['EADDRINUSE', 'bind']);
     expect(openFdCount()).toBe(before);
   });
@@ -121,9 +120,9 @@ describe.runIf(backends.includes('select'))('select loop: fds past FD_SETSIZE', 
     const fillers = pushPastFdSetSize();
     try {
       const client = track(Socket.tcp()); // fd >= FD_SETSIZE; its server side will be too
-      client.connect(srv.address as { host: string; port: number });
+      client.connect(srv.address);
       const before = openFdCount();
-      await loop.runUntilComplete(sleep(loop, 50));
+      await loop.runUntilComplete(sleep(50, loop));
       expect(errors.map((e) => e.code)).toEqual(['ERR_FD_OUT_OF_RANGE']);
       expect(srv.connections.size).toBe(0);
       expect(openFdCount()).toBe(before); // the accepted socket was closed, not leaked
@@ -135,7 +134,7 @@ describe.runIf(backends.includes('select'))('select loop: fds past FD_SETSIZE', 
         } catch {
           ended = true;
         }
-        if (!ended) await loop.runUntilComplete(sleep(loop, 5));
+        if (!ended) await loop.runUntilComplete(sleep(5, loop));
       }
       expect(ended).toBe(true);
     } finally {

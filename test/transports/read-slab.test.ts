@@ -5,13 +5,12 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { ReadSlab } from '../../src/read-slab.js';
 import { Socket } from '../../src/socket.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, pattern, sleep, track, trackServer } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, pattern, track, trackServer } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe('ReadSlab', () => {
   test('views handed out never overlap, and a kept view is never written again', () => {
@@ -59,15 +58,15 @@ describe.each(backends)('%s loop', (backend) => {
     }, { host: '127.0.0.1', port: 0 }));
     const clients = [track(Socket.tcp()), track(Socket.tcp())];
     for (const c of clients) await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     // Interleaved sends: reads of both connections alternate into the shared slab.
     const sent = [pattern(300_000, 1), pattern(300_000, 2)];
     const step = 5_000;
     for (let off = 0; off < sent[0].length; off += step) {
       for (let i = 0; i < 2; i++) await loop.runUntilComplete(loop.sockSendAll(clients[i], sent[i].subarray(off, off + step)));
-      await loop.runUntilComplete(sleep(loop, 0));
+      await loop.runUntilComplete(sleep(0, loop));
     }
-    for (let tries = 0; tries < 200 && got.some((r) => r.received < 300_000); tries++) await loop.runUntilComplete(sleep(loop, 5));
+    for (let tries = 0; tries < 200 && got.some((r) => r.received < 300_000); tries++) await loop.runUntilComplete(sleep(5, loop));
     expect(got).toHaveLength(2);
     // Which recorder belongs to which client: the first bytes say.
     for (const r of got) {

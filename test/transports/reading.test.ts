@@ -6,13 +6,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { EVENT_READ } from '../../src/selectors.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions } from '../../src/transports.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, pattern, sleep, track, trackServer } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, connect, pattern, track, trackServer } from '../helpers/net.js';
+import { cleanup } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop', (backend) => {
   async function setup(loop: ReturnType<typeof openLoop>) {
@@ -20,7 +19,7 @@ describe.each(backends)('%s loop', (backend) => {
     const srv = trackServer(await loop.createServer(() => (server = new Recorder()), { host: '127.0.0.1', port: 0 }));
     const client = track(Socket.tcp());
     await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
-    await loop.runUntilComplete(sleep(loop, 5));
+    await loop.runUntilComplete(sleep(5, loop));
     return { server, client };
   }
 
@@ -33,14 +32,14 @@ describe.each(backends)('%s loop', (backend) => {
     expect(loop.selector.getMap().has(t.socket.fd)).toBe(false); // not watched at all
     const data = pattern(200_000, 4);
     await loop.runUntilComplete(loop.sockSendAll(client, data));
-    await loop.runUntilComplete(sleep(loop, 50));
+    await loop.runUntilComplete(sleep(50, loop));
     expect(server.received).toBe(0);
     expect(server.events).toEqual(['made']);
     t.resumeReading();
     expect(t.isReading()).toBe(true);
     expect(loop.selector.getKey(t.socket.fd).events & EVENT_READ).toBe(EVENT_READ);
     const deadline = loop.time() + 2000;
-    while (server.received < data.length && loop.time() < deadline) await loop.runUntilComplete(sleep(loop, 5));
+    while (server.received < data.length && loop.time() < deadline) await loop.runUntilComplete(sleep(5, loop));
     expect(server.data().equals(data)).toBe(true);
   });
 
@@ -50,7 +49,7 @@ describe.each(backends)('%s loop', (backend) => {
     server.transport.pauseReading();
     client.send(Buffer.from('then bye'));
     client.shutdown('write');
-    await loop.runUntilComplete(sleep(loop, 30));
+    await loop.runUntilComplete(sleep(30, loop));
     expect(server.events).toEqual(['made']);
     server.transport.resumeReading();
     expect(await loop.runUntilComplete(server.lost)).toBeNull();
@@ -65,11 +64,11 @@ describe.each(backends)('%s loop', (backend) => {
     t.pauseReading();
     t.pauseReading();
     client.send(Buffer.from('x'));
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server.received).toBe(0);
     t.resumeReading();
     t.resumeReading();
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server.received).toBe(1);
   });
 
@@ -82,13 +81,13 @@ describe.each(backends)('%s loop', (backend) => {
     const client = track(Socket.tcp());
     await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
     client.send(Buffer.from('first'));
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server.data().toString()).toBe('first');
     client.send(Buffer.from('second'));
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server.chunks).toHaveLength(1);
     server.transport.resumeReading();
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(server.data().toString()).toBe('firstsecond');
   });
 
@@ -111,10 +110,10 @@ describe.each(backends)('%s loop', (backend) => {
     const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => t.write('hello') }), { host: '127.0.0.1', port: 0 }));
     const [t, client] = await loop.runUntilComplete(connect(loop, () => new Recorder(), srv.address as ConnectOptions));
     t.pauseReading();
-    await loop.runUntilComplete(sleep(loop, 30));
+    await loop.runUntilComplete(sleep(30, loop));
     expect(client.received).toBe(0);
     t.resumeReading();
-    await loop.runUntilComplete(sleep(loop, 30));
+    await loop.runUntilComplete(sleep(30, loop));
     expect(client.data().toString()).toBe('hello');
   });
 });

@@ -9,14 +9,12 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Server } from '../../src/transports.js';
-import { openFdCount } from '../helpers/fds.js';
-import { backends, cleanup as cleanupLoops, openLoop } from '../loop/helpers.js';
-import { Recorder, cleanupNet, connect, pattern, rejectionOf, sleep, track, trackServer, unixPath } from '../helpers/net.js';
+import { backends, openLoop } from '../loop/helpers.js';
+import { Recorder, connect, pattern, rejectionOf, track, trackServer, unixPath } from '../helpers/net.js';
+import { cleanup, openFdCount } from '../helpers/resources.js';
+import { sleep } from '../helpers/sleep.js';
 
-afterEach(() => {
-  cleanupNet();
-  cleanupLoops();
-});
+afterEach(cleanup);
 
 describe.each(backends)('%s loop', (backend) => {
   test('server.close() stops accepting at once; `closed` resolves only after the last connection is gone', async () => {
@@ -29,7 +27,7 @@ describe.each(backends)('%s loop', (backend) => {
     }, { host: '127.0.0.1', port: 0 }));
     const address = srv.address as ConnectOptions;
     const clients = await loop.runUntilComplete(Promise.all([0, 1, 2].map(() => connect(loop, () => new Recorder(), address))));
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     expect(srv.connections.size).toBe(3);
 
     let closed = false;
@@ -41,7 +39,7 @@ describe.each(backends)('%s loop', (backend) => {
     const refused = await loop.runUntilComplete(rejectionOf(connect(loop, () => new Recorder(), address)));
     expect(refused.code).toBe('ECONNREFUSED');
     clients[0][0].write('still served');
-    await loop.runUntilComplete(sleep(loop, 20));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(serverSide.map((r) => r.data().toString())).toContain('still served');
     expect(closed).toBe(false);
 
@@ -49,7 +47,7 @@ describe.each(backends)('%s loop', (backend) => {
     for (const [i, [t]] of clients.entries()) {
       t.close();
       await loop.runUntilComplete(serverSide[i].lost);
-      await loop.runUntilComplete(sleep(loop, 5));
+      await loop.runUntilComplete(sleep(5, loop));
       expect(closed).toBe(i === clients.length - 1);
     }
     await loop.runUntilComplete(srv.closed);
@@ -73,7 +71,7 @@ describe.each(backends)('%s loop', (backend) => {
     const clients = await loop.runUntilComplete(
       Promise.all([0, 1].map(() => connect(loop, () => new Recorder({ keepOpenOnEof: false }), srv.address as ConnectOptions))),
     );
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     srv.close();
     srv.closeConnections();
     await loop.runUntilComplete(Promise.all([srv.closed, ...clients.map(([, p]) => p.lost)]));
@@ -85,7 +83,7 @@ describe.each(backends)('%s loop', (backend) => {
     const data = pattern(20 << 20, 22);
     const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => t.write(data) }), { host: '127.0.0.1', port: 0 }));
     const [, p] = await loop.runUntilComplete(connect(loop, () => new Recorder(), srv.address as ConnectOptions));
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     srv.close();
     srv.abortConnections();
     await loop.runUntilComplete(Promise.all([srv.closed, p.lost]));
@@ -93,23 +91,22 @@ describe.each(backends)('%s loop', (backend) => {
   });
 
   test('`await using` a server closes it and its connections', async () => {
-    const loop = openLoop(backend);
     const before = openFdCount();
+    const loop = openLoop(backend);
     let srv!: Server;
     await loop.runUntilComplete(
       (async () => {
         await using s = await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 });
         srv = s;
-        const [, p] = await connect(loop, () => new Recorder(), s.address as ConnectOptions);
-        await sleep(loop, 10);
+        await connect(loop, () => new Recorder(), s.address);
+        await sleep(10, loop);
         expect(s.connections.size).toBe(1);
-        void p;
       })(),
     );
     expect(srv.listening).toBe(false);
     expect(srv.connections.size).toBe(0);
-    cleanupNet();
     await loop.run();
+    await cleanup(); // the client's socket, then the loop
     expect(openFdCount()).toBe(before);
   });
 
@@ -159,8 +156,8 @@ describe.each(backends)('%s loop', (backend) => {
     const a = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0, reusePort: true }));
     const b = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: (a.address as { port: number }).port, reusePort: true }));
     expect(b.address).toEqual(a.address);
-    const conns = await loop.runUntilComplete(Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address as ConnectOptions))));
-    await loop.runUntilComplete(sleep(loop, 20));
+    const conns = await loop.runUntilComplete(Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address))));
+    await loop.runUntilComplete(sleep(20, loop));
     expect(a.connections.size + b.connections.size).toBe(16);
     for (const [t] of conns) t.close();
   });
@@ -169,7 +166,7 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     const a = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 }));
     const before = openFdCount();
-    const err = await rejectionOf(loop.createServer(() => new Recorder(), a.address as ConnectOptions));
+    const err = await rejectionOf(loop.createServer(() => new Recorder(), a.address));
     expect([err.code, err.syscall]).toEqual(['EADDRINUSE', 'bind']);
     expect(openFdCount()).toBe(before);
   });
@@ -189,7 +186,7 @@ describe.each(backends)('%s loop', (backend) => {
     expect((await loop.runUntilComplete(loop.sockRecv(first, 8))).length).toBe(0);
     expect((errors[0] as Error).message).toBe('factory failed');
     const [t] = await loop.runUntilComplete(connect(loop, () => new Recorder(), srv.address as ConnectOptions));
-    await loop.runUntilComplete(sleep(loop, 10));
+    await loop.runUntilComplete(sleep(10, loop));
     expect(srv.connections.size).toBe(1);
     t.close();
   });
@@ -200,7 +197,7 @@ describe.each(backends)('%s loop: out of fds', (backend) => {
     const loop = openLoop(backend, 10_000);
     const srv = trackServer(await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }));
     const client = track(Socket.tcp());
-    client.connect(srv.address as { host: string; port: number }); // lands in the accept queue
+    client.connect(srv.address); // lands in the accept queue
     // Use up every free fd: pipes two at a time, then sockets for the last one.
     const fillers: number[] = [];
     for (let p = native.pipe(); typeof p !== 'number'; p = native.pipe()) fillers.push(...p);
@@ -220,7 +217,7 @@ describe.each(backends)('%s loop: out of fds', (backend) => {
     try {
       // The retry comes ACCEPT_RETRY_MS after the error; on a loaded machine the error itself can
       // come late, so wait for the accept (bounded) rather than a fixed 300 ms.
-      for (let i = 0; i < 100 && srv.connections.size === 0; i++) await loop.runUntilComplete(sleep(loop, 50));
+      for (let i = 0; i < 100 && srv.connections.size === 0; i++) await loop.runUntilComplete(sleep(50, loop));
       expect(reported.map((e) => e.code)).toEqual(['EMFILE']);
       expect(srv.acceptErrors).toBe(1);
       expect(srv.connections.size).toBe(1); // accepted on the retry
