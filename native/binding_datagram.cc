@@ -11,7 +11,8 @@ namespace {
 // (buf, offset, length) at `at` -> the span; false with a JS exception on bad shapes.
 bool Span(const Napi::CallbackInfo& info, size_t at, uint8_t** data, size_t* len) {
   if (info.Length() <= at || !info[at].IsTypedArray() ||
-      info[at].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !expect_ints(info, at + 1, 2)) {
+      info[at].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !expect_ints(info, at + 1, 2)) {
     throw_arg_type(info.Env(), "(Uint8Array, offset, length)");
     return false;
   }
@@ -32,7 +33,8 @@ bool Span(const Napi::CallbackInfo& info, size_t at, uint8_t** data, size_t* len
 Napi::Value SendTo(const Napi::CallbackInfo& info) {
   uint8_t* data = nullptr;
   size_t len = 0;
-  if (!expect_ints(info, 0, 1) || !Span(info, 1, &data, &len) || !expect_ints(info, 4, 1)) return info.Env().Undefined();
+  if (!expect_ints(info, 0, 1) || !Span(info, 1, &data, &len) || !expect_ints(info, 4, 1))
+    return info.Env().Undefined();
   SocketAddress to;
   to.family = int_arg(info, 4);
   if (to.family != 0) {

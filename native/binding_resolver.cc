@@ -17,7 +17,8 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   if (!expect_ints(info, 1, 2)) return info.Env().Undefined();
-  return number(info, resolver_start(info[0].As<Napi::String>().Utf8Value(), int_arg(info, 1), int_arg(info, 2)));
+  return number(info, resolver_start(info[0].As<Napi::String>().Utf8Value(), int_arg(info, 1),
+                                     int_arg(info, 2)));
 }
 
 Napi::Value Take(const Napi::CallbackInfo& info) {

@@ -62,8 +62,10 @@ void run_lookup(Lookup* l) {
   for (addrinfo* ai = res; rc == 0 && ai != nullptr; ai = ai->ai_next) {
     char text[INET6_ADDRSTRLEN] = {0};
     const void* src = nullptr;
-    if (ai->ai_family == AF_INET) src = &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr;
-    else if (ai->ai_family == AF_INET6) src = &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
+    if (ai->ai_family == AF_INET)
+      src = &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr;
+    else if (ai->ai_family == AF_INET6)
+      src = &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
     if (src == nullptr || inet_ntop(ai->ai_family, src, text, sizeof(text)) == nullptr) continue;
     l->out.push_back({ai->ai_family, text});
   }

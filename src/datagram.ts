@@ -38,6 +38,9 @@ const HIGH_WATER = 64 * 1024;
 const LOW_WATER = HIGH_WATER / 4;
 // The largest UDP payload (65535 - 8 - 20) fits, so no datagram is ever truncated on receipt.
 const MAX_DATAGRAM = 65536;
+/** A datagram the kernel could not take yet, and where it goes (null: the connected peer). */
+type Queued = { bytes: Uint8Array; to: HostPort | null };
+
 // Datagrams handled per readiness: one busy peer may not starve the other fds.
 const READS_PER_WAKE = 32;
 
@@ -50,7 +53,7 @@ export class DatagramTransport {
   readonly #buf = Buffer.allocUnsafe(MAX_DATAGRAM);
   #state: 'open' | 'closing' | 'closed' = 'open';
   // Invariant: #queuedBytes === the sum of the queued datagrams' lengths.
-  #queue: Array<[Uint8Array, HostPort | null]> = [];
+  #queue: Queued[] = [];
   #queuedBytes = 0;
   #writePaused = false;
 
@@ -92,7 +95,7 @@ export class DatagramTransport {
       }
       this.#loop.addWriter(this.#fd, this.#onWritable);
     }
-    this.#queue.push([Buffer.from(bytes), to]);
+    this.#queue.push({ bytes: Buffer.from(bytes), to });
     this.#queuedBytes += bytes.length;
     if (!this.#writePaused && this.#queuedBytes > HIGH_WATER) {
       this.#writePaused = true;
@@ -144,9 +147,9 @@ export class DatagramTransport {
   };
 
   #onWritable = (): void => {
-    const queue = this.#queue;
-    while (queue.length > 0) {
-      const [bytes, to] = queue[0];
+    const queue: Queued[] = this.#queue;
+    for (let head = queue[0]; head !== undefined; head = queue[0]) {
+      const { bytes, to } = head;
       let sent: number | null;
       try {
         sent = this.#sendOne(bytes, to);

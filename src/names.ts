@@ -81,7 +81,7 @@ class Lookups {
   }
 
   cancelAll(err: Error): void {
-    for (const id of [...this.pending.keys()]) this.cancel(id, err);
+    for (const id of Array.from(this.pending.keys())) this.cancel(id, err);  // a snapshot: cancel() deletes
   }
 }
 

@@ -11,6 +11,10 @@ import { constants as osConstants } from 'node:os';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
 
+function check(rc: number, syscall: string): void {
+  if (rc < 0) throw errnoError(rc, syscall);
+}
+
 /** One end of a pipe (or any non-blocking fd read and written with read(2)/write(2)). */
 export class PipeEnd {
   /** @internal The before-close hook (see Socket): the layer that registered this fd unregisters it. */
@@ -74,8 +78,7 @@ export class PipeEnd {
       }
     } finally {
       this.#fd = -1;
-      const rc = native.close(fd);
-      if (rc < 0) throw errnoError(rc, 'close');
+      check(native.close(fd), 'close');
     }
   }
 

@@ -44,7 +44,7 @@ export function checkWaitOptions(opts: unknown): WaitOptions | undefined {
     if (Number.isNaN(timeout)) throw invalidArgValue('options.timeout', 'a number of milliseconds', timeout);
   }
   if (signal === undefined && (timeout === undefined || timeout === null)) return undefined;
-  return opts as WaitOptions;
+  return opts;
 }
 
 /**

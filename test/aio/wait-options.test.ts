@@ -161,8 +161,8 @@ describe.each(modes)('$name: sock* cancellation with an AbortSignal', (mode) => 
     let listeners = 0;
     const add = ac.signal.addEventListener.bind(ac.signal);
     const remove = ac.signal.removeEventListener.bind(ac.signal);
-    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => { listeners++; add(...args); }) as typeof add;
-    ac.signal.removeEventListener = ((...args: Parameters<typeof remove>) => { listeners--; remove(...args); }) as typeof remove;
+    ac.signal.addEventListener = (...args: Parameters<typeof add>) => { listeners++; add(...args); };
+    ac.signal.removeEventListener = (...args: Parameters<typeof remove>) => { listeners--; remove(...args); };
     await inMode(mode, async (loop) => {
       const p = loop.sockRecv(b, 4, { signal: ac.signal });
       a.send(Buffer.from('hi'));

@@ -114,6 +114,7 @@ describe.each(backends)('%s loop: getaddrinfo and close()', (backend) => {
     const loop = openLoop(backend, 3000);
     await loop.runUntilComplete(loop.getaddrinfo('localhost', 1));
     await loop.run();  // would wait until the test deadline if a keep-alive timer were left
+    expect(loop.isRunning()).toBe(false);
   });
 
   test('bad arguments are rejections with codes', async () => {
