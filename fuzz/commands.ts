@@ -251,9 +251,9 @@ class LoopTurn implements Cmd {
       const removed = new Set<number>();
       const added = new Set<number>();
       const callback = (fd: number) => (): void => {
-        check(!removed.has(fd), () => `${backend} ${this}: reader ${fd} called after it was removed`);
-        check(!added.has(fd), () => `${backend} ${this}: reader ${fd} called in the batch it was added in`);
-        check(!calls.includes(fd), () => `${backend} ${this}: reader ${fd} called twice`);
+        check(!removed.has(fd), () => `${backend} ${this.toString()}: reader ${fd} called after it was removed`);
+        check(!added.has(fd), () => `${backend} ${this.toString()}: reader ${fd} called in the batch it was added in`);
+        check(!calls.includes(fd), () => `${backend} ${this.toString()}: reader ${fd} called twice`);
         calls.push(fd);
         const act = plan.get(fd) ?? { kind: 'none' };
         if (act.kind === 'removeSelf') { loop.removeReader(fd); removed.add(fd); }
@@ -264,14 +264,14 @@ class LoopTurn implements Cmd {
       loop.callSoon(() => loop.stop());
       await loop.run();
       for (const fd of calls) {
-        check(start.some((r) => r.fd === fd), () => `${backend} ${this}: reader ${fd} called but never added`);
+        check(start.some((r) => r.fd === fd), () => `${backend} ${this.toString()}: reader ${fd} called but never added`);
         check(ready[n].has(fd) || w.loopRegs.get(fd)!.file.channel.kind === 'tcp',
-          () => `${backend} ${this}: reader ${fd} called but the model says it is not readable`);
+          () => `${backend} ${this.toString()}: reader ${fd} called but the model says it is not readable`);
       }
       for (const fd of ready[n]) {
         const reg = w.loopRegs.get(fd)!;
         if (reg.file.channel.kind === 'tcp' || removed.has(fd)) continue;
-        check(calls.includes(fd), () => `${backend} ${this}: reader ${fd} was ready but not called (calls ${JSON.stringify(calls)})`);
+        check(calls.includes(fd), () => `${backend} ${this.toString()}: reader ${fd} was ready but not called (calls ${JSON.stringify(calls)})`);
       }
     }
     // Every backend called the action-bearing readers alike (they are agreed and ready on all).

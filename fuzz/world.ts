@@ -172,7 +172,7 @@ export class World {
   /** Closes what is left of slot i and opens a new pair there (the kernel reuses low numbers). */
   reopen(i: number, kind: PairKind): void {
     const slot = this.slots[i];
-    for (const file of [slot.a, slot.peer]) for (const fd of [...file.fds]) this.closeFd(file, fd, slot);
+    for (const file of [slot.a, slot.peer]) for (const fd of file.fds) this.closeFd(file, fd, slot);
     this.slots[i] = this.#open(kind);
   }
 
@@ -182,7 +182,7 @@ export class World {
     for (const sel of this.selectors) sel.close();
     this.#observer.close();
     for (const slot of this.slots) {
-      for (const file of [slot.a, slot.peer]) for (const fd of [...file.fds]) this.closeFd(file, fd, slot);
+      for (const file of [slot.a, slot.peer]) for (const fd of file.fds) this.closeFd(file, fd, slot);
     }
     native.close(this.#listener);
   }

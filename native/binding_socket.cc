@@ -63,6 +63,11 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   return number(info, sock_shutdown(int_arg(info, 0), int_arg(info, 1)));
 }
 
+Napi::Value Outq(const Napi::CallbackInfo& info) {
+  if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+  return number(info, sock_outq(int_arg(info, 0)));
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
   return number(info, fd_close(int_arg(info, 0)));
@@ -179,6 +184,7 @@ void InitSocketBindings(Napi::Env env, Napi::Object exports) {
   fast("read", FastTransfer<fd_read>);
   fast("write", FastTransfer<WriteMutable>);
   fn("shutdown", Shutdown);
+  fn("outq", Outq);
   fn("close", Close);
   fn("dup", Dup);
   fn("setsockopt", SetOpt);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <atomic>
@@ -133,6 +134,21 @@ ssize_t fd_write(int fd, const uint8_t* buf, size_t len) {
 }
 
 int sock_shutdown(int fd, int how) { return ok_or_errno(shutdown(fd, how)); }
+
+// Bytes sent but not yet acknowledged by the peer, plus those not yet sent: SIOCOUTQ on Linux
+// (tcp(7), unix(7); the same number as TIOCOUTQ), SO_NWRITE on macOS.
+int sock_outq(int fd) {
+  int n = 0;
+#if defined(SO_NWRITE)
+  socklen_t len = sizeof(n);
+  if (getsockopt(fd, SOL_SOCKET, SO_NWRITE, &n, &len) < 0) return -errno;
+#elif defined(TIOCOUTQ)
+  if (ioctl(fd, TIOCOUTQ, &n) < 0) return -errno;
+#else
+  return -ENOTSUP;
+#endif
+  return n;
+}
 
 // close(2) is not retried on EINTR: on Linux the fd is released even then.
 int fd_close(int fd) { return ok_or_errno(close(fd)); }

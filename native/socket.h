@@ -25,6 +25,7 @@ ssize_t sock_send(int fd, const uint8_t* buf, size_t len);
 ssize_t fd_read(int fd, uint8_t* buf, size_t len);
 ssize_t fd_write(int fd, const uint8_t* buf, size_t len);
 int sock_shutdown(int fd, int how);
+int sock_outq(int fd);
 int fd_close(int fd);
 int sock_setopt(int fd, int level, int name, int value);
 int sock_getopt(int fd, int level, int name, int* value);

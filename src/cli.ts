@@ -2,7 +2,7 @@
 // The `iomux` command. Today it has one subcommand, `echo`: the echo server of issue #4.
 //
 // Exit codes: 0 after a graceful shutdown (or --help), 1 for a runtime failure such as a port in
-// use, 2 for a bad command line, 130 when a second SIGINT/SIGTERM cut the shutdown short.
+// use, 2 for a bad command line, 130 when a later stop signal cut the shutdown short (signals.ts).
 // Every failure prints exactly one line to stderr.
 import { readFileSync } from 'node:fs';
 import { Command, Option, type CommanderError } from 'commander';
@@ -13,7 +13,8 @@ import {
   parseBackend, parseGrace, parseHost, parseIdleTimeout, parseMaxConns, parsePort, parseStyle,
   parseUnixPath, parseWorkers, type EchoOptions,
 } from './echo/options.js';
-import { runServer } from './echo/serve.js';
+import { runServer } from './echo/run.js';
+import { SAME_STOP_MS, SIGNALS_HELP } from './echo/signals.js';
 import { supervise } from './echo/supervisor.js';
 import { availableBackends } from './selectors.js';
 
@@ -47,7 +48,7 @@ function echoOptions(flags: RawEchoFlags, explicit: ReadonlySet<string>): EchoOp
     graceMs: flags.grace === undefined ? DEFAULTS.graceMs : parseGrace(flags.grace),
     quiet: flags.quiet === true,
     stats: flags.stats === true,
-    reusePort: false,
+    inherited: false,
   };
   checkCombination(opts, explicit);
   return opts;
@@ -74,16 +75,16 @@ function buildProgram(): Command {
       `selector: ${availableBackends().join('|')} (default: ${defaultBackend()})`))
     .addOption(new Option('--style <style>', `${STYLES.join('|')}: raw readiness callbacks, ` +
       `asyncio-style Protocol, or async/await (default: ${DEFAULTS.style})`))
-    .addOption(new Option('--workers <n>', `processes sharing the port via SO_REUSEPORT, 1..${MAX_WORKERS}; ` +
+    .addOption(new Option('--workers <n>', `processes sharing one listening socket, 1..${MAX_WORKERS}; ` +
       `dead ones are restarted (default: ${DEFAULTS.workers})`))
     .addOption(new Option('--max-conns <n>', 'close connections over this many at once, per worker (default: no limit)'))
     .addOption(new Option('--idle-timeout <ms>', 'close connections silent this long; 0 = never (default: 0)'))
-    .addOption(new Option('--grace <ms>', 'on SIGINT/SIGTERM, time open connections get to finish ' +
-      `(default: ${DEFAULTS.graceMs}); a second signal exits at once`))
+    .addOption(new Option('--grace <ms>', 'on SIGINT/SIGTERM/SIGHUP, time open connections get to finish ' +
+      `(default: ${DEFAULTS.graceMs}); a signal over ${SAME_STOP_MS} ms later exits at once`))
     .addOption(new Option('--quiet', 'print only the listening line, --stats and errors'))
     .addOption(new Option('--stats', 'print connections, msgs/s and bytes/s to stderr every second'))
-    .addHelpText('after', '\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ' +
-      '2 bad usage, 130 stopped by a second signal.')
+    .addHelpText('after', `\n${SIGNALS_HELP}\n\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ` +
+      '2 bad usage, 130 stopped by a later signal.')
     .action(async (flags: RawEchoFlags, cmd: Command) => {
       const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       let opts: EchoOptions;

@@ -84,6 +84,6 @@ export class FdOwners {
 
   /** Forgets every owner (the selector or loop closed). */
   clear(): void {
-    for (const fd of [...this.#byFd.keys()]) this.untrack(fd);
+    for (const fd of this.#byFd.keys()) this.untrack(fd);
   }
 }

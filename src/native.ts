@@ -61,6 +61,8 @@ export interface NativeAddon {
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   shutdown(fd: number, how: number): number;
+  /** Bytes in the send queue (SIOCOUTQ / SO_NWRITE), or -errno. */
+  outq(fd: number): number;
   close(fd: number): number;
   /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or -errno. */
   dup(fd: number): number;

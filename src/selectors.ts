@@ -406,7 +406,8 @@ export function availableBackends(): BackendName[] {
   return native.backends.filter((b): b is BackendName => b in CLASSES);
 }
 
-function bestBackend(): BackendName {
+/** The platform's best backend: epoll on Linux, kqueue on macOS/BSD, else poll. */
+export function bestBackend(): BackendName {
   const have = availableBackends();
   if (have.includes('epoll')) return 'epoll';
   if (have.includes('kqueue')) return 'kqueue';

@@ -36,7 +36,7 @@ const C = native.constants;
 const EAGAIN = -11;
 const EINPROGRESS = -115;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL (unix(7)).
-const MAX_UNIX_PATH_BYTES = 107;
+export const MAX_UNIX_PATH_BYTES = 107;
 
 const FAMILY_CODES: Record<SocketFamily, number> = { IPv4: C.AF_INET, IPv6: C.AF_INET6, unix: C.AF_UNIX };
 
@@ -292,6 +292,15 @@ export class Socket {
     const code = how === 'read' ? C.SHUT_RD : how === 'write' ? C.SHUT_WR : how === 'both' ? C.SHUT_RDWR : -1;
     if (code < 0) throw invalidArgValue('how', "'read', 'write' or 'both'", how, TypeError);
     check(native.shutdown(this.#open(), code), 'shutdown');
+  }
+
+  /**
+   * Bytes written to this socket that the peer has not taken yet (sent but unacknowledged, or
+   * not sent): the kernel's send queue. It shrinking means the peer is reading.
+   * @throws ERR_SOCKET_CLOSED; a system error from ioctl (SIOCOUTQ) or getsockopt (SO_NWRITE)
+   */
+  sendQueueSize(): number {
+    return check(native.outq(this.#open()), 'ioctl');
   }
 
   /**

@@ -1,7 +1,6 @@
 // asyncio's transports and protocols over iomux sockets. A Transport owns one connected socket
 // and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
-import { lstatSync, unlinkSync } from 'node:fs';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
@@ -11,6 +10,8 @@ import { ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
+import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
 
 /**
  * The callbacks a Transport makes, after asyncio's `Protocol`; every one is optional. What a
@@ -341,12 +342,20 @@ export interface ListenOptions {
   host?: string;
   /** TCP port, 0 to 65535 (default 0: the kernel picks one; see Server.address). */
   port?: number;
-  /** A Unix socket path; replaces host/port. A stale socket file at the path is removed first. */
+  /**
+   * A Unix socket path; replaces host/port. A socket file nobody listens on (left by a crash) is
+   * removed first; a live server's file, or any other file, makes it fail with EADDRINUSE.
+   */
   path?: string;
   /** The kernel's queue of connections not yet accepted (default 511). */
   backlog?: number;
   /** SO_REUSEPORT, so several processes can listen on the same port. */
   reusePort?: boolean;
+  /**
+   * A socket that already listens (inherited from a parent process, say); host, port and path
+   * are then ignored, and the server owns the socket from now on (asyncio's `sock=`).
+   */
+  sock?: Socket;
 }
 
 /** Where Loop.createConnection() connects. */
@@ -361,11 +370,6 @@ export interface ConnectOptions {
   noDelay?: boolean;
 }
 
-// A process whose fds ran out (EMFILE/ENFILE) retries accepting after this pause instead of
-// spinning on a listening socket that stays readable (libuv and Tornado do likewise).
-const ACCEPT_RETRY_MS = 100;
-// Accepting at most this many connections per wake keeps one busy listener from starving I/O.
-const ACCEPTS_PER_WAKE = 64;
 
 /**
  * A listening socket whose connections each get a Transport and a Protocol from the factory,
@@ -378,6 +382,7 @@ export class Server {
   readonly #sock: Socket;
   readonly #factory: () => Protocol;
   readonly #path: string | undefined;
+  readonly #pathId: SocketFileId | null;
   readonly #transports = new Set<Transport>();
   // One slab for every connection of this server: the loop runs one read at a time.
   readonly #slab = new ReadSlab();
@@ -391,6 +396,13 @@ export class Server {
   onAcceptError: ((err: Error) => void) | null = null;
   /** How many connections accept() refused for lack of fds so far. */
   acceptErrors = 0;
+  /**
+   * Called when an accepted connection is closed at once because the loop cannot watch its fd
+   * (select and fds >= FD_SETSIZE; ERR_FD_OUT_OF_RANGE). Default: the loop's exception handler.
+   */
+  onRefused: ((err: Error) => void) | null = null;
+  /** How many accepted connections were closed at once because the loop could not watch them. */
+  refused = 0;
 
   /** @internal Use loop.createServer(). */
   constructor(loop: Loop, sock: Socket, factory: () => Protocol, path: string | undefined) {
@@ -398,6 +410,7 @@ export class Server {
     this.#sock = sock;
     this.#factory = factory;
     this.#path = path;
+    this.#pathId = path === undefined ? null : socketFileId(path);
     this.#address = sock.localAddress;
     loop.addReader(sock.fileno(), this.#onAcceptable);
   }
@@ -415,9 +428,8 @@ export class Server {
     this.#listening = false;
     if (!this.#loop.closed) this.#loop.removeReader(this.#sock.fileno());
     this.#sock.close();
-    if (this.#path !== undefined) {
-      try { unlinkSync(this.#path); } catch { /* already gone */ }
-    }
+    // Only the file this server bound: the path may belong to another server by now.
+    if (this.#path !== undefined) releaseUnixPath(this.#path, this.#pathId);
     this.#maybeClosed();
   }
 
@@ -459,6 +471,13 @@ export class Server {
         });
       } catch (err) {
         conn.close();
+        if (isUnwatchable(err)) {
+          this.refused++;
+          if (this.onRefused !== null) {
+            this.onRefused(err as Error);
+            continue;
+          }
+        }
         throw err;  // to the loop's exception handler; the next connection is accepted as usual
       }
       this.#transports.add(transport);
@@ -466,9 +485,9 @@ export class Server {
   };
 
   #acceptFailed(err: Error & { code?: string }): void {
-    // The client gave up between the kernel's accept queue and us: nothing to do.
-    if (err.code === 'ECONNABORTED' || err.code === 'EPROTO') return;
-    if (err.code === 'EMFILE' || err.code === 'ENFILE' || err.code === 'ENOBUFS' || err.code === 'ENOMEM') {
+    const kind = classifyAcceptError(err);
+    if (kind === 'aborted') return;
+    if (kind === 'exhausted') {
       this.acceptErrors++;
       this.#pauseAccepting();
       if (this.onAcceptError) this.onAcceptError(err);
@@ -509,16 +528,6 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
 }
 
 /**
- * Removes a socket file left at `path` by a server that is gone. Only a socket is stale: any other
- * file there is somebody's data, and bind() then fails with EADDRINUSE (asyncio checks likewise).
- */
-function removeStaleSocket(path: string): void {
-  let isSocket = false;
-  try { isSocket = lstatSync(path).isSocket(); } catch { /* nothing there */ }
-  if (isSocket) unlinkSync(path);
-}
-
-/**
  * Listens and serves; the implementation of Loop.createServer(). Every failure is a rejection.
  * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory, or a
  *   system error from bind/listen such as EADDRINUSE or EACCES
@@ -534,11 +543,15 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
   let sock: Socket | undefined;
   try {
     if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+    if (opts?.sock !== undefined) {
+      if (!(opts.sock instanceof Socket)) throw invalidArgType('options.sock', 'a listening Socket', opts.sock);
+      return Promise.resolve(new Server(loop, opts.sock, factory, undefined));
+    }
     const made = listenAddress(opts);
     sock = made.sock;
     const address = made.address;
     if ('path' in address) {
-      removeStaleSocket(address.path);
+      claimUnixPath(address.path);
     } else {
       sock.setReuseAddress(true);
       if (opts.reusePort) sock.setReusePort(true);

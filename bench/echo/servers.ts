@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STYLES } from '../../src/echo/options.js';
 import { availableBackends } from '../../src/selectors.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, pinned } from '../report/exec.js';
@@ -18,7 +19,8 @@ export interface ServerSpec {
   command: [string, string[]] | { missing: string };
 }
 
-export const ECHO_STYLES = ['callback', 'protocol', 'async'] as const;
+/** The echo server's styles, as the CLI lists them. */
+export const ECHO_STYLES = STYLES;
 /** The CPU the server is pinned to; loadgen gets CPU 0. */
 export const SERVER_CPU = 1;
 export const LOADGEN_CPU = 0;

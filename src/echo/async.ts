@@ -5,8 +5,9 @@ import type { Loop } from '../loop.js';
 import type { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { admit, closeListener, listenSocket } from './listen.js';
-import { ACCEPT_RETRY_MS, acceptFailed, type EchoContext, type EchoServer } from './server.js';
+import { admit, listenSocket, type Listener } from './listen.js';
+import { ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
+import { acceptFailed, turnedAway, type EchoContext, type EchoServer } from './contract.js';
 
 // Each connection owns its buffer (it is held across the await in sockSendAll, so it cannot be
 // shared); 16 KiB keeps 10 000 idle connections at 160 MiB.
@@ -16,8 +17,11 @@ class Connection implements Idleable {
   readonly sock: Socket;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** In sockSendAll(): owes the peer an echo, so a drain lets it finish. */
   writing = false;
+  /** Half-closed by the drain: what still arrives is dropped until the peer's EOF. */
+  shut = false;
   readonly #close: (c: Connection) => void;
 
   constructor(sock: Socket, close: (c: Connection) => void) {
@@ -34,12 +38,13 @@ function sleep(loop: Loop, ms: number): Promise<void> {
 
 export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
-  let listener: Socket;
+  let bound: Listener;
   try {
-    listener = listenSocket(opts);
+    bound = listenSocket(opts);
   } catch (err) {
     return Promise.reject(err);
   }
+  const listener = bound.sock;
   const address = listener.localAddress;
   const conns = new Set<Connection>();
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, conns);
@@ -60,28 +65,36 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
     }
   };
 
+  // The drain's half-close (FIN): what still arrives is read and dropped until the peer's EOF.
+  // Closing with unread input would reset the connection (RST) and could destroy the last echo.
+  const shutWrite = (c: Connection): void => {
+    c.shut = true;
+    try {
+      c.sock.shutdown('write');
+    } catch {
+      close(c);                                    // ENOTCONN: the peer is gone already
+    }
+  };
+
   const serve = async (c: Connection): Promise<void> => {
     const buf = Buffer.allocUnsafe(CONN_BUFFER);
     try {
       for (;;) {
         const n = await loop.sockRecvInto(c.sock, buf);
         if (n === 0) break;
+        if (c.shut) continue;
         counters.msgs++;
         counters.bytes += n;
         c.touched = true;
         c.writing = true;
         await loop.sockSendAll(c.sock, n === buf.length ? buf : buf.subarray(0, n));
         c.writing = false;
-        if (draining) {
-          // The last echo is sent: half-close (FIN) and drop what still arrives until the peer's
-          // EOF. Closing with unread input would reset the connection and could lose that echo.
-          c.sock.shutdown('write');
-          while ((await loop.sockRecvInto(c.sock, buf)) > 0);
-          break;
-        }
+        if (draining) shutWrite(c);
       }
-    } catch {
-      // reset by the peer, or closed here (idle, shutdown): nothing to answer
+    } catch (err) {
+      // select(2) and an fd >= FD_SETSIZE: the first wait is refused. Anything else is a reset
+      // by the peer, or a close here (idle, shutdown): nothing to answer.
+      if (isUnwatchable(err)) turnedAway(ctx, loop, err as Error);
     } finally {
       close(c);
     }
@@ -116,13 +129,14 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       if (!listening) return;
       listening = false;
       idle.stop();
-      closeListener(listener, opts);               // rejects the pending sockAccept()
+      bound.close();               // rejects the pending sockAccept()
     },
     drain(done: () => void): void {
       draining = true;
       if (conns.size === 0) return done();
       onDrained = done;
-      for (const c of conns) if (!c.writing) close(c);
+      // One in sockSendAll() half-closes once its echo is sent (serve()).
+      for (const c of conns) if (!c.writing) shutWrite(c);
     },
     abortAll(): void {
       for (const c of conns) close(c);

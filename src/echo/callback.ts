@@ -9,25 +9,24 @@ import type { Loop } from '../loop.js';
 import { Socket } from '../socket.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import {
-  ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, READ_CHUNK, acceptFailed,
-  type EchoContext, type EchoServer,
-} from './server.js';
-import { admit, closeListener, listenSocket } from './listen.js';
+import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, isUnwatchable } from '../accept.js';
+import { READ_CHUNK, acceptFailed, turnedAway, type EchoContext, type EchoServer } from './contract.js';
+import { admit, listenSocket, type Listener } from './listen.js';
 
 class Connection implements Idleable {
   readonly sock: Socket;
   readonly fd: number;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** Bytes owed to the peer: pending[pendingOff, pendingEnd). Empty when pendingOff === pendingEnd. */
   pending: Buffer | null = null;
   pendingOff = 0;
   pendingEnd = 0;
   /**
-   * Shutting down while it owed the peer an echo: once that is sent, our side is shut (FIN) and
-   * whatever still arrives is read and dropped until the peer's EOF, so closing never resets a
-   * connection whose last echo is still on its way.
+   * Shutting down: once what it owes is sent, our side is shut (FIN) and whatever still arrives
+   * is read and dropped until the peer's EOF. Closing with unread input would reset the
+   * connection (RST) and could destroy the last echo still on its way.
    */
   closing = false;
   readonly onReadable: () => void;
@@ -49,12 +48,13 @@ class Connection implements Idleable {
 
 export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
-  let listener: Socket;
+  let bound: Listener;
   try {
-    listener = listenSocket(opts);
+    bound = listenSocket(opts);
   } catch (err) {
     return Promise.reject(err);
   }
+  const listener = bound.sock;
   const address = listener.localAddress;
   const conns = new Set<Connection>();
   const scratch = Buffer.allocUnsafe(READ_CHUNK);
@@ -116,14 +116,19 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
     if (c.owes()) return;
     c.pendingOff = c.pendingEnd = 0;
     loop.removeWriter(c.fd);
-    if (c.closing) {
-      try {
-        c.sock.shutdown('write');
-      } catch {
-        return close(c);                         // ENOTCONN: the peer is gone already
-      }
-    }
+    if (c.closing && !shutWrite(c)) return;
     loop.addReader(c.fd, c.onReadable);
+  };
+
+  /** Half-closes a connection that owes nothing more; false if it was closed instead. */
+  const shutWrite = (c: Connection): boolean => {
+    try {
+      c.sock.shutdown('write');
+      return true;
+    } catch {
+      close(c);                                  // ENOTCONN: the peer is gone already
+      return false;
+    }
   };
 
   const resumeAccepting = (): void => {
@@ -152,10 +157,10 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       const c = new Connection(sock, onReadable, onWritable, close);
       try {
         loop.addReader(c.fd, c.onReadable);
-      } catch {
-        // select(2) cannot watch an fd >= FD_SETSIZE (ERR_FD_OUT_OF_RANGE): turn it away.
-        counters.refused++;
+      } catch (err) {
         sock.close();
+        if (!isUnwatchable(err)) throw err;
+        turnedAway(ctx, loop, err as Error);       // select(2) and an fd >= FD_SETSIZE
         continue;
       }
       conns.add(c);
@@ -174,15 +179,16 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       listening = false;
       idle.stop();
       if (!acceptPaused) loop.removeReader(listener.fd);
-      closeListener(listener, opts);
+      bound.close();
     },
     drain(done: () => void): void {
       if (conns.size === 0) return done();
       onDrained = done;
       for (const c of conns) {
-        // One that owes an echo is not reading (it waits to be writable); onWritable finishes it.
-        if (c.owes()) c.closing = true;
-        else close(c);
+        c.closing = true;
+        // One that owes an echo is not reading (it waits to be writable): onWritable shuts it
+        // once the echo is sent. The others are half-closed now and read until the peer's EOF.
+        if (!c.owes()) shutWrite(c);
       }
     },
     abortAll(): void {

@@ -8,6 +8,8 @@ import type { StatsSample } from './stats.js';
 export const WORKER_ENV = 'IOMUX_ECHO_WORKER';
 export const WORKER_ID_ENV = 'IOMUX_ECHO_WORKER_ID';
 export const CONTROL_FD = 3;
+/** A worker's fd 4: the listening socket the supervisor opened, shared by every worker. */
+export const LISTEN_FD = 4;
 
 export type WorkerMessage =
   | { type: 'listening'; port: number }

@@ -1,36 +1,53 @@
 // The listening socket for the styles that accept by hand (callback and async; the protocol
-// style gets its own from loop.createServer()), and the Unix socket path check all styles share.
-import { lstatSync, unlinkSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
-import { errnoError } from '../errors.js';
+// style gets its own from loop.createServer(), which claims a Unix path by the same rule).
+import { isIP } from 'node:net';
 import { Socket } from '../socket.js';
+import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from '../unix-path.js';
+import { LISTEN_FD } from './control.js';
 import type { EchoOptions } from './options.js';
 
-/** Binds and listens as the options say; a stale Unix socket file at the path is removed first. */
-export function listenSocket(opts: EchoOptions, backlog = 511): Socket {
-  if (opts.path !== null) checkUnixPath(opts.path);
+/** A listening socket, and the Unix socket file it owns (if any). */
+export interface Listener {
+  readonly sock: Socket;
+  /** Closes the socket and removes its Unix socket file, if that is still ours. */
+  close(): void;
+}
+
+/**
+ * Binds and listens as the options say. A Unix path is claimed as createServer() claims it: a
+ * stale socket file is removed, a live server's is not (EADDRINUSE).
+ */
+export function listenSocket(opts: EchoOptions, backlog = 511): Listener {
+  if (opts.inherited) {
+    // The supervisor's socket, already listening; closing our copy leaves it open there.
+    const sock = new Socket(LISTEN_FD, isIP(opts.host) === 6 ? 'IPv6' : 'IPv4');
+    return { sock, close: () => sock.close() };
+  }
   const sock = opts.path !== null ? Socket.unix() : Socket.forHost(opts.host);
+  let pathId: SocketFileId | null = null;
   try {
     if (opts.path !== null) {
-      removeStale(opts.path);
+      claimUnixPath(opts.path);
       sock.bind({ path: opts.path });
+      pathId = socketFileId(opts.path);
     } else {
       sock.setReuseAddress(true);
-      if (opts.reusePort) sock.setReusePort(true);
       sock.bind({ host: opts.host, port: opts.port });
     }
     sock.listen(backlog);
   } catch (err) {
     sock.close();
+    if (opts.path !== null) releaseUnixPath(opts.path, pathId);
     throw err;
   }
-  return sock;
-}
-
-/** Closes the listening socket and removes its Unix socket file, if it has one. */
-export function closeListener(listener: Socket, opts: EchoOptions): void {
-  listener.close();
-  if (opts.path !== null) removeStale(opts.path);
+  const path = opts.path;
+  return {
+    sock,
+    close(): void {
+      sock.close();
+      if (path !== null) releaseUnixPath(path, pathId);
+    },
+  };
 }
 
 /**
@@ -51,42 +68,4 @@ export function admit(sock: Socket, open: number, limit: number, counters: { ref
     return false;
   }
   return true;
-}
-
-/** Removes a Unix socket file: one a crashed run left (checkUnixPath() made sure), or our own. */
-function removeStale(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // nothing there
-  }
-}
-
-/**
- * Refuses a Unix socket path that is taken, as bind(2) would (EADDRINUSE): by something other
- * than a socket, or by a socket a live server still accepts on. A socket file nobody listens on
- * (left by a crash) is fair game. Call it before anything that unlinks the path (transports'
- * createServer removes whatever is there).
- */
-export function checkUnixPath(path: string): void {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // nothing there
-  }
-  if (isSocket && !isLive(path)) return;
-  throw errnoError(-osConstants.errno.EADDRINUSE, 'bind');
-}
-
-function isLive(path: string): boolean {
-  const probe = Socket.unix();
-  try {
-    probe.connect({ path });  // connected, or in progress: someone listens
-    return true;
-  } catch {
-    return false;             // ECONNREFUSED: a stale file
-  } finally {
-    probe.close();
-  }
 }

@@ -48,3 +48,13 @@ export class Log {
     writeLine(2, `${this.prefix}: ${message}`);
   }
 }
+
+/** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
+export function describeError(err: unknown): string {
+  const e = err as { code?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && typeof e.syscall === 'string' && typeof e.message === 'string') {
+    const m = /^[A-Z0-9_]+: (.*), [a-z_0-9]+$/.exec(e.message);
+    if (m !== null) return `${m[1]} (${e.code})`;
+  }
+  return typeof e?.message === 'string' ? e.message : String(err);
+}

@@ -2,7 +2,8 @@
 // throws `UsageError` with a message that names the flag, what it expects and what it got; the
 // CLI prints that one line and exits 2.
 import { isIP } from 'node:net';
-import { availableBackends, type BackendName } from '../selectors.js';
+import { availableBackends, bestBackend, type BackendName } from '../selectors.js';
+import { MAX_UNIX_PATH_BYTES } from '../socket.js';
 
 export const STYLES = ['callback', 'protocol', 'async'] as const;
 export type EchoStyle = (typeof STYLES)[number];
@@ -23,8 +24,11 @@ export interface EchoOptions {
   graceMs: number;
   quiet: boolean;
   stats: boolean;
-  /** Bind with SO_REUSEPORT (set for workers, which share one port). */
-  reusePort: boolean;
+  /**
+   * A worker's inherited listening socket (control.ts's LISTEN_FD), opened once by the
+   * supervisor and shared by every worker: one accept queue. False: open one here.
+   */
+  inherited: boolean;
 }
 
 export const DEFAULTS = {
@@ -78,19 +82,14 @@ export function parseStyle(text: string): EchoStyle {
 }
 
 export function parseUnixPath(text: string): string {
-  // sun_path holds 108 bytes on Linux, one of them the terminating NUL (unix(7)).
-  if (text.length === 0 || text.includes('\0') || Buffer.byteLength(text) > 107) {
-    throw new UsageError(`--unix must be a socket path of 1 to 107 bytes, got '${text}'`);
+  if (text.length === 0 || text.includes('\0') || Buffer.byteLength(text) > MAX_UNIX_PATH_BYTES) {
+    throw new UsageError(`--unix must be a socket path of 1 to ${MAX_UNIX_PATH_BYTES} bytes, got '${text}'`);
   }
   return text;
 }
 
-/** The platform's best backend: epoll on Linux, kqueue on the BSDs and macOS, else poll. */
-export function defaultBackend(): BackendName {
-  const have = availableBackends();
-  for (const b of ['epoll', 'kqueue', 'poll'] as const) if (have.includes(b)) return b;
-  return have[have.length - 1]!; // never empty: select is available everywhere
-}
+/** The platform's best backend (selectors.ts decides, as for DefaultSelector). */
+export const defaultBackend = bestBackend;
 
 /** Checks that the flags make sense together. `explicit` names the flags given on the command line. */
 export function checkCombination(opts: EchoOptions, explicit: ReadonlySet<string>): void {
@@ -99,9 +98,7 @@ export function checkCombination(opts: EchoOptions, explicit: ReadonlySet<string
       throw new UsageError('--unix cannot be combined with --host or --port');
     }
     if (opts.workers > 1) {
-      // SO_REUSEPORT balances TCP (and UDP) ports only; workers could share one inherited
-      // listening fd instead, but that is a different design (see the CLI's --help).
-      throw new UsageError('--unix cannot be combined with --workers > 1 (workers share a TCP port through SO_REUSEPORT)');
+      throw new UsageError('--unix cannot be combined with --workers > 1 (not supported yet)');
     }
   }
 }

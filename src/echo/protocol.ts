@@ -2,11 +2,12 @@
 // rest; past its high-water mark it calls pauseWriting(), and we stop reading from that client
 // until the queue drains (backpressure instead of unbounded memory).
 import type { Loop } from '../loop.js';
+import type { Socket } from '../socket.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
-import { checkUnixPath } from './listen.js';
-import { reportAcceptError, type EchoContext, type EchoCounters, type EchoServer } from './server.js';
+import { listenSocket } from './listen.js';
+import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './contract.js';
 
 /** What every connection of one server shares. */
 interface Shared {
@@ -22,12 +23,15 @@ class EchoProtocol implements Protocol, Idleable {
   #transport!: Transport;
   touched = true;
   quietSince = 0;
+  sendQueue = -1;
   /** Shutting down: what still arrives is dropped (see drain()). */
   #draining = false;
 
   constructor(shared: Shared) {
     this.#shared = shared;
   }
+
+  get sock(): Socket { return this.#transport.socket; }
 
   connectionMade(transport: Transport): void {
     this.#transport = transport;
@@ -69,13 +73,12 @@ class EchoProtocol implements Protocol, Idleable {
   }
 
   /**
-   * Shutdown: an idle connection closes now. One with queued output sends it, then half-closes
-   * (FIN) and reads and drops whatever still arrives until the peer's EOF closes it: closing
-   * with unread input would reset the connection and could lose the last echo in flight.
+   * Shutdown: sends what is queued, then half-closes (FIN) and reads and drops whatever still
+   * arrives until the peer's EOF closes it. Closing with unread input would reset the connection
+   * (RST) and could destroy the last echo in flight.
    */
   drain(): void {
     const t = this.#transport;
-    if (t.getWriteBufferSize() === 0) return t.close();
     this.#draining = true;
     t.writeEof();
     t.resumeReading();
@@ -87,10 +90,11 @@ class EchoProtocol implements Protocol, Idleable {
 export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
-  if (opts.path !== null) checkUnixPath(opts.path);
   const server: Server = await loop.createServer(() => new EchoProtocol(shared),
-    opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port, reusePort: opts.reusePort });
+    opts.inherited ? { sock: listenSocket(opts).sock }
+      : opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port });
   server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
+  server.onRefused = (err) => turnedAway(ctx, loop, err);
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, shared.conns);
   idle.start();
 

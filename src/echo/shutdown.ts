@@ -1,12 +1,10 @@
-// Graceful shutdown. The first SIGINT or SIGTERM stops accepting, lets every open connection send
-// back what it already read (for up to --grace ms), closes whatever is left, and stops the loop
-// (the process then exits 0). A second signal exits at once with 130.
-//
-// Signals arrive through loop.addSignalHandler(): while run() blocks in the selector, Node's own
-// process.on('SIGTERM') listeners would never get to run.
+// Graceful shutdown. The first stop signal (signals.ts) stops accepting, lets every open
+// connection send back what it already read (for up to --grace ms), closes whatever is left, and
+// stops the loop (the process then exits 0). A later signal exits at once with 130.
 import type { Loop } from '../loop.js';
 import type { Log } from './log.js';
-import type { EchoServer } from './server.js';
+import type { EchoServer } from './contract.js';
+import { SAME_STOP_MS } from './signals.js';
 
 export const EXIT_AT_ONCE = 130;
 
@@ -15,6 +13,12 @@ export interface ShutdownOptions {
   readonly log: Log;
   /** Stops the process's own timers and watchers (stats, the supervisor pipe) so run() can end. */
   readonly cleanup: () => void;
+  /**
+   * Whether a signal well after the first means "exit now". Not for a worker: every signal it gets
+   * is a copy of the stop (the supervisor's forward, a service manager's); the supervisor alone
+   * decides when to cut a stop short.
+   */
+  readonly laterSignalExits: boolean;
 }
 
 export class Shutdown {
@@ -22,6 +26,7 @@ export class Shutdown {
   readonly #server: EchoServer;
   readonly #opts: ShutdownOptions;
   #started = false;
+  #startedAt = 0;
   #finished = false;
   #grace: ReturnType<Loop['callLater']> | null = null;
 
@@ -31,22 +36,25 @@ export class Shutdown {
     this.#opts = opts;
   }
 
-  /** Handles SIGINT and SIGTERM from now on. */
-  install(): void {
-    this.#loop.addSignalHandler('SIGINT', () => this.begin('SIGINT'));
-    this.#loop.addSignalHandler('SIGTERM', () => this.begin('SIGTERM'));
-  }
-
   get started(): boolean { return this.#started; }
 
-  /** Starts the graceful shutdown; called a second time, exits the process at once. */
-  begin(reason: string): void {
+  /**
+   * Starts the graceful shutdown. A signal while it runs is a copy of the one that began it if it
+   * comes within SAME_STOP_MS (ignored), else a request to exit at once (when laterSignalExits).
+   */
+  begin(reason: string, bySignal = false): void {
     const { log, graceMs } = this.#opts;
     if (this.#started) {
-      log.error(`${reason} again: exiting now`);
-      process.exit(EXIT_AT_ONCE);
+      if (!bySignal) return;
+      if (this.#opts.laterSignalExits && this.#loop.time() - this.#startedAt > SAME_STOP_MS) {
+        log.error(`${reason} again: exiting now`);
+        process.exit(EXIT_AT_ONCE);
+      }
+      log.info(`${reason} during the stop: part of the same stop`);
+      return;
     }
     this.#started = true;
+    this.#startedAt = this.#loop.time();
     const open = this.#server.counters.conns;
     log.info(`${reason}: shutting down; ${open} open connection${open === 1 ? '' : 's'} get up to ${graceMs} ms to finish`);
     this.#server.stopAccepting();

@@ -1,7 +1,7 @@
 // --stats: once a second, the counters turned into one line a person can watch. Rates are
 // measured against the loop's clock, so a late tick still reports per-second figures.
 import type { Loop } from '../loop.js';
-import type { EchoCounters } from './server.js';
+import type { EchoCounters } from './contract.js';
 
 export interface StatsSample {
   conns: number;
@@ -93,4 +93,10 @@ export function formatStats(s: StatsSample): string {
   if (s.refused > 0) line += `, ${s.refused} refused`;
   if (s.acceptErrors > 0) line += `, ${s.acceptErrors} failed accepts`;
   return line;
+}
+
+/** SIGUSR1's line: `status: 3 conns, 1200 msgs, 81920 bytes, 0 refused, 0 failed accepts` (totals). */
+export function formatStatus(c: EchoCounters): string {
+  return `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +
+    `${c.refused} refused, ${c.acceptErrors} failed accepts`;
 }

@@ -1,22 +1,30 @@
 // --workers N: the parent process starts N workers (this same CLI, with the settings in an
-// environment variable) that each run their own loop on one port shared through SO_REUSEPORT,
-// and looks after them: a worker that dies is logged and restarted after a back-off; SIGINT and
-// SIGTERM are forwarded, and the parent exits 0 once every worker has exited cleanly.
+// environment variable) that each run their own loop on one inherited listening socket,
+// and looks after them: a worker that dies is logged and restarted after a back-off; the stop
+// signals and SIGUSR1 (signals.ts) are forwarded, and the parent exits 0 once every worker has
+// exited cleanly.
 //
 // The parent is an ordinary Node program (it runs no iomux loop), so process.on('SIGTERM'),
 // timers and child_process events all work here as usual.
 //
-// The port: the parent binds a probe socket with SO_REUSEPORT first (not listening, so the kernel
-// hands it no connections). That turns --port 0 into one concrete port for every worker, reports
-// a port in use before any worker starts, and keeps the port reserved while workers restart.
+// The listening socket: the parent opens it once and every worker inherits it as its fd 4 (one
+// accept queue, as prefork servers do; DESIGN 6.3). A worker that dies loses only the
+// connections it had accepted: the queued ones wait for the others, and for its replacement.
+// With SO_REUSEPORT each worker had its own queue, and a dying worker reset what was in it.
+//
+// Every worker waits for the socket to be readable, so a new connection wakes them all and one
+// wins the accept (the others get EAGAIN: accept() returns null). EPOLLEXCLUSIVE would wake one,
+// but the Loop registers fds through the selector API, whose events are readable/writable only,
+// and select/poll have no such flag. With at most 64 workers the herd is bounded, and each wake
+// accepts up to ACCEPTS_PER_WAKE connections, so under load the extra wake-ups are amortised.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { Socket } from '../socket.js';
 import { CONTROL_FD, WORKER_ENV, WORKER_ID_ENV, type WorkerMessage } from './control.js';
-import type { Log } from './log.js';
+import { listenSocket, type Listener } from './listen.js';
+import { describeError, type Log } from './log.js';
 import { encodeOptions, formatEndpoint, listeningLine, type EchoOptions } from './options.js';
-import { describeError } from './serve.js';
 import { EXIT_AT_ONCE } from './shutdown.js';
+import { SAME_STOP_MS, STATUS_SIGNAL, STOP_SIGNALS } from './signals.js';
 import { STATS_PERIOD_MS, formatStats, sumSamples, type StatsSample } from './stats.js';
 
 // Restart back-off: 100 ms after a crash, doubling for each further crash of a worker that lived
@@ -49,37 +57,35 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
-/** Binds the shared port (see the top of this file); throws what bind throws. */
-function reservePort(opts: EchoOptions): { probe: Socket; port: number } {
-  const probe = Socket.forHost(opts.host);
-  try {
-    probe.setReuseAddress(true);
-    probe.setReusePort(true);
-    probe.bind({ host: opts.host, port: opts.port });
-    const addr = probe.localAddress;
-    return { probe, port: 'port' in addr ? addr.port : opts.port };
-  } catch (err) {
-    probe.close();
-    throw err;
-  }
+/** Opens the shared listening socket; throws what bind/listen throw. */
+function openListener(opts: EchoOptions): { listener: Listener; port: number } {
+  const listener = listenSocket(opts);
+  const addr = listener.sock.localAddress;
+  return { listener, port: 'port' in addr ? addr.port : opts.port };
 }
 
 /** Runs the workers until they are all stopped; resolves with the exit code. */
 export function supervise(opts: EchoOptions, log: Log): Promise<number> {
-  let probe: Socket;
+  let listener: Listener | null;
   let port: number;
   try {
-    ({ probe, port } = reservePort(opts));
+    ({ listener, port } = openListener(opts));
   } catch (err) {
     log.error(`cannot listen on ${formatEndpoint(opts.host, opts.port, null)}: ${describeError(err)}`);
     return Promise.resolve(1);
   }
-  const workerEnv = encodeOptions({ ...opts, port, reusePort: true });
+  const listenFd = listener.sock.fd;
+  const workerEnv = encodeOptions({ ...opts, port, inherited: true });
+  const closeListener = (): void => {
+    listener?.close();
+    listener = null;
+  };
   const slots: Slot[] = Array.from({ length: opts.workers }, (_, i) => ({
     id: i + 1, child: null, pid: 0, startedAt: 0, crashes: 0, everListened: false, restart: null, stats: null, exitCode: null,
   }));
   let announced = false;
   let stopping: NodeJS.Signals | null = null;
+  let stoppingAt = 0;
   let failed = false;
   let statsTimer: NodeJS.Timeout | null = null;
   let killTimer: NodeJS.Timeout | null = null;
@@ -92,9 +98,8 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     if (live().length > 0) return;
     if (statsTimer !== null) clearInterval(statsTimer);
     if (killTimer !== null) clearTimeout(killTimer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    probe.close();
+    // The listeners stay: a late copy of the stop signal must not kill a supervisor about to exit 0.
+    closeListener();
     const clean = !failed && slots.every((s) => s.exitCode === 0);
     if (stopping !== null && clean) log.info('all workers stopped');
     resolveDone(clean ? 0 : 1);
@@ -131,9 +136,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     slot.restart = null;
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
       // The same command line, for ps; the settings come from the environment (cli.ts checks it
-      // first). fd 3 is the control pipe (control.ts). detached: a new process group, so a terminal's
+      // first). fd 3 is the control pipe, fd 4 the listening socket (control.ts). detached: a new process group, so a terminal's
       // Ctrl-C reaches only the parent, which forwards it once (a second one means "now").
-      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe', listenFd],
       env: { ...process.env, [WORKER_ENV]: workerEnv, [WORKER_ID_ENV]: String(slot.id) },
       detached: true,
     });
@@ -188,12 +193,18 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
 
   function onSignal(signal: NodeJS.Signals): void {
     if (stopping !== null) {
-      // Forwarded, the second signal makes each worker exit at once too.
+      // A copy within SAME_STOP_MS is the same stop (a service manager signals every process of
+      // the unit). A later one cuts the stop short: the workers would take any signal as one more
+      // copy (signals.ts), so they are killed.
+      if (Date.now() - stoppingAt <= SAME_STOP_MS) return;
       log.error(`${signal} again: exiting now`);
-      for (const s of live()) s.child!.kill(signal);
+      for (const s of live()) s.child!.kill('SIGKILL');
       process.exit(EXIT_AT_ONCE);
     }
     stopping = signal;
+    stoppingAt = Date.now();
+    // New connections are refused from now on, once the workers close their copies too.
+    closeListener();
     log.info(`${signal}: stopping ${live().length} worker${live().length === 1 ? '' : 's'}`);
     for (const s of live()) s.child!.kill(signal);
     for (const s of slots) {
@@ -212,8 +223,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     finishIfAllExited();
   }
 
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  // Each worker prints its own status line.
+  process.on(STATUS_SIGNAL, () => { for (const s of live()) s.child!.kill(STATUS_SIGNAL); });
   if (opts.stats) {
     statsTimer = setInterval(() => {
       if (Date.now() - lastStatsAt >= STATS_LATE_MS) printStats();

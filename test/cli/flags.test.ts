@@ -30,6 +30,7 @@ describe('--help', () => {
       '--idle-timeout', '--grace', '--quiet', '--stats']) {
       expect(text).toContain(flag);
     }
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1']) expect(text).toContain(sig);
   });
 
   it('help echo works too', async () => {

@@ -71,6 +71,36 @@ describe.each(STYLES)('style %s', (style) => {
     expect((await proc.waitForExit()).code).toBe(0);
   });
 
+  it('--idle-timeout spares a client that is slowly reading a large echo back (issue 9, bug 9)', async () => {
+    const { proc, port } = await startEcho(['--style', style, '--idle-timeout', '1000']);
+    const c = await connect({ port });
+    let got = 0;
+    let ticks = 0;
+    const outcome = new Promise<string>((resolve) => {
+      c.once('close', () => resolve(`closed by the server after ${got} bytes, ${ticks} reads`));
+      c.on('error', () => {});
+      // 60 reads of at most 64 KiB, one per 100 ms: bytes keep moving for 6 s, six idle
+      // timeouts, while the server waits on a send buffer several MiB deep.
+      const timer = setInterval(() => {
+        for (let taken = 0, chunk: Buffer | null; taken < 64 * 1024 && (chunk = c.read() as Buffer | null) !== null;) {
+          taken += chunk.length;
+          got += chunk.length;
+        }
+        if (++ticks < 60) return;
+        clearInterval(timer);
+        resolve('alive');
+      }, 100);
+      c.once('close', () => clearInterval(timer));
+    });
+    c.pause();
+    c.write(Buffer.alloc(16 * 1024 * 1024, 3));
+    expect(await outcome).toBe('alive');
+    expect(got).toBeGreaterThan(1024 * 1024);
+    c.destroy();
+    proc.child.kill('SIGTERM');
+    expect((await proc.waitForExit(10_000)).code).toBe(0);
+  }, 60_000);
+
   it('a client that sends 64 MiB without reading is pushed back; server memory stays bounded', async () => {
     const { proc, port } = await startEcho(['--style', style]);
     const rssBefore = rssMiB(proc.pid);
@@ -133,4 +163,28 @@ describe.each(STYLES)('style %s', (style) => {
     proc.child.kill('SIGTERM');
     expect((await proc.waitForExit()).code).toBe(0);
   });
+
+  it('select past FD_SETSIZE: surplus connections are turned away, counted as refused and logged once (issue 9, bug 12)', async () => {
+    const { proc, port } = await startEcho(['--style', style, '--backend', 'select', '--stats']);
+    const total = 1100;  // the server holds ~25 fds of its own: about 100 land at or past 1024
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < total; i++) clients.push(await connect({ port }, 10_000));
+    // Every connection ends up served or refused; the stats line adds both up.
+    const m = await (async () => {
+      for (let after = 0; ; ) {
+        const line = await proc.waitForLine(/stats: (\d+) conns?, [^,]+, [^,]+(?:, (\d+) refused)?/, { stream: 'stderr', ms: 10_000, after });
+        after = proc.stderr.indexOf(line.input, after) + 1;
+        if (Number(line[1]) + Number(line[2] ?? 0) === total) return line;
+      }
+    })();
+    const refused = Number(m[2] ?? 0);
+    expect(refused).toBeGreaterThan(0);
+    const log = proc.stderr.join('\n');
+    expect(log).not.toMatch(/Exception/);
+    expect(proc.stderr.filter((l) => /turned away/.test(l)).length).toBe(1);
+    // The served ones still echo.
+    expect((await roundTrip(clients[0], 'still')).toString()).toBe('still');
+    proc.child.kill('SIGTERM');
+    expect((await proc.waitForExit(10_000)).code).toBe(0);
+  }, 60_000);
 });

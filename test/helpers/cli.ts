@@ -205,6 +205,25 @@ export function roundTrip(sock: net.Socket, data: Buffer | string, ms = 3000): P
   });
 }
 
+/**
+ * A client that writes without reading until the server stops reading from it (backpressure):
+ * the server then owes it an echo, which holds that connection open through a graceful stop.
+ */
+export async function owedClient(target: { port: number; host?: string }): Promise<net.Socket> {
+  const sock = await connect(target);
+  sock.pause();
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  for (let i = 0; i < 512; i++) {
+    if (sock.write(chunk)) continue;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => sock.once('drain', () => resolve(true))),
+      sleep(400).then(() => false),
+    ]);
+    if (!drained) return sock;
+  }
+  throw new Error('the server never pushed back');
+}
+
 /** Resolves with how long until the server closed `sock` (its 'end' or 'close'), or rejects after `ms`. */
 export function closedByServer(sock: net.Socket, ms = 3000): Promise<number> {
   const start = performance.now();

@@ -22,6 +22,17 @@ describe('socket options', () => {
     expect(opt(a, C.IPPROTO_TCP, C.TCP_NODELAY)).toBe(0);
   });
 
+  test('sendQueueSize() counts bytes the peer has not read yet, and falls to 0 once it has', () => {
+    const [a, b] = connectedPair('unix');
+    expect(a.sendQueueSize()).toBe(0);
+    expect(a.send(Buffer.alloc(1000, 1))).toBe(1000);
+    expect(a.sendQueueSize()).toBeGreaterThan(0);
+    expect(b.recvInto(Buffer.alloc(2000))).toBe(1000);
+    expect(a.sendQueueSize()).toBe(0);
+    a.close();
+    expect(() => a.sendQueueSize()).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
+  });
+
   test('setReuseAddress() sets SO_REUSEADDR; setReuseAddress(false) clears it', () => {
     const s = track(Socket.tcp());
     expect(opt(s, C.SOL_SOCKET, C.SO_REUSEADDR)).toBe(0);

@@ -5,7 +5,7 @@
 // port; a factory that throws costs one connection, not the server; and when accept() runs out of
 // fds (EMFILE) the server backs off, reports it and accepts again once fds are free.
 import { afterEach, describe, expect, test } from 'vitest';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
 import type { ConnectOptions, Server } from '../../src/transports.js';
@@ -138,6 +138,39 @@ describe.each(backends)('%s loop', (backend) => {
     expect(srv.listening).toBe(true);
     const [t] = await loop.runUntilComplete(connect(loop, () => new Recorder(), { path }));
     t.close();
+  });
+
+  test('a live server keeps its socket file: a second createServer on the path rejects with EADDRINUSE (issue 9, bug 2)', async () => {
+    const loop = openLoop(backend);
+    const path = unixPath();
+    const first = trackServer(await loop.createServer(() => new Recorder(), { path }));
+    const { ino } = statSync(path);
+    const before = openFdCount();
+    const err = await rejectionOf(loop.createServer(() => new Recorder(), { path }));
+    expect([err.code, err.syscall]).toEqual(['EADDRINUSE', 'bind']);
+    expect(openFdCount()).toBe(before);
+    expect(statSync(path).ino).toBe(ino);
+    const [t] = await loop.runUntilComplete(connect(loop, () => new Recorder(), { path }));
+    t.close();
+    first.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test('close() removes only the socket file this server created, not one bound there since (issue 9, bug 2)', async () => {
+    const loop = openLoop(backend);
+    const path = unixPath();
+    const first = trackServer(await loop.createServer(() => new Recorder(), { path }));
+    unlinkSync(path);                         // someone took the path over...
+    const other = Socket.unix();
+    try {
+      other.bind({ path });                   // ...and bound a socket of their own there
+      other.listen(1);
+      const { ino } = statSync(path);
+      first.close();
+      expect(statSync(path).ino).toBe(ino);
+    } finally {
+      other.close();
+    }
   });
 
   test('a file at the path that is not a socket is left alone: createServer rejects with EADDRINUSE', async () => {

@@ -3,21 +3,23 @@
 // listens through the control pipe instead of printing the listening line itself.
 import { Loop } from '../loop.js';
 import type { ControlPipe } from './control.js';
-import { Log } from './log.js';
+import { Log, describeError } from './log.js';
 import { formatEndpoint, listeningLine, type EchoOptions } from './options.js';
-import { newCounters, type EchoServer } from './server.js';
+import { newCounters, type EchoContext, type EchoServer } from './contract.js';
+import { startAsyncEcho } from './async.js';
+import { startCallbackEcho } from './callback.js';
+import { startProtocolEcho } from './protocol.js';
 import { Shutdown } from './shutdown.js';
-import { StatsTicker, formatStats } from './stats.js';
-import { startEchoServer } from './styles.js';
+import { holdSignals, installSignalHandlers } from './signals.js';
+import { StatsTicker, formatStats, formatStatus } from './stats.js';
 
-/** `address already in use (EADDRINUSE)` from a Node-style system error, else its message. */
-export function describeError(err: unknown): string {
-  const e = err as { code?: unknown; syscall?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && typeof e.syscall === 'string' && typeof e.message === 'string') {
-    const m = /^[A-Z0-9_]+: (.*), [a-z_0-9]+$/.exec(e.message);
-    if (m !== null) return `${m[1]} (${e.code})`;
+/** Starts the echo server in the style the options name, listening where they say. */
+function startEchoServer(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
+  switch (ctx.opts.style) {
+    case 'callback': return startCallbackEcho(loop, ctx);
+    case 'protocol': return startProtocolEcho(loop, ctx);
+    case 'async': return startAsyncEcho(loop, ctx);
   }
-  return typeof e?.message === 'string' ? e.message : String(err);
 }
 
 /** Serves until shut down; resolves with the exit code. */
@@ -53,8 +55,10 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
       stats?.stop();
       control?.unwatch();
     },
+    laterSignalExits: control === null,
   });
-  shutdown.install();
+  holdSignals();
+  installSignalHandlers(loop, (sig) => shutdown.begin(sig, true), () => log.stats(formatStatus(counters)));
   stats?.start();
 
   const port = 'port' in server.address ? server.address.port : 0;

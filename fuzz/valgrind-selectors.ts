@@ -3,14 +3,15 @@
 // report closed fds, truncate a full result array, and rebuild epoll (the dup pitfall), plus an
 // attached Loop's libuv watcher. Run from the package root after `npm run build`:
 //   valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
-//     node scripts/valgrind-selectors.mjs
-import { Loop } from '../dist/src/loop.js';
-import { native } from '../dist/src/native.js';
-import { availableBackends, createSelector } from '../dist/src/selectors.js';
+//     node dist/fuzz/valgrind-selectors.js
+import { Buffer } from 'node:buffer';
+import { Loop } from '../src/loop.js';
+import { native } from '../src/native.js';
+import { availableBackends, createSelector } from '../src/selectors.js';
 
 const R = 1;
 const W = 2;
-const opened = [];
+const opened: number[] = [];
 function pipe() {
   const p = native.pipe();
   if (typeof p === 'number') throw new Error(`pipe: ${p}`);

@@ -1,9 +1,11 @@
-// What the three echo styles share: the shape of a running server, its counters, and how a
-// failed accept is reported. Each style lives in its own file (styles.ts picks one).
+// The contract every echo style implements (callback.ts, protocol.ts, async.ts; run.ts picks
+// one): the shape of a running server, its counters, and the policy all three follow for a
+// failed accept and for a connection the loop cannot watch.
 import type { Loop } from '../loop.js';
 import type { Address } from '../socket.js';
 import type { EchoOptions } from './options.js';
 import type { Log } from './log.js';
+import { ACCEPT_RETRY_MS, classifyAcceptError } from '../accept.js';
 
 /** Plain counters, bumped on the per-message path (two integer adds, nothing allocated). */
 export interface EchoCounters {
@@ -45,42 +47,50 @@ export function newCounters(): EchoCounters {
   return { conns: 0, msgs: 0, bytes: 0, refused: 0, acceptErrors: 0 };
 }
 
-// A process out of fds retries accepting after this pause instead of spinning on a listening
-// socket that stays readable (libuv and Tornado do likewise; transports.ts's Server uses 100 too).
-export const ACCEPT_RETRY_MS = 100;
-// At most this many accepts per wake-up, so one busy listener cannot starve the connections.
-export const ACCEPTS_PER_WAKE = 64;
 // One read takes at most this much (the transports' chunk size).
 export const READ_CHUNK = 64 * 1024;
+// A long fd shortage, or a flood past FD_SETSIZE, is reported at most this often.
+const REPORT_EVERY_MS = 5000;
 
-// The client gave up between the kernel's accept queue and us: not an error of ours.
-const ABORTED_ERRORS = new Set(['ECONNABORTED', 'EPROTO']);
-const ACCEPT_ERROR_LOG_EVERY_MS = 5000;
-
-export type AcceptFailure = 'aborted' | 'retry';
+export type AcceptOutcome = 'aborted' | 'retry';
 
 /**
- * Classifies a failed accept: 'aborted' (ignore it and accept the next), or 'retry': pause
- * accepting and try again in ACCEPT_RETRY_MS. EMFILE/ENFILE/ENOBUFS/ENOMEM are the expected
- * ones; anything else is treated alike rather than spinning or dying. Reported at most every
- * 5 s, so a long fd shortage does not flood stderr.
+ * What the echo server does with a failed accept (the classification is accept.ts's): an aborted
+ * one is ignored; anything else pauses accepting for ACCEPT_RETRY_MS, reported and counted. Even
+ * an unexpected error is retried rather than spinning or dying.
  */
-export function acceptFailed(ctx: EchoContext, loop: Loop, err: unknown): AcceptFailure {
-  const code = (err as { code?: string }).code ?? '';
-  if (ABORTED_ERRORS.has(code)) return 'aborted';
+export function acceptFailed(ctx: EchoContext, loop: Loop, err: unknown): AcceptOutcome {
+  if (classifyAcceptError(err) === 'aborted') return 'aborted';
   reportAcceptError(ctx, loop, err as Error);
   return 'retry';
 }
 
-const lastReport = new WeakMap<EchoCounters, number>();
+const lastAcceptReport = new WeakMap<EchoCounters, number>();
+const lastRefusalReport = new WeakMap<EchoCounters, number>();
+
+function due(last: WeakMap<EchoCounters, number>, counters: EchoCounters, now: number): boolean {
+  const at = last.get(counters);
+  if (at !== undefined && now - at < REPORT_EVERY_MS) return false;
+  last.set(counters, now);
+  return true;
+}
 
 /** Counts a failed accept and logs it, at most once every 5 s. */
 export function reportAcceptError(ctx: EchoContext, loop: Loop, err: Error): void {
   ctx.counters.acceptErrors++;
-  const now = loop.time();
-  const last = lastReport.get(ctx.counters);
-  if (last !== undefined && now - last < ACCEPT_ERROR_LOG_EVERY_MS) return;
-  lastReport.set(ctx.counters, now);
+  if (!due(lastAcceptReport, ctx.counters, loop.time())) return;
   ctx.log.info(`accept failed (${err.message}); pausing accepts, retrying every ${ACCEPT_RETRY_MS} ms ` +
     `(${ctx.counters.acceptErrors} so far)`);
+}
+
+/**
+ * A connection the loop cannot watch (select and an fd >= FD_SETSIZE): the same policy in every
+ * style. It is closed (by the caller), counted as refused for --stats, and logged at most once
+ * every 5 s.
+ */
+export function turnedAway(ctx: EchoContext, loop: Loop, err: Error): void {
+  ctx.counters.refused++;
+  if (!due(lastRefusalReport, ctx.counters, loop.time())) return;
+  ctx.log.info(`turned away a connection the ${ctx.opts.backend} backend cannot watch (${err.message}); ` +
+    `${ctx.counters.refused} refused so far (poll or epoll have no such limit)`);
 }
