@@ -31,6 +31,7 @@ type HostPort = { host: string; port: number };
 const C = native.constants;
 const AF: Record<0 | 4 | 6, number> = { 0: 0 /* AF_UNSPEC */, 4: C.AF_INET, 6: C.AF_INET6 };
 const EAI = native.eaiConstants;
+const EAI_NONAME = EAI.EAI_NONAME ?? -2;  // glibc's value, should a platform not define it
 
 interface Pending {
   host: string;
@@ -61,7 +62,7 @@ class Lookups {
       this.pending.delete(id);
       this.#signals.holdHelper(-1);
       if (r === -1) p.reject(iomuxError('ERR_CANCELLED', `The lookup of ${p.host} was lost`));
-      else if (r.status !== 0 || r.addresses.length === 0) p.reject(lookupError(r.status || EAI.EAI_NONAME, r.errno, p.host));
+      else if (r.status !== 0 || r.addresses.length === 0) p.reject(lookupError(r.status || EAI_NONAME, r.errno, p.host));
       else p.resolve(addresses(r.addresses, p.port));
     }
   }
@@ -164,5 +165,6 @@ export function getaddrinfo(loop: Loop, signals: SignalTable, host: string, port
 export async function resolveHostPort(loop: Loop, addr: HostPort, family: 0 | 4 | 6): Promise<HostPort> {
   if (typeof addr !== 'object' || addr === null || typeof addr.host !== 'string' || isIP(addr.host) !== 0) return addr;
   const [first] = await loop.getaddrinfo(addr.host, addr.port, { family });
-  return { host: first.host, port: addr.port };
+  // getaddrinfo() never resolves with an empty list (collect() rejects that with ENOTFOUND).
+  return { host: first!.host, port: addr.port };
 }

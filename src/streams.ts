@@ -93,7 +93,7 @@ export class StreamReader {
       const parts: Buffer[] = [];
       for (;;) {
         if (this.#buffer.length > 0) parts.push(this.#take(this.#buffer.length));
-        if (this.#eof) return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+        if (this.#eof) return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         await this.#wait('read');
       }
     }
