@@ -30,7 +30,8 @@
         "native/binding_watch.cc",
         "native/select.cc",
         "native/poll.cc",
-        "native/socket.cc"
+        "native/socket.cc",
+        "native/wait_thread.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "conditions": [

@@ -33,6 +33,9 @@ int make_backend(int id, std::unique_ptr<Selector>* out) {
   }
 }
 
+// Marks NativeSelector objects, so selector_slot() never unwraps an object of another class.
+const napi_type_tag kSelectorTag = {0x696f6d7578736c63ULL, 0x5f73656c6563746fULL};
+
 class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -49,6 +52,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
 
   // new NativeSelector(results: Int32Array): wait() writes (fd, mask) pairs into `results`.
   explicit SelectorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SelectorWrap>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kSelectorTag);  // for selector_slot()
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       throw_arg_type(info.Env(), "an Int32Array");
@@ -106,6 +110,8 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
     return number(info, backend_ ? backend_->backendFd() : -1);
   }
 
+  friend SelectorSlot iomux::selector_slot(Napi::Value value);
+
   std::unique_ptr<Selector> backend_;
   Napi::Reference<Napi::Int32Array> results_ref_;
   int32_t* results_ = nullptr;
@@ -113,6 +119,13 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
 };
 
 }  // namespace
+
+SelectorSlot selector_slot(Napi::Value value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kSelectorTag)) return {nullptr, 0};
+  SelectorWrap* wrap = SelectorWrap::Unwrap(value.As<Napi::Object>());
+  if (wrap == nullptr) return {nullptr, 0};
+  return {&wrap->backend_, wrap->capacity_};
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSelector", SelectorWrap::Define(env));

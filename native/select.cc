@@ -58,6 +58,13 @@ class SelectSelector final : public Selector {
     });
   }
 
+  // Only this function makes a copy's object, so *copy is a SelectSelector (no RTTI in addons).
+  int snapshot_into(std::unique_ptr<Selector>* copy) const override {
+    if (*copy) *static_cast<SelectSelector*>(copy->get()) = *this;
+    else copy->reset(new SelectSelector(*this));
+    return 0;
+  }
+
   void close() override {}
 
  private:

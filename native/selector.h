@@ -24,6 +24,7 @@
 //   (libuv) must watch anew.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 
@@ -41,6 +42,13 @@ class Selector {
   virtual void close() = 0;
   // The kernel object's own fd (epoll/kqueue), pollable by another loop; -1 where none exists.
   virtual int backendFd() const { return -1; }
+  // Copies the registrations into *copy (made here when null, else made by this same call on
+  // this same backend earlier), for a thread that waits on the copy while this one keeps
+  // changing them (wait_thread.h). -ENOSYS where the backend has a pollable fd instead.
+  virtual int snapshot_into(std::unique_ptr<Selector>* copy) const {
+    (void)copy;
+    return -ENOSYS;
+  }
 };
 
 // Factories return 0 and fill `out`, or return -errno (epoll_create1/kqueue can hit EMFILE).

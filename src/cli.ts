@@ -32,6 +32,7 @@ function version(): string {
 interface RawEchoFlags {
   host?: string; port?: string; unix?: string; backend?: string; style?: string; workers?: string;
   maxConns?: string; idleTimeout?: string; grace?: string; quiet?: boolean; stats?: boolean;
+  embedded?: boolean;
 }
 
 /** Turns the raw flags into settings; throws UsageError naming the first bad one. */
@@ -48,6 +49,7 @@ function echoOptions(flags: RawEchoFlags, explicit: ReadonlySet<string>): EchoOp
     graceMs: flags.grace === undefined ? DEFAULTS.graceMs : parseGrace(flags.grace),
     quiet: flags.quiet === true,
     stats: flags.stats === true,
+    embedded: flags.embedded === true,
     inherited: false,
   };
   checkCombination(opts, explicit);
@@ -83,6 +85,7 @@ function buildProgram(): Command {
       `(default: ${DEFAULTS.graceMs}); a signal over ${SAME_STOP_MS} ms later exits at once`))
     .addOption(new Option('--quiet', 'print only the listening line, --stats and errors'))
     .addOption(new Option('--stats', 'print connections, msgs/s and bytes/s to stderr every second'))
+    .addOption(new Option('--embedded', "serve from Node's own event loop (Loop.attach()) instead of Loop.run()"))
     .addHelpText('after', `\n${SIGNALS_HELP}\n\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ` +
       '2 bad usage, 130 stopped by a later signal.')
     .action(async (flags: RawEchoFlags, cmd: Command) => {

@@ -12,6 +12,8 @@ export interface TimerBook {
   pending: number;
   /** Cancelled timers still in the heap, waiting to be dropped. */
   cancelledInHeap: number;
+  /** Called after a timer was cancelled, so an attached loop re-evaluates what keeps Node alive. */
+  onCancel?: () => void;
 }
 
 /** A callback scheduled with `loop.callSoon()` or `loop.callLater()`. */
@@ -53,6 +55,7 @@ export class Handle {
       this._book = null;
       book.pending--;
       book.cancelledInHeap++;
+      book.onCancel?.();
     }
   }
 

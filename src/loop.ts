@@ -100,7 +100,8 @@ export class Loop {
 
   readonly #ready = new HandleQueue();
   readonly #timers = new TimerHeap<Handle>();
-  readonly #book: TimerBook = { pending: 0, cancelledInHeap: 0 };
+  /** onCancel: a timer cancelled from a Node callback may leave an attached loop with nothing. */
+  readonly #book: TimerBook = { pending: 0, cancelledInHeap: 0, onCancel: () => this.#embedded?.refresh() };
   #seq = 0;
 
   #exceptionHandler: ExceptionHandler = defaultExceptionHandler;
@@ -179,6 +180,7 @@ export class Loop {
     const n = this.#watchedFd(fd);
     if (n < 0 || n === this.#signals.wakeFd || !this.#remove(n, EVENT_READ)) return false;
     this.#ioCount--;
+    this.#embedded?.refresh();
     return true;
   }
 
@@ -198,6 +200,7 @@ export class Loop {
     const n = this.#watchedFd(fd);
     if (n < 0 || !this.#remove(n, EVENT_WRITE)) return false;
     this.#ioCount--;
+    this.#embedded?.refresh();
     return true;
   }
 
@@ -281,12 +284,15 @@ export class Loop {
   }
 
   /**
-   * Makes run() return after the current iteration. Does nothing when the loop is not running.
+   * Makes run() return after the current iteration. While attached, detaches (the iteration in
+   * progress, if any, still finishes), which ends what run() would have ended. Does nothing when
+   * the loop is neither running nor attached.
    * @throws ERR_LOOP_CLOSED
    */
   stop(): void {
     this.#checkOpen();
-    this.#runner.stop();
+    if (this.#embedded !== null) this.detach();
+    else this.#runner.stop();
   }
 
   /** True while run() (or runUntilComplete()) runs. */
@@ -330,10 +336,11 @@ export class Loop {
 
   /**
    * Drives this loop from Node's event loop without blocking it, until detach() or close().
-   * Node's process stays alive while the loop has readers, writers, timers or callbacks.
-   * @throws ERR_BACKEND_UNAVAILABLE for select/poll (no pollable selector fd), ERR_LOOP_RUNNING
-   *   while run() runs, ERR_LOOP_CLOSED, a system error (syscall 'uv_poll_init') if libuv
-   *   cannot watch the selector's fd
+   * Node's process stays alive while the loop has readers, writers, timers or callbacks. Works
+   * on every backend: select and poll wait on a native thread meanwhile (embedded.ts).
+   * @throws ERR_LOOP_RUNNING while run() runs, ERR_LOOP_CLOSED, a system error if libuv cannot
+   *   watch the selector's fd or the wait thread cannot start, ERR_FD_OUT_OF_RANGE (select, see
+   *   embedded.ts)
    */
   attach(): void {
     this.#checkOpen();

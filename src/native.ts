@@ -35,7 +35,7 @@ export interface NativeConstants {
 }
 
 /** A libuv poll on one fd: calls `onReadable` from Node's own event loop. */
-export interface NativeFdWatch {
+export interface NativeFdWatch extends NativeWatch {
   /** Starts watching `fd` for readability: 0, or -errno (uv_poll_init/uv_poll_start). */
   start(fd: number): number;
   ref(): void;
@@ -44,9 +44,30 @@ export interface NativeFdWatch {
   close(): void;
 }
 
+/** What keeps Node's event loop calling an attached Loop: FdWatch or ThreadWatch. */
+export interface NativeWatch {
+  ref(): void;
+  unref(): void;
+  /** Stops for good (a ThreadWatch joins its thread and hands the selector its backend back). */
+  close(): void;
+}
+
+/**
+ * A select/poll selector's blocking wait on a native thread (native/wait_thread.h): calls
+ * `onReady` from Node's own event loop whenever a batch of readiness waits; the selector's
+ * wait() then returns it without blocking.
+ */
+export interface NativeThreadWatch extends NativeWatch {
+  /** Starts the thread on `selector`: 0, or -errno (eventfd/pipe, pthread_create; -EINVAL: see wait_thread.h). */
+  start(selector: NativeSelectorHandle): number;
+}
+
 export interface NativeAddon {
   NativeSelector: new (results: Int32Array) => NativeSelectorHandle;
   FdWatch: new (onReadable: (status: number) => void) => NativeFdWatch;
+  ThreadWatch: new (onReady: () => void) => NativeThreadWatch;
+  /** Handles open on Node's event loop (closing ones excluded); for tests. */
+  uvHandles(): number;
   /** Backends compiled into this build, best last (epoll/kqueue after select and poll). */
   backends: string[];
   FD_SETSIZE: number;

@@ -319,6 +319,11 @@ export abstract class BaseSelector<T = unknown> {
     this.close();
   }
 
+  /** @internal The native selector, for the Node-embedded mode's watches (embedded.ts). */
+  _nativeHandle(): NativeSelectorHandle {
+    return this.#open();
+  }
+
   /** `EpollSelector { backend: 'epoll', closed: false, registered: 2 }` */
   [inspect.custom](depth: number, options: InspectOptionsStylized): string {
     const fields = { backend: this.backend, closed: this.closed, registered: this.#keys.size };

@@ -12,7 +12,10 @@ import { lastLine, pinned } from '../report/exec.js';
 export type ServerKind = 'iomux' | 'node-net' | 'python' | 'c';
 
 export interface ServerSpec {
-  /** Stable name used in tables, JSON and filters: `iomux-epoll-callback`, `node-net`, `python`, `c`. */
+  /**
+   * Stable name used in tables, JSON and filters: `iomux-epoll-callback` (its `-embedded` twin
+   * serves from Node's event loop), `node-net`, `python`, `c`.
+   */
   id: string;
   kind: ServerKind;
   /** [file, args] with the port left to the kernel (--port 0), or why it cannot run. */
@@ -21,6 +24,13 @@ export interface ServerSpec {
 
 /** The echo server's styles, as the CLI lists them. */
 export const ECHO_STYLES = STYLES;
+/** The suffix of an iomux server run with --embedded (Node's event loop drives the Loop). */
+export const EMBEDDED_SUFFIX = '-embedded';
+
+/** For an embedded iomux server's id, the id of the same server in owned mode (run()); else null. */
+export function ownedCounterpart(id: string): string | null {
+  return id.startsWith('iomux-') && id.endsWith(EMBEDDED_SUFFIX) ? id.slice(0, -EMBEDDED_SUFFIX.length) : null;
+}
 /** The CPU the server is pinned to; loadgen gets CPU 0. */
 export const SERVER_CPU = 1;
 export const LOADGEN_CPU = 0;
@@ -32,13 +42,17 @@ export function serverSpecs(env: BenchEnv): ServerSpec[] {
   const specs: ServerSpec[] = [];
   for (const backend of availableBackends()) {
     for (const style of ECHO_STYLES) {
-      specs.push({
-        id: `iomux-${backend}-${style}`,
-        kind: 'iomux',
-        command: existsSync(cli)
-          ? [process.execPath, [cli, 'echo', '--port', '0', '--backend', backend, '--style', style, '--quiet']]
-          : { missing: 'dist/src/cli.js not built yet (src/cli.ts)' },
-      });
+      // Each server twice: owning its thread (run()), and embedded in Node's event loop.
+      for (const embedded of [false, true]) {
+        specs.push({
+          id: `iomux-${backend}-${style}${embedded ? EMBEDDED_SUFFIX : ''}`,
+          kind: 'iomux',
+          command: existsSync(cli)
+            ? [process.execPath, [cli, 'echo', '--port', '0', '--backend', backend, '--style', style, '--quiet',
+                ...(embedded ? ['--embedded'] : [])]]
+            : { missing: 'dist/src/cli.js not built yet (src/cli.ts)' },
+        });
+      }
     }
   }
   specs.push({

@@ -1,7 +1,8 @@
 // The terminal tables. Every number shown is a measured one or a ratio of two measured ones;
 // a case that did not run shows why ("n/a (FD_SETSIZE)", "missing", "error [1]") instead.
-import type { EchoResult } from '../echo/suite.js';
+import type { EchoCell, EchoResult } from '../echo/suite.js';
 import { cellLabel } from '../echo/suite.js';
+import { EMBEDDED_SUFFIX, ownedCounterpart } from '../echo/servers.js';
 import { IMPL_LABEL, PIPES_IMPLS, SHAPES, SIZES, type PipesImpl, type PipesResult } from '../pipes/suite.js';
 
 type Align = 'l' | 'r';
@@ -113,33 +114,57 @@ export function echoTables(results: EchoResult[], durationS: number, repeat: num
     '      server pinned to CPU 1, loadgen to CPU 0; latency is the round trip;',
     '      the server\'s CPU: user and system µs per message, core use = (user + system) CPU s per s of the measured window\n' +
     '      (the CPU also covers connecting and closing, so C=1000 rows can pass 100%);',
-    '      "vs" columns are msgs/s ratios (>1 is faster); "<x" = under one clock tick over the run');
+    '      "vs" columns are msgs/s ratios (>1 is faster; "vs owned": an -embedded server, driven by Node\'s event loop,\n' +
+    '      against the same server owning its thread with run()); "<x" = under one clock tick over the run');
   for (const cell of cells) {
     const here = shown.filter((r) => r.conns === cell.conns && r.size === cell.size && r.inflight === cell.inflight);
     const cRef = here.find((r) => r.kind === 'c' && r.status === 'ok');
     const net = here.find((r) => r.kind === 'node-net' && r.status === 'ok');
+    // embedded / owned msgs/s, for the --embedded twin of each iomux server (shown only where one ran).
+    const vsOwned = (r: EchoResult): string => {
+      const owned = ownedCounterpart(r.server);
+      return owned === null ? '' : ratio(r.msgsPerS, here.find((o) => o.server === owned && o.status === 'ok')?.msgsPerS);
+    };
+    const anyEmbedded = here.some((r) => ownedCounterpart(r.server) !== null);
     const rows = here.map((r) => {
-      if (r.status !== 'ok') return [r.server, `${r.status} ${notes.mark(r.note)}`, '', '', '', '', '', '', '', '', '', ''];
+      if (r.status !== 'ok') return [r.server, `${r.status} ${notes.mark(r.note)}`, '', '', '', '', '', '', '', '', '', '', ''];
       // Zero ticks is "under one tick", shown as an upper bound rather than as free.
       const cpu = (x: number | null, ticks: number | null): string =>
         x === null ? '?' : ticks === 0 && r.cpuResolutionUsPerMsg !== null ? `<${num(r.cpuResolutionUsPerMsg)}` : num(x);
       const spread = r.runs.length > 1 && r.msgsPerSSpread !== null ? `${Math.round(r.msgsPerSSpread * 100)}%` : '';
       return [r.server, num(r.msgsPerS ?? 0), spread, num(r.mibPerS ?? 0), num(r.p50Us ?? 0), num(r.p99Us ?? 0), num(r.p999Us ?? 0),
         cpu(r.userCpuUsPerMsg, r.userTicks), cpu(r.sysCpuUsPerMsg, r.sysTicks), r.cpuShare === null ? '?' : `${Math.round(r.cpuShare * 100)}%`,
-        ratio(r.msgsPerS, cRef?.msgsPerS), ratio(r.msgsPerS, net?.msgsPerS)];
+        ratio(r.msgsPerS, cRef?.msgsPerS), ratio(r.msgsPerS, net?.msgsPerS), vsOwned(r)];
     });
     const headers = ['server', 'msgs/s', 'spread', 'MiB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'usr µs/msg', 'sys µs/msg',
-      'core use', 'vs C', 'vs net'];
-    // With one run per cell there is no spread to show.
-    const keep = (_: unknown, i: number): boolean => repeat > 1 || i !== 2;
+      'core use', 'vs C', 'vs net', 'vs owned'];
+    // With one run per cell there is no spread to show; without an embedded server, no "vs owned".
+    const keep = (_: unknown, i: number): boolean => (repeat > 1 || i !== 2) && (anyEmbedded || i !== 12);
     out.push('', `echo  ${cellLabel(cell)}`);
     out.push(renderTable(headers.filter(keep), rows.map((row) => row.filter(keep)),
       (['l', ...Array<Align>(headers.length - 1).fill('r')] as Align[]).filter(keep)));
   }
+  const summary = embeddedSummary(shown, cells);
+  if (summary !== '') out.push('', summary);
   const byReason = new Map<string, string[]>();
   for (const [server, why] of missing) byReason.set(why, [...(byReason.get(why) ?? []), server]);
   for (const [why, servers] of byReason) out.push(`not run: ${servers.join(', ')}: ${why}`);
   out.push('');
   if (!notes.empty) out.push(notes.render(), '');
   return out.join('\n');
+}
+
+/**
+ * One row per embedded iomux server, one column per cell: its msgs/s over its owned twin's in the
+ * same cell. The numbers the embedded mode is judged by, side by side.
+ */
+function embeddedSummary(shown: EchoResult[], cells: EchoCell[]): string {
+  const embedded = [...new Set(shown.map((r) => r.server).filter((id) => ownedCounterpart(id) !== null))];
+  if (embedded.length === 0) return '';
+  const rate = (server: string, cell: EchoCell): number | null | undefined => shown.find((r) => r.server === server && r.status === 'ok' &&
+    r.conns === cell.conns && r.size === cell.size && r.inflight === cell.inflight)?.msgsPerS;
+  const rows = embedded.map((id) => [id.slice(0, -EMBEDDED_SUFFIX.length),
+    ...cells.map((cell) => ratio(rate(id, cell), rate(ownedCounterpart(id)!, cell)))]);
+  return ['echo  embedded / owned msgs/s (same server and cell; 1.00x = no cost for running inside Node\'s loop)',
+    renderTable(['server', ...cells.map(cellLabel)], rows, ['l', ...cells.map((): Align => 'r')])].join('\n');
 }

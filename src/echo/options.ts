@@ -24,6 +24,8 @@ export interface EchoOptions {
   graceMs: number;
   quiet: boolean;
   stats: boolean;
+  /** Serve from Node's own event loop (Loop.attach()) instead of Loop.run(). */
+  embedded: boolean;
   /**
    * A worker's inherited listening socket (control.ts's LISTEN_FD), opened once by the
    * supervisor and shared by every worker: one accept queue. False: open one here.

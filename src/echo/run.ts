@@ -12,6 +12,7 @@ import { startProtocolEcho } from './protocol.js';
 import { Shutdown } from './shutdown.js';
 import { holdSignals, installSignalHandlers } from './signals.js';
 import { StatsTicker, formatStats, formatStatus } from './stats.js';
+import { serveAttached } from './embedded.js';
 
 /** Starts the echo server in the style the options name, listening where they say. */
 function startEchoServer(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
@@ -48,12 +49,15 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
     ? (s) => log.stats(formatStats(s))
     : (s) => control.send({ type: 'stats', ...s }));
+  let stopping!: () => void;
+  const stopped = new Promise<void>((resolve) => { stopping = resolve; });
   const shutdown = new Shutdown(loop, server, {
     graceMs: opts.graceMs,
     log,
     cleanup: () => {
       stats?.stop();
       control?.unwatch();
+      stopping();
     },
     laterSignalExits: control === null,
   });
@@ -70,7 +74,7 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   }
 
   try {
-    await loop.run();
+    await (opts.embedded ? serveAttached(loop, stopped) : loop.run());
   } catch (err) {
     log.error(`the loop failed: ${describeError(err)}`);
     return 1;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ECHO_STYLES, serverSpecs } from '../../bench/echo/servers.js';
+import { ECHO_STYLES, ownedCounterpart, serverSpecs } from '../../bench/echo/servers.js';
 import { cellLabel, echoMatrix, planEcho } from '../../bench/echo/suite.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
 import { availableBackends } from '../../src/selectors.js';
@@ -22,7 +22,7 @@ const env: BenchEnv = {
   echoRef: { path: '/opt/ref/echo_ref', missing: '' },
 };
 const all = { quick: true, durationS: 0.5, repeat: 1, filter: (): boolean => true };
-const iomuxIds = availableBackends().flatMap((b) => ECHO_STYLES.map((s) => `iomux-${b}-${s}`));
+const iomuxIds = availableBackends().flatMap((b) => ECHO_STYLES.flatMap((s) => [`iomux-${b}-${s}`, `iomux-${b}-${s}-embedded`]));
 
 describe('echoMatrix', () => {
   test('--quick runs a few distinct cells of the full matrix: ping-pong, pipelined and 16 KiB', () => {
@@ -59,7 +59,7 @@ describe('cellLabel', () => {
 });
 
 describe('serverSpecs', () => {
-  test('one iomux server per backend and style, then Node net, Python and C', () => {
+  test('one iomux server per backend and style, each beside its --embedded twin, then Node net, Python and C', () => {
     expect(serverSpecs(env).map((s) => [s.id, s.kind])).toEqual([
       ...iomuxIds.map((id) => [id, 'iomux']), ['node-net', 'node-net'], ['python', 'python'], ['c', 'c'],
     ]);
@@ -70,6 +70,8 @@ describe('serverSpecs', () => {
     const [b] = availableBackends();
     expect(specs.find((s) => s.id === `iomux-${b}-async`)?.command).toEqual([process.execPath,
       [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet']]);
+    expect(specs.find((s) => s.id === `iomux-${b}-async-embedded`)?.command).toEqual([process.execPath,
+      [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet', '--embedded']]);
     expect(specs.find((s) => s.id === 'python')?.command).toEqual(['/opt/py/bin/python3',
       [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0']]);
     expect(specs.find((s) => s.id === 'c')?.command).toEqual(['/opt/ref/echo_ref', ['--port', '0']]);
@@ -112,5 +114,16 @@ describe('planEcho', () => {
 
   test('plans nothing when the filter accepts nothing', () => {
     expect(planEcho(env, { ...all, filter: () => false })).toEqual({ specs: [], cases: [] });
+  });
+});
+
+describe('ownedCounterpart', () => {
+  test.each([
+    ['iomux-poll-async-embedded', 'iomux-poll-async'],
+    ['iomux-epoll-callback', null],
+    ['node-net', null],
+    ['c', null],
+  ])('%s -> %s', (id, owned) => {
+    expect(ownedCounterpart(id)).toBe(owned);
   });
 });

@@ -77,4 +77,27 @@ describe('echoTables', () => {
   test('is empty when there are no results', () => {
     expect(echoTables([], 1, 3)).toBe('');
   });
+
+  test('an -embedded server gets a "vs owned" msgs/s ratio against its owned twin, and a summary table per cell', () => {
+    const t = echoTables([
+      echoResult({ server: 'iomux-poll-callback', kind: 'iomux', msgsPerS: 2000 }),
+      echoResult({ server: 'iomux-poll-callback-embedded', kind: 'iomux', msgsPerS: 1500 }),
+      echoResult({ server: 'c', kind: 'c', msgsPerS: 4000 }),
+      echoResult({ server: 'iomux-poll-callback', kind: 'iomux', ...big, msgsPerS: 1000 }),
+      echoResult({ server: 'iomux-poll-callback-embedded', kind: 'iomux', ...big, status: 'error', note: 'error: boom' }),
+    ], 1, 1);
+    const cell = sectionOf(t, 'echo  C=1 S=64B K=1');
+    expect(headersOf(cell).at(-1)).toBe('vs owned');
+    expect(row(cell, 'iomux-poll-callback-embedded')).toMatchObject({ 'vs C': '0.38x', 'vs owned': '0.75x' });
+    expect(row(cell, 'iomux-poll-callback')['vs owned']).toBe('');
+    const summary = sectionOf(t, 'echo  embedded / owned msgs/s');
+    expect(headersOf(summary)).toEqual(['server', 'C=1 S=64B K=1', 'C=10 S=16KiB K=1']);
+    expect(Object.values(rowWhere(tableOf(summary), { server: 'iomux-poll-callback' }))).toEqual(['iomux-poll-callback', '0.75x', '']);
+  });
+
+  test('without an -embedded server there is neither a "vs owned" column nor a summary', () => {
+    expect(headersOf(small)).not.toContain('vs owned');
+    expect(headersOf(large)).not.toContain('vs owned');
+    expect(text).not.toContain('embedded / owned');
+  });
 });

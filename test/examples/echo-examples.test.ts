@@ -9,6 +9,9 @@ import { startCallbackEcho } from '../../examples/echo-callbacks.js';
 import { startProtocolEcho } from '../../examples/echo-protocol.js';
 import { acceptForever, listen } from '../../examples/echo-async.js';
 import { startStreamsEcho } from '../../examples/echo-streams.js';
+import { startEchoAndWeb } from '../../examples/echo-embedded.js';
+import http from 'node:http';
+import { Loop as PlainLoop } from '../../src/loop.js';
 import type { Loop } from '../../src/loop.js';
 import { backends, openLoop } from '../loop/helpers.js';
 import { ECHO_CLIENT, readOnLoop, rejectionOf, spawnNode, track } from '../helpers/net.js';
@@ -143,16 +146,43 @@ describe.each(backends)('%s loop: echo-streams.ts', (backend) => {
   );
 });
 
+describe.each(backends)('%s loop attached to Node', (backend) => {
+  test('echo-embedded.ts: Node clients echo through iomux while the Node http server in the same process answers', async () => {
+    const before = openFdCount();
+    const loop = new PlainLoop({ backend });
+    try {
+      const { echo, web, webPort } = await startEchoAndWeb(loop);
+      const { stdout } = spawnNode(ECHO_CLIENT, [String((echo.address as { port: number }).port), String(small.sessions), String(small.rounds), String(small.maxSize)]);
+      const page = new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: webPort, agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (s: string) => { text += s; }).on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      const report = JSON.parse((await readOnLoop(loop, stdout)).toString()) as Report;
+      expect(await page).toMatch(/^echo connections: \d+\n$/);
+      expectAllEchoed(report, small);
+      echo.close();
+      await echo.closed;
+      await new Promise((resolve) => web.close(resolve));
+      expect(loop.isAttached()).toBe(true);
+    } finally {
+      loop.close();
+    }
+    expect(openFdCount()).toBe(before);
+  });
+});
+
 describe('the example files', () => {
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-streams.ts'])('%s is under 40 lines', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s is under 40 lines', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
     const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
     expect(lines).toBeLessThan(40);
   });
 
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-streams.ts'])('%s imports only the public API', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s imports only the public API (and Node built-ins)', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
-    const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
     expect(imports).toEqual(['../src/index.js']);
   });
 });

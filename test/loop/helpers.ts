@@ -71,3 +71,6 @@ export async function eventually(cond: () => boolean, ms = 2000): Promise<void> 
     await sleep(5);
   }
 }
+
+/** Backends a Loop can attach() to Node's event loop on: all of them (issue 12). */
+export const attachable = backends;
