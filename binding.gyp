@@ -1,7 +1,13 @@
 {
   "variables": {
-    # node-gyp rebuild --debug -- -Dsanitize=1 builds the addon with ASan and UBSan.
-    "sanitize%": 0
+    # -Dsanitize=1 (npm run build:debug) builds the Debug addon with ASan and UBSan.
+    "sanitize%": 0,
+    # -Dportable=1 makes native/socket.cc take the fcntl/SO_NOSIGPIPE path macOS needs, on Linux
+    # too, so that `npm run test:portable` runs that code here.
+    "portable%": 0,
+    # -Dkqueue_double=1 (test builds only, `npm run test:kqueue`) compiles native/kqueue.cc
+    # against test/native/kqueue-double, an emulation of <sys/event.h> over poll(2).
+    "kqueue_double%": 0
   },
   "target_defaults": {
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fstack-protector-strong"],
@@ -16,7 +22,12 @@
           }]
         ]
       }
-    }
+    },
+    "conditions": [
+      ["portable==1", {
+        "defines": ["IOMUX_PORTABLE"]
+      }]
+    ]
   },
   "targets": [
     {
@@ -46,35 +57,13 @@
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "WARNING_CFLAGS": ["-Wall", "-Wextra"]
           }
+        }],
+        ["OS=='linux' and kqueue_double==1", {
+          "sources": ["native/kqueue.cc", "test/native/kqueue-double/event.cc"],
+          "include_dirs": ["test/native/kqueue-double"],
+          "defines": ["IOMUX_HAVE_KQUEUE"]
         }]
       ]
     }
-  ],
-  "conditions": [
-    # Benchmark reference programs (bench/reference, bench/loadgen): plain C executables,
-    # Linux only because they use epoll. Built into build/Release/ beside iomux.node.
-    ["OS=='linux'", {
-      "targets": [
-        {
-          "target_name": "pipes_ref",
-          "type": "executable",
-          "sources": ["bench/reference/pipes.c"],
-          "cflags": ["-O2", "-Wall", "-Wextra", "-pthread"],
-          "ldflags": ["-pthread"]
-        },
-        {
-          "target_name": "echo_ref",
-          "type": "executable",
-          "sources": ["bench/reference/echo.c"],
-          "cflags": ["-O2", "-Wall", "-Wextra"]
-        },
-        {
-          "target_name": "loadgen",
-          "type": "executable",
-          "sources": ["bench/loadgen/loadgen.c"],
-          "cflags": ["-O2", "-Wall", "-Wextra"]
-        }
-      ]
-    }]
   ]
 }

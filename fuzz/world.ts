@@ -2,6 +2,7 @@
 // fd numbers come from the kernel: every operation acts on the real fds and then records what
 // the kernel must now know (kernel-model.ts). One raw selector and one Loop per backend watch
 // the same fds, so every backend sees exactly the same kernel state.
+import { constants as osConstants } from 'node:os';
 import { errnoError } from '../src/errors.js';
 import { Loop } from '../src/loop.js';
 import { native } from '../src/native.js';
@@ -10,8 +11,8 @@ import { Socket } from '../src/socket.js';
 import { expectedMask, isLive, newChannel, type Channel, type File, type PairKind, type Registration } from './kernel-model.js';
 
 export const SLOTS = 6;
-const EAGAIN = -11;
-const ECONNRESET = -104;
+const EAGAIN = -osConstants.errno.EAGAIN;
+const ECONNRESET = -osConstants.errno.ECONNRESET;
 
 /** A registration on the raw selectors; `owner` is the Socket it was made through, if any. */
 export interface SelReg extends Registration {
@@ -112,7 +113,7 @@ export class World {
     const { AF_INET, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY } = native.constants;
     const c = ok(native.socket(AF_INET, SOCK_STREAM), 'socket');
     const rc = native.connect(c, AF_INET, '127.0.0.1', this.#listenPort);
-    if (rc < 0 && rc !== -115) throw errnoError(rc, 'connect');
+    if (rc < 0 && rc !== -osConstants.errno.EINPROGRESS) throw errnoError(rc, 'connect');
     let s = -1;
     for (let tries = 0; tries < 1000 && s < 0; tries++) {
       s = native.accept(this.#listener);

@@ -1,6 +1,11 @@
 // kqueue(2) backend for macOS and the BSDs, kept parallel to epoll.cc.
-// UNTESTED: binding.gyp compiles this file only on macOS/FreeBSD/OpenBSD, and no machine this
-// project runs on is one of those. Keep it small and obviously right; read it against epoll.cc.
+// Never run on a real BSD or macOS kernel: no machine this project runs on is one. On Linux the
+// test build (`npm run test:kqueue`) compiles it against test/native/kqueue-double, a poll(2)
+// emulation of <sys/event.h>, and runs the selector suite on it: that checks the translation
+// below (filters, EV_ADD/EV_DELETE, the per-fd merge, the error mapping), not the kernel.
+// Keep it small and obviously right; read it against epoll.cc.
+//
+// No dup pitfall here: knotes hang off the fd number, and close(2) removes them.
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
@@ -26,18 +31,25 @@ class KqueueSelector final : public Selector {
   explicit KqueueSelector(int kq) : kq_(kq) {}
   ~KqueueSelector() override { close(); }
 
-  int add(int fd, int events) override { return apply(fd, 0, events); }
+  // EV_ADD would quietly modify an existing knote; the contract (selector.h) wants -EEXIST.
+  int add(int fd, int events) override {
+    if (fd < 0) return -EBADF;
+    if (asked_of(fd) != 0) return -EEXIST;
+    return apply(fd, 0, events);
+  }
 
   int modify(int fd, int events) override {
-    if (fd < 0 || size_t(fd) >= asked_.size() || asked_[fd] == 0) return -ENOENT;
+    if (asked_of(fd) == 0) return -ENOENT;
     return apply(fd, asked_[fd], events);
   }
 
+  // A registered fd that was closed (EBADF) or whose number now names another file (ENOENT) lost
+  // its knotes in close(2): removing it succeeds, as selector.h says.
   int remove(int fd) override {
-    if (fd < 0 || size_t(fd) >= asked_.size() || asked_[fd] == 0) return -ENOENT;
+    if (asked_of(fd) == 0) return -ENOENT;
     int rc = apply(fd, asked_[fd], 0);
     asked_[fd] = 0;
-    return rc == -EBADF || rc == -ENOENT ? 0 : rc;  // the fd was closed: the kernel dropped it
+    return rc == -EBADF || rc == -ENOENT ? 0 : rc;
   }
 
   int wait(int timeout_ms, int32_t* out, int capacity) override {
@@ -51,7 +63,10 @@ class KqueueSelector final : public Selector {
     int count = 0;
     for (int i = 0; i < n; ++i) {
       int fd = int(batch_[i].ident);
-      int mask = from_kevent(batch_[i]);
+      // Masked with the registration: a change list that failed half way may leave a knote
+      // that asked_ does not have, and its bits must not reach the caller.
+      int mask = from_kevent(batch_[i]) & asked_of(fd);
+      if (!mask) continue;
       int j = 0;
       while (j < count && out[2 * j] != fd) ++j;
       if (j == count) {
@@ -88,6 +103,8 @@ class KqueueSelector final : public Selector {
     asked_[fd] = after;
     return 0;
   }
+
+  int asked_of(int fd) const { return fd >= 0 && size_t(fd) < asked_.size() ? asked_[fd] : 0; }
 
   int kq_;
   std::vector<int> asked_;  // asked_[fd]: the registered kRead|kWrite mask, 0 if none

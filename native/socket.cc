@@ -13,6 +13,26 @@
 
 #include "sys.h"
 
+// Which creation path this build takes. Linux and the BSDs have accept4, pipe2 and the
+// SOCK_NONBLOCK/SOCK_CLOEXEC type flags; macOS has none of them. IOMUX_PORTABLE (binding.gyp
+// -Dportable=1) forces the fallback on Linux so that the test suite runs the code macOS would.
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(IOMUX_PORTABLE) && \
+    (defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__))
+#define IOMUX_USE_ATOMIC_FLAGS 1
+#else
+#define IOMUX_USE_ATOMIC_FLAGS 0
+#endif
+
+// SIGPIPE: MSG_NOSIGNAL where the system has it (Linux, the BSDs); elsewhere (macOS) every socket
+// gets SO_NOSIGPIPE at creation (set_nonblock_cloexec). IOMUX_PORTABLE keeps MSG_NOSIGNAL on Linux,
+// which has no SO_NOSIGPIPE: without either, a send to a closed peer raises SIGPIPE (seen in the
+// connection-errors suite when the flag was dropped there).
+#if defined(MSG_NOSIGNAL)
+#define IOMUX_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define IOMUX_SEND_FLAGS 0
+#endif
+
 namespace iomux {
 namespace {
 
@@ -71,10 +91,59 @@ int from_sockaddr(const sockaddr_storage& storage, socklen_t len, SocketAddress*
 int ok_or_errno(int rc) { return rc < 0 ? neg_errno() : rc; }
 ssize_t ok_or_errno(ssize_t rc) { return rc < 0 ? ssize_t(neg_errno()) : rc; }
 
+#if !IOMUX_USE_ATOMIC_FLAGS
+// The fallback for systems without SOCK_NONBLOCK/accept4/pipe2 (macOS): the flags are set with
+// fcntl right after creation. Between the two calls a fork+exec in another thread could inherit
+// the fd; that race is the price of the platform, and Node's own libuv pays it there too.
+// Returns 0, or -errno after closing `fd` so that the caller never leaks it.
+int set_nonblock_cloexec(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+    int err = neg_errno();
+    ::close(fd);
+    return err;
+  }
+#if defined(SO_NOSIGPIPE)
+  // Without MSG_NOSIGNAL a write to a reset socket raises SIGPIPE unless the socket says not to.
+  // Pipes and non-sockets answer ENOTSOCK here, which is fine: they are never sent to.
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+  return 0;
+}
+
+// Applies set_nonblock_cloexec to a fresh fd (or passes on a failure's -errno).
+int finish_fd(int rc) {
+  if (rc < 0) return neg_errno();
+  int err = set_nonblock_cloexec(rc);
+  return err < 0 ? err : rc;
+}
+
+// pipe() and socketpair() without the atomic flags: set them on both ends, closing both on error.
+int finish_pair(int rc, int fds[2]) {
+  if (rc < 0) return neg_errno();
+  int err = set_nonblock_cloexec(fds[0]);
+  if (err < 0) {
+    ::close(fds[1]);
+    return err;
+  }
+  err = set_nonblock_cloexec(fds[1]);
+  if (err < 0) {
+    ::close(fds[0]);
+    return err;
+  }
+  return 0;
+}
+#endif  // !IOMUX_USE_ATOMIC_FLAGS
+
 }  // namespace
 
 int sock_open(int family, int type) {
+#if IOMUX_USE_ATOMIC_FLAGS
   return ok_or_errno(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+#else
+  return finish_fd(socket(family, type, 0));
+#endif
 }
 
 int sock_bind(int fd, const SocketAddress& addr) {
@@ -88,8 +157,13 @@ int sock_listen(int fd, int backlog) { return ok_or_errno(listen(fd, backlog)); 
 
 int sock_accept(int fd) {
   for (;;) {
+#if IOMUX_USE_ATOMIC_FLAGS
     int rc = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (rc >= 0 || errno != EINTR) return ok_or_errno(rc);
+#else
+    int rc = accept(fd, nullptr, nullptr);
+    if (rc >= 0 || errno != EINTR) return finish_fd(rc);
+#endif
   }
 }
 
@@ -111,10 +185,11 @@ ssize_t sock_recv(int fd, uint8_t* buf, size_t len) {
   }
 }
 
-// MSG_NOSIGNAL: a peer that went away gives EPIPE, never a process-killing SIGPIPE.
+// MSG_NOSIGNAL: a peer that went away gives EPIPE, never a process-killing SIGPIPE. Where it is
+// missing, SO_NOSIGPIPE (set at creation, see set_nonblock_cloexec) does the same job.
 ssize_t sock_send(int fd, const uint8_t* buf, size_t len) {
   for (;;) {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = send(fd, buf, len, IOMUX_SEND_FLAGS);
     if (n >= 0 || errno != EINTR) return ok_or_errno(n);
   }
 }
@@ -172,10 +247,20 @@ int sock_name(int fd, bool peer, SocketAddress* out) {
   return from_sockaddr(storage, len, out);
 }
 
-int make_pipe(int fds[2]) { return ok_or_errno(pipe2(fds, O_NONBLOCK | O_CLOEXEC)); }
+int make_pipe(int fds[2]) {
+#if IOMUX_USE_ATOMIC_FLAGS
+  return ok_or_errno(pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+#else
+  return finish_pair(pipe(fds), fds);
+#endif
+}
 
 int make_socketpair(int fds[2]) {
+#if IOMUX_USE_ATOMIC_FLAGS
   return ok_or_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds));
+#else
+  return finish_pair(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), fds);
+#endif
 }
 
 namespace {

@@ -4,7 +4,8 @@
 // Waiting registers a reader/writer for the socket's fd. To spare two epoll_ctl calls per message
 // in request/response code, a registration is kept after its waiter is satisfied and dropped
 // at the end of the next loop iteration if nobody waits again by then (one batched check per
-// iteration, not per message). Closing the socket drops it at once and rejects any waiter.
+// iteration, not per message). Closing the socket drops it at once and rejects any waiter;
+// closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
@@ -33,12 +34,20 @@ export class SocketWaiters {
   readArmed = false;
   writeArmed = false;
   checkQueued = false;
+  /** This loop's SocketWaiters that have a waiter: in it iff reader or writer is not null. */
+  readonly #pending: Set<SocketWaiters>;
 
   constructor(loop: Loop, sock: Socket) {
     this.loop = loop;
     this.sock = sock;
     this.fd = sock.fileno();
     sock[kBeforeClose] = this.#onClose;
+    let pending = pendingByLoop.get(loop);
+    if (pending === undefined) {
+      pending = new Set();
+      pendingByLoop.set(loop, pending);
+    }
+    this.#pending = pending;
   }
 
   // Register first, then record the waiter: a refused registration (ERR_FD_OUT_OF_RANGE on
@@ -58,6 +67,7 @@ export class SocketWaiters {
       this.loop.addReader(this.fd, this.#onReadable);
       this.readArmed = true;
     }
+    this.#pending.add(this);
     return new Promise<number>((resolve, reject) => { this.reader = { buf, resolve, reject }; });
   }
 
@@ -67,6 +77,7 @@ export class SocketWaiters {
       this.loop.addWriter(this.fd, this.#onWritable);
       this.writeArmed = true;
     }
+    this.#pending.add(this);
     return new Promise<void>((resolve, reject) => { this.writer = { resolve, reject }; });
   }
 
@@ -80,6 +91,7 @@ export class SocketWaiters {
         got = this.sock.recvInto(waiter.buf);
       } catch (err) {
         this.reader = null;
+        this.#settled();
         queueIdleCheck(this);
         waiter.reject(err);
         return;
@@ -88,6 +100,7 @@ export class SocketWaiters {
       n = got;
     }
     this.reader = null;
+    this.#settled();
     queueIdleCheck(this);
     waiter.resolve(n);
   };
@@ -111,6 +124,7 @@ export class SocketWaiters {
     const waiter = this.writer;
     if (waiter === null) return this.#disarmWrite();
     this.writer = null;
+    this.#settled();
     queueIdleCheck(this);
     waiter.resolve();
   };
@@ -135,6 +149,10 @@ export class SocketWaiters {
     if (!this.loop.closed) this.loop.removeWriter(this.fd);
   }
 
+  #settled(): void {
+    if (this.reader === null && this.writer === null) this.#pending.delete(this);
+  }
+
   /** Unregisters at once and forgets this socket; waiters (if any) are left to `reject`. */
   release(): void {
     this.#disarmRead();
@@ -143,14 +161,19 @@ export class SocketWaiters {
     if (this.sock[kBeforeClose] === this.#onClose) this.sock[kBeforeClose] = null;
   }
 
-  // Runs inside Socket.close() while the fd is still open, so unregistering cannot hit EBADF.
-  #onClose = (): void => {
+  /** Releases the socket and rejects its waiters with `err`. */
+  abandon(err: Error): void {
     this.release();
-    const err = iomuxError('ERR_SOCKET_CLOSED', `The socket (fd ${this.fd}) was closed while an operation waited on it`);
     const { reader, writer } = this;
     this.reader = this.writer = null;
+    this.#pending.delete(this);
     reader?.reject(err);
     writer?.reject(err);
+  }
+
+  // Runs inside Socket.close() while the fd is still open, so unregistering cannot hit EBADF.
+  #onClose = (): void => {
+    this.abandon(iomuxError('ERR_SOCKET_CLOSED', `The socket (fd ${this.fd}) was closed while an operation waited on it`));
   };
 }
 
@@ -161,6 +184,7 @@ function busy(what: string, fd: number): Error {
 }
 
 const waitersBySocket = new WeakMap<Socket, SocketWaiters>();
+const pendingByLoop = new WeakMap<Loop, Set<SocketWaiters>>();
 const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
 
 /** @internal For aio-datagram.ts. */
@@ -171,6 +195,20 @@ export function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
     waitersBySocket.set(sock, w);
   }
   return w;
+}
+
+/**
+ * Called by loop.close(): rejects every operation waiting on `loop` with ERR_LOOP_CLOSED and
+ * forgets its sockets, which stay open (another loop may wait on them next). The loop has
+ * already dropped its registrations, so nothing is unregistered here.
+ */
+export function loopClosed(loop: Loop): void {
+  const pending = pendingByLoop.get(loop);
+  if (pending === undefined) return;
+  pendingByLoop.delete(loop);
+  const err = iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while an operation waited on it');
+  // abandon() deletes only the entry being visited, which a Set's iteration allows.
+  for (const w of pending) w.abandon(err);
 }
 
 /** Hands a socket over to another owner (a Transport): drops aio's registrations at once. */

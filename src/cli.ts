@@ -84,7 +84,7 @@ function buildProgram(): Command {
     .addOption(new Option('--grace <ms>', 'on SIGINT/SIGTERM/SIGHUP, time open connections get to finish ' +
       `(default: ${DEFAULTS.graceMs}); a signal over ${SAME_STOP_MS} ms later exits at once`))
     .addOption(new Option('--quiet', 'print only the listening line, --stats and errors'))
-    .addOption(new Option('--stats', 'print connections, msgs/s and bytes/s to stderr every second'))
+    .addOption(new Option('--stats', 'print connections, msgs/s, bytes/s and memory (RSS, V8 heap) to stderr every second'))
     .addOption(new Option('--embedded', "serve from Node's own event loop (Loop.attach()) instead of Loop.run()"))
     .addHelpText('after', `\n${SIGNALS_HELP}\n\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ` +
       '2 bad usage, 130 stopped by a later signal.')

@@ -37,7 +37,7 @@ export function iomuxError(code: IomuxErrorCode, message: string, Base: ErrorBas
   return err;
 }
 
-/** A failed syscall, shaped like Node's own (`err.code === 'EBADF'`, `err.errno === -9`). */
+/** A failed syscall, shaped like Node's own (`err.code === 'EBADF'`, `err.errno === -os.constants.errno.EBADF`). */
 export interface SystemError extends Error {
   /** The errno name, e.g. 'EBADF'. */
   code: string;

@@ -325,6 +325,8 @@ export class Loop {
     this.#ready.clear();
     this.#timers.clear();
     this.#book.pending = this.#book.cancelledInHeap = 0;
+    // Nothing will wake the async/await calls still waiting: reject them and free their sockets.
+    aio.loopClosed(this);
   }
 
   /** The same as close(), for `using loop = new Loop()`. */
@@ -407,6 +409,14 @@ export class Loop {
     }
     checkCallback(h, 'handler');
     this.#exceptionHandler = h;
+  }
+
+  /**
+   * Hands `err` to the exception handler with `context`, as a callback that threw would
+   * (asyncio's call_exception_handler). Layers above the loop use it for errors they catch.
+   */
+  callExceptionHandler(err: unknown, context: ExceptionContext): void {
+    this.#report(err, context);
   }
 
   // ---- async/await on sockets and transports (DESIGN §1) -------------------------------------

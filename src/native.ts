@@ -123,20 +123,52 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Loads build/Release/iomux.node, or build/Debug first when IOMUX_DEBUG=1. */
-function loadAddon(): NativeAddon {
-  const root = packageRoot();
-  const flavours = process.env.IOMUX_DEBUG === '1' ? ['Debug', 'Release'] : ['Release', 'Debug'];
-  const candidates = flavours.map((f) => join(root, 'build', f, 'iomux.node'));
-  const require = createRequire(import.meta.url);
-  for (const file of candidates) {
-    if (existsSync(file)) return require(file) as NativeAddon;
-  }
-  throw new Error(
-    `iomux: the native addon is not built (checked: ${candidates.join(', ')}). ` +
-      'Build it with `npm run build` (or `npx node-gyp rebuild`) in the iomux folder.',
-  );
+interface NodeGypBuild {
+  (dir: string): unknown;
+  /** The file node-gyp-build would load: build/Release, build/Debug, then prebuilds/<platform>-<arch>. */
+  resolve(dir: string): string;
 }
 
-/** The loaded addon; importing this module fails with a build hint if it is missing. */
+/**
+ * The places node-gyp-build looks, in its order, for the error message. IOMUX_PREBUILD (its
+ * convention: `<NAME>_PREBUILD`) replaces the package folder with another one.
+ */
+function searched(root: string): string[] {
+  const dir = process.env.IOMUX_PREBUILD || root;
+  return [
+    join(dir, 'build', 'Release', '*.node'),
+    join(dir, 'build', 'Debug', '*.node'),
+    join(dir, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+    // node-gyp-build's last resort: prebuilds beside the node binary (for bundled apps).
+    join(dirname(process.execPath), 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+  ];
+}
+
+/**
+ * Finds the addon the way node-gyp-build does (a local build first, then a matching prebuild);
+ * with IOMUX_DEBUG=1, build/Debug (the ASan build of `npm run build:debug`) comes first.
+ */
+function loadAddon(): NativeAddon {
+  const root = packageRoot();
+  const require = createRequire(import.meta.url);
+  const debug = join(root, 'build', 'Debug', 'iomux.node');
+  if (process.env.IOMUX_DEBUG === '1' && existsSync(debug)) return require(debug) as NativeAddon;
+  const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+  let file: string;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (cause) {
+    const tried = [...(process.env.IOMUX_DEBUG === '1' ? [debug] : []), ...searched(root)];
+    throw new Error(
+      `iomux: no native addon for ${process.platform}-${process.arch} (Node ${process.version}). ` +
+        `Tried: ${tried.join(', ')}. ` +
+        'Rebuild it with `npm rebuild iomux` in your project (or `npx node-gyp rebuild` in the iomux ' +
+        'folder); that needs python3, make and a C++ compiler.',
+      { cause },
+    );
+  }
+  return require(file) as NativeAddon;
+}
+
+/** The addon, loaded once per process. */
 export const native: NativeAddon = loadAddon();

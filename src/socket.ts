@@ -1,6 +1,7 @@
 // A Python-socket-like wrapper over a non-blocking fd. Would-block is an ordinary answer (null),
 // never an exception; every real failure is a Node-style error with code, errno and syscall.
 // The socket knows nothing of the loop: aio.ts and transports.ts do the waiting.
+import { constants as osConstants } from 'node:os';
 import { isIP } from 'node:net';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describeObject } from './inspect.js';
@@ -33,8 +34,8 @@ export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
 export const kBeforeClose: unique symbol = Symbol('iomux.beforeClose');
 
 const C = native.constants;
-const EAGAIN = -11;
-const EINPROGRESS = -115;
+const EAGAIN = -osConstants.errno.EAGAIN;
+const EINPROGRESS = -osConstants.errno.EINPROGRESS;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL (unix(7)).
 export const MAX_UNIX_PATH_BYTES = 107;
 
@@ -360,7 +361,7 @@ export class Socket {
    * @throws EOPNOTSUPP where the platform has no SO_REUSEPORT; ERR_SOCKET_CLOSED
    */
   setReusePort(on = true): void {
-    if (C.SO_REUSEPORT === undefined) throw errnoError(-95 /* EOPNOTSUPP */, 'setsockopt');
+    if (C.SO_REUSEPORT === undefined) throw errnoError(-osConstants.errno.EOPNOTSUPP, 'setsockopt');
     this.#setFlag(C.SOL_SOCKET, C.SO_REUSEPORT, on);
   }
 

@@ -102,7 +102,7 @@ export class Transport {
     // If user code closes the raw socket behind our back, unregister before the fd goes away.
     sock[kBeforeClose] = () => this.#unregister();
     loop.addReader(this.#fd, this.#onReadable);
-    loop.callSoon(() => this.#protocol.connectionMade?.(this));
+    loop.callSoon(() => this.#callProtocol('connectionMade', () => this.#protocol.connectionMade?.(this)));
   }
 
   /**
@@ -242,13 +242,23 @@ export class Transport {
     }
     if (n === null) return;
     if (n === 0) return this.#onEof();
-    this.#protocol.dataReceived?.(this.#slab.take(n));
+    const data = this.#slab.take(n);
+    try {
+      this.#protocol.dataReceived?.(data);
+    } catch (err) {
+      this.#protocolFailed('dataReceived', err);
+    }
   };
 
   #onEof(): void {
     this.#eofReceived = true;
     this.#loop.removeReader(this.#fd);
-    const keepOpen = this.#protocol.eofReceived?.();
+    let keepOpen: boolean | void;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (err) {
+      return this.#protocolFailed('eofReceived', err);
+    }
     if (!keepOpen) this.close();
   }
 
@@ -271,6 +281,7 @@ export class Transport {
     if (this.#queued > 0) return this.#maybeResumeProtocol();
     this.#loop.removeWriter(this.#fd);
     this.#maybeResumeProtocol();
+    if (this.#state === 'closed') return;  // resumeWriting threw
     if (this.#state === 'closing') return this.#finish(null);
     if (this.#eofRequested) this.#shutdownWrite();
   };
@@ -287,21 +298,35 @@ export class Transport {
   #maybePauseProtocol(): void {
     if (this.#writePaused || this.#queued <= this.#high) return;
     this.#writePaused = true;
-    this.#callProtocol(() => this.#protocol.pauseWriting?.());
+    this.#callProtocol('pauseWriting', () => this.#protocol.pauseWriting?.());
   }
 
   #maybeResumeProtocol(): void {
     if (!this.#writePaused || this.#queued > this.#low) return;
     this.#writePaused = false;
-    this.#callProtocol(() => this.#protocol.resumeWriting?.());
+    this.#callProtocol('resumeWriting', () => this.#protocol.resumeWriting?.());
   }
 
-  #callProtocol(fn: () => void): void {
+  #callProtocol(name: string, fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.#loop.callSoon(() => { throw err; });  // reaches the loop's exception handler
+      this.#protocolFailed(name, err);
     }
+  }
+
+  /**
+   * asyncio's fatal-error path for a protocol callback that threw: report it, then close at once
+   * (the protocol's state is unknown, so its queue is dropped) and pass the error to
+   * connectionLost. Reading on, or waiting for a close the protocol will never ask for, would
+   * leave a transport that holds its fd and never sends the peer its FIN.
+   */
+  #protocolFailed(name: string, err: unknown): void {
+    this.#loop.callExceptionHandler(err, {
+      message: `Fatal error: protocol.${name}() failed; the transport is closed`,
+      fd: this.#fd,
+    });
+    this.#finish(err instanceof Error ? err : new Error(String(err), { cause: err }));
   }
 
   #fatal(err: Error): void {
@@ -329,6 +354,8 @@ export class Transport {
     this.#loop.callSoon(() => {
       try {
         this.#protocol.connectionLost?.(err);
+      } catch (lostErr) {
+        this.#loop.callExceptionHandler(lostErr, { message: 'protocol.connectionLost() failed', fd: this.#fd });
       } finally {
         this.#onLost?.(this);
       }

@@ -79,10 +79,18 @@ function onPath(name: string): string | null {
   return null;
 }
 
+/** Where bench/Makefile puts the C programs (pipes_ref, echo_ref, loadgen). */
+export function benchProgram(root: string, name: string): string {
+  return join(root, 'bench', 'build', name);
+}
+
+/** What the notes say when a C program is missing. */
+export const BUILD_BENCH_HINT = 'build it with `npm run build:bench`';
+
 export function discoverEnv(): BenchEnv {
   const root = packageRoot();
-  const rel = (name: string): string => join(root, 'build', 'Release', name);
-  const built = 'build it with `npx node-gyp rebuild`';
+  const rel = (name: string): string => benchProgram(root, name);
+  const built = BUILD_BENCH_HINT;
   const py = onPath('python3');
   const pyReal = py === null ? null : run(py, ['-c', 'import sys; print(sys.executable)']);
   const taskset = onPath('taskset');

@@ -11,7 +11,7 @@ import { startCallbackEcho } from './callback.js';
 import { startProtocolEcho } from './protocol.js';
 import { Shutdown } from './shutdown.js';
 import { holdSignals, installSignalHandlers } from './signals.js';
-import { StatsTicker, formatStats, formatStatus } from './stats.js';
+import { StatsTicker, formatMemory, formatStats, formatStatus } from './stats.js';
 import { serveAttached } from './embedded.js';
 
 /** Starts the echo server in the style the options name, listening where they say. */
@@ -47,7 +47,7 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
   }
 
   const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
-    ? (s) => log.stats(formatStats(s))
+    ? (s) => { log.stats(formatStats(s)); log.stats(formatMemory()); }
     : (s) => control.send({ type: 'stats', ...s }));
   let stopping!: () => void;
   const stopped = new Promise<void>((resolve) => { stopping = resolve; });

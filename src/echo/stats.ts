@@ -95,6 +95,15 @@ export function formatStats(s: StatsSample): string {
   return line;
 }
 
+/**
+ * `memory: rss 61.2 MiB, heap 9.8 MiB` (V8's used heap): printed under each --stats line by a
+ * single server, so a soak run can watch the process's memory from outside.
+ */
+export function formatMemory(m: { rss: number; heapUsed: number } = process.memoryUsage()): string {
+  const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
+  return `memory: rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB`;
+}
+
 /** SIGUSR1's line: `status: 3 conns, 1200 msgs, 81920 bytes, 0 refused, 0 failed accepts` (totals). */
 export function formatStatus(c: EchoCounters): string {
   return `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +

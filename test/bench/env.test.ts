@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { discoverEnv, machineInfo, packageRoot, type BenchEnv } from '../../bench/report/env.js';
+import { benchProgram, BUILD_BENCH_HINT, discoverEnv, machineInfo, packageRoot, type BenchEnv } from '../../bench/report/env.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim();
@@ -23,9 +23,9 @@ describe('discoverEnv', () => {
 
   test('finds the references and loadgen the build made, or says how to build them', () => {
     for (const [tool, name] of [[env.pipesRef, 'pipes_ref'], [env.echoRef, 'echo_ref'], [env.loadgen, 'loadgen']] as const) {
-      const built = join(repo, 'build', 'Release', name);
+      const built = benchProgram(repo, name);
       if (existsSync(built)) expect(tool).toEqual({ path: built, missing: '' });
-      else expect(tool).toEqual({ path: null, missing: `${built} not found (build it with \`npx node-gyp rebuild\`)` });
+      else expect(tool).toEqual({ path: null, missing: `${built} not found (${BUILD_BENCH_HINT})` });
     }
   });
 

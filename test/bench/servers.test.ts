@@ -3,9 +3,9 @@
 // listening line without listening, then sleep; the real Node net and C servers echo over loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { RunningServer, parseListeningPort, readCpuTimes, serverSpecs, type ServerSpec } from '../../bench/echo/servers.js';
@@ -55,21 +55,19 @@ describe('readCpuTimes', () => {
   });
 
   test('finds the fields after a command name holding spaces and parentheses', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iomux-bench-comm-'));
-    try {
-      const odd = join(dir, 'a) b (c');
-      symlinkSync(process.execPath, odd);
-      const child = spawn(odd, ['-e', 'const s = process.cpuUsage(); while (process.cpuUsage(s).user < 200000); console.log("busy"); setInterval(() => {}, 1000)'],
-        { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(child);
-      await once(child.stdout, 'data');
-      expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('a) b (c\n');
-      const t = readCpuTimes(child.pid!)!;
-      // Counted from the wrong field, these would be fault counts (0) or garbage (NaN).
-      expect((t.utime + t.stime) / env.clkTck).toBeGreaterThan(0.1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // The child names itself through /proc/self/comm: the executable's name is not a reliable
+    // source, since Node 24 renames its main thread "MainThread" at start-up.
+    const child = spawn(process.execPath, ['-e', [
+      'require("fs").writeFileSync("/proc/self/comm", "a) b (c");',
+      // CPU time, not wall time: on a loaded machine a wall-clock spin may get little of it.
+      'while (process.cpuUsage().user < 300000); console.log("busy"); setInterval(() => {}, 1000)',
+    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    await once(child.stdout, 'data');
+    expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('a) b (c\n');
+    const t = readCpuTimes(child.pid!)!;
+    // Counted from the wrong field, these would be fault counts (0) or garbage (NaN).
+    expect((t.utime + t.stime) / env.clkTck).toBeGreaterThan(0.1);
   });
 
   test('is null for a process that does not exist', () => {

@@ -3,6 +3,7 @@
 //
 // Everything made here is held in ./resources.ts: its cleanup() (run it in afterEach) closes every
 // fd and selector and kills every child still running, so a failing test leaks nothing into the next.
+import { constants as osConstants } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +23,7 @@ import { hold } from './resources.js';
 export { EVENT_READ, EVENT_WRITE };
 export const RW = EVENT_READ | EVENT_WRITE;
 
-const EAGAIN = -11;
+const EAGAIN = -osConstants.errno.EAGAIN;
 // fd -> the function that drops it from the cleanup list (closeFd() closes it early).
 const openFds = new Map<number, () => void>();
 
@@ -77,7 +78,7 @@ export function tcpConnect(port: number): number {
   const fd = check(native.socket(AF_INET, SOCK_STREAM), 'socket');
   keep(fd);
   const rc = native.connect(fd, AF_INET, '127.0.0.1', port);
-  if (rc < 0 && rc !== -115 /* EINPROGRESS */) throw errnoError(rc, 'connect');
+  if (rc < 0 && rc !== -osConstants.errno.EINPROGRESS) throw errnoError(rc, 'connect');
   return fd;
 }
 

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../../src/native.js';
 import { EVENT_READ, EVENT_WRITE, createSelector } from '../../src/selectors.js';
@@ -244,7 +244,7 @@ export function readOnLoop(loop: Loop, fd: number): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(64 * 1024);
     loop.addReader(fd, () => {
       const n = native.read(fd, buf, 0, buf.length);
-      if (n === -11) return; // EAGAIN
+      if (n === -osConstants.errno.EAGAIN) return;
       if (n > 0) {
         parts.push(Buffer.from(buf.subarray(0, n)));
         return;

@@ -8,6 +8,7 @@
 //
 // The seed is fixed (and in the test's name) so a run is reproducible: set IOMUX_FC_SEED to try
 // another. Wide random exploration is `npm run fuzz`'s job, not the suite's.
+import { constants as osConstants } from 'node:os';
 import fc from 'fast-check';
 import { native } from '../../src/native.js';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -21,8 +22,8 @@ afterEach(cleanup);
 
 const POOL = 8;
 const SEED = Number(process.env.IOMUX_FC_SEED ?? 20261202);
-const EAGAIN = -11;
-const ECONNRESET = -104;
+const EAGAIN = -osConstants.errno.EAGAIN;
+const ECONNRESET = -osConstants.errno.ECONNRESET;
 
 type Op =
   | { kind: 'register'; i: number; events: number }

@@ -1,5 +1,6 @@
 // The registration contract (DESIGN §3 "Public API contract" and its "Errors" list): register,
 // modify, unregister, getKey and getMap, and every error they raise, on every backend.
+import { constants as osConstants } from 'node:os';
 import { closeSync, openSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
@@ -134,11 +135,11 @@ describe.each(availableBackends())('%s selector', (backend) => {
       },
     );
 
-    test('§3 Errors: an fd that is not open fails with EBADF in Node\'s shape (errno -9, syscall) and leaves no key', () => {
+    test('§3 Errors: an fd that is not open fails with EBADF in Node\'s shape (with its errno and syscall) and leaves no key', () => {
       const sel = open();
       const fd = unusedFd();
       const err = expectError(() => sel.register(fd, EVENT_READ), Error, 'EBADF');
-      expect(err.errno).toBe(-9);
+      expect(err.errno).toBe(-osConstants.errno.EBADF);
       expect(err.syscall).toBe(CTL_SYSCALL[backend]);
       expect(err.message).toBe(`EBADF: bad file descriptor, ${CTL_SYSCALL[backend]}`);
       expect(sel.getMap().has(fd)).toBe(false);
@@ -292,7 +293,7 @@ describe.runIf(availableBackends().includes('epoll'))('epoll selector: kernel re
     try {
       const err = expectError(() => sel.register(fd, EVENT_READ), Error, 'EPERM');
       expect(err.syscall).toBe('epoll_ctl');
-      expect(err.errno).toBe(-1);
+      expect(err.errno).toBe(-osConstants.errno.EPERM);
       expect(err.message).toBe('EPERM: operation not permitted, epoll_ctl');
       expect(sel.getMap().has(fd)).toBe(false);
       expectError(() => sel.getKey(fd), Error, 'ERR_FD_NOT_REGISTERED');

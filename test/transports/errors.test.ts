@@ -3,6 +3,7 @@
 // that throws, bad options and refused registrations reject and leak nothing; createServer
 // rejects (never throws) on bad arguments; setWriteBufferLimits checks its marks, and moving them
 // pauses or resumes the protocol at once.
+import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
@@ -24,7 +25,7 @@ describe.each(backends)('%s loop: createConnection and createServer failures', (
       const err = await loop.runUntilComplete(
         rejectionOf(loop.createConnection(() => (made++, new Recorder()), { host: '127.0.0.1', port: closedPort() })),
       );
-      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNREFUSED', -111, 'connect']);
+      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNREFUSED', -osConstants.errno.ECONNREFUSED, 'connect']);
     }
     expect(made).toBe(0); // no protocol for a connection that never was
     expect(openFdCount()).toBe(before);

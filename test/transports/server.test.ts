@@ -4,6 +4,7 @@
 // socket file is replaced, any other file is left alone); reusePort lets two servers share a
 // port; a factory that throws costs one connection, not the server; and when accept() runs out of
 // fds (EMFILE) the server backs off, reports it and accepts again once fds are free.
+import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { native } from '../../src/native.js';
@@ -237,7 +238,7 @@ describe.each(backends)('%s loop: out of fds', (backend) => {
     const { AF_INET, SOCK_STREAM } = native.constants;
     for (;;) {
       const fd = native.socket(AF_INET, SOCK_STREAM);
-      if (fd === -24) break; // EMFILE: the table is full
+      if (fd === -osConstants.errno.EMFILE) break; // the table is full
       if (fd < 0) throw new Error(`socket() failed with ${fd}, not EMFILE`);
       fillers.push(fd);
     }
