@@ -2,7 +2,6 @@
 // stream sockets, socketpair() and pipe() all carry bytes both ways intact, report their local and
 // remote addresses, read EOF as 0, half-close with shutdown('write'), and are made non-blocking and
 // close-on-exec. IPv6 tests skip (saying so in their name) only if ::1 cannot be bound here.
-import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket, socketpair } from '../../src/socket.js';
 import { pipe } from '../../src/pipe.js';
