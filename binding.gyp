@@ -35,6 +35,9 @@
       "sources": [
         "native/binding.cc",
         "native/binding_socket.cc",
+        "native/binding_datagram.cc",
+        "native/binding_resolver.cc",
+        "native/resolver.cc",
         "native/binding_watch.cc",
         "native/select.cc",
         "native/poll.cc",

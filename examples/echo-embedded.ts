@@ -2,7 +2,7 @@
 // loop drive iomux (on any backend; select and poll wait on a native thread meanwhile).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Loop, type Protocol, type Server, type Transport } from '../src/index.js';
+import { Loop, type BackendName, type Protocol, type Server, type Transport } from '../src/index.js';
 
 class Echo implements Protocol {
   #transport!: Transport;
@@ -22,7 +22,7 @@ export async function startEchoAndWeb(loop: Loop, echoPort = 0, webPort = 0): Pr
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const loop = new Loop({ backend: process.argv[2] }); // select, poll or epoll; default: the best
+  const loop = new Loop({ backend: process.argv[2] as BackendName | undefined }); // select, poll or epoll; default: the best
   const { echo, webPort } = await startEchoAndWeb(loop, 7007, 8080);
   console.log('echo on', echo.address, '- http on port', webPort, '- both in one Node loop');
 }

@@ -8,6 +8,8 @@
 #include <sys/select.h>
 
 #include "binding_args.h"
+#include "binding_datagram.h"
+#include "binding_resolver.h"
 #include "binding_socket.h"
 #include "binding_watch.h"
 #include "selector.h"
@@ -140,6 +142,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", backends);
   exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
   InitSocketBindings(env, exports);
+  InitDatagramBindings(env, exports);
+  InitResolverBindings(env, exports);
   InitWatchBindings(env, exports);
   return exports;
 }

@@ -308,4 +308,34 @@ int signal_unwatch(int signo) {
   return 0;
 }
 
+// Datagrams. sendto with MSG_NOSIGNAL as sock_send does; an address with family 0 sends to the
+// connected peer. recvfrom fills `from` with the sender (numeric), as sock_name does.
+ssize_t sock_sendto(int fd, const uint8_t* buf, size_t len, const SocketAddress& to) {
+  sockaddr_storage storage;
+  socklen_t addr_len = 0;
+  if (to.family != 0) {
+    int rc = to_sockaddr(to, &storage);
+    if (rc < 0) return rc;
+    addr_len = socklen_t(rc);
+  }
+  for (;;) {
+    ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, addr_len ? reinterpret_cast<sockaddr*>(&storage) : nullptr, addr_len);
+    if (n >= 0 || errno != EINTR) return ok_or_errno(n);
+  }
+}
+
+ssize_t sock_recvfrom(int fd, uint8_t* buf, size_t len, SocketAddress* from) {
+  sockaddr_storage storage;
+  for (;;) {
+    socklen_t addr_len = sizeof(storage);
+    std::memset(&storage, 0, sizeof(storage));
+    ssize_t n = recvfrom(fd, buf, len, 0, reinterpret_cast<sockaddr*>(&storage), &addr_len);
+    if (n >= 0) {
+      from_sockaddr(storage, addr_len, from);
+      return n;
+    }
+    if (errno != EINTR) return neg_errno();
+  }
+}
+
 }  // namespace iomux

@@ -39,4 +39,8 @@ int make_socketpair(int fds[2]);
 int signal_watch(int signo, int wake_fd);
 int signal_unwatch(int signo);
 
+// Datagrams: sendto (family 0 in `to`: the connected peer) and recvfrom; -errno on failure.
+ssize_t sock_sendto(int fd, const uint8_t* buf, size_t len, const SocketAddress& to);
+ssize_t sock_recvfrom(int fd, uint8_t* buf, size_t len, SocketAddress* from);
+
 }  // namespace iomux

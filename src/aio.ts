@@ -6,10 +6,12 @@
 // at the end of the next loop iteration if nobody waits again by then (one batched check per
 // iteration, not per message). Closing the socket drops it at once and rejects any waiter;
 // closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
+import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
 
 type Settle = { resolve: () => void; reject: (err: unknown) => void };
 /**
@@ -20,10 +22,10 @@ type Settle = { resolve: () => void; reject: (err: unknown) => void };
 type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject: (err: unknown) => void };
 
 /** One settled promise for every sockSendAll the kernel took at once: nothing to allocate. */
-const SENT: Promise<void> = Promise.resolve();
+export const SENT: Promise<void> = Promise.resolve();
 
 /** Per-socket wait state: at most one reader and one writer waiting at a time. */
-class SocketWaiters {
+export class SocketWaiters {
   readonly loop: Loop;
   readonly sock: Socket;
   readonly fd: number;
@@ -103,6 +105,21 @@ class SocketWaiters {
     waiter.resolve(n);
   };
 
+  /** Releases `waiter` (if it still waits) with `err`; the socket's data is untouched. */
+  cancelRead(waiter: ReadWaiter | null, err: Error): void {
+    if (waiter === null || this.reader !== waiter) return;
+    this.reader = null;
+    queueIdleCheck(this);
+    waiter.reject(err);
+  }
+
+  cancelWrite(waiter: Settle | null, err: Error): void {
+    if (waiter === null || this.writer !== waiter) return;
+    this.writer = null;
+    queueIdleCheck(this);
+    waiter.reject(err);
+  }
+
   #onWritable = (): void => {
     const waiter = this.writer;
     if (waiter === null) return this.#disarmWrite();
@@ -170,7 +187,8 @@ const waitersBySocket = new WeakMap<Socket, SocketWaiters>();
 const pendingByLoop = new WeakMap<Loop, Set<SocketWaiters>>();
 const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
 
-function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
+/** @internal For aio-datagram.ts. */
+export function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
   let w = waitersBySocket.get(sock);
   if (w === undefined || w.loop !== loop) {
     w = new SocketWaiters(loop, sock);
@@ -222,13 +240,13 @@ function queueIdleCheck(w: SocketWaiters): void {
  * sendAll could put its bytes in the middle of the first one's stream. Returns the socket's wait
  * state, if it has one.
  */
-function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
+export function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
   const w = waitersBySocket.get(sock);
   if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
   return w;
 }
 
-function checkSocket(sock: unknown): Socket {
+export function checkSocket(sock: unknown): Socket {
   if (!(sock instanceof Socket)) throw invalidArgType('sock', 'an iomux Socket', sock);
   return sock;
 }
@@ -240,12 +258,14 @@ function checkSocket(sock: unknown): Socket {
  * 100 ping-pong connections the next message is already there for 5 tries in 6 (perf stat: 30,602
  * EAGAINs in 183,736 messages), and A/B runs showed no gain in msgs/s or CPU at K=1 or K=16.
  */
-export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise<number> {
+export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> {
   // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
     checkSocket(sock);
     checkBuffer('buf', buf);
     const w = checkIdle(sock, 'read');
+    const checked = checkWaitOptions(opts);
+    if (checked !== undefined) return guardedRecv(loop, sock, buf, checked);
     const n = sock.recvInto(buf);
     if (n !== null) return Promise.resolve(n);
     return (w !== undefined && w.loop === loop ? w : waitersOf(loop, sock)).recvWhenReadable(buf);
@@ -254,52 +274,148 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array): Promise
   }
 }
 
+function guardedRecv(loop: Loop, sock: Socket, buf: Uint8Array, opts: WaitOptions): Promise<number> {
+  return guarded(loop, opts, 'recv', (guard) => {
+    const n = sock.recvInto(buf);
+    if (n !== null) return Promise.resolve(n);
+    const w = waitersOf(loop, sock);
+    return waitOn(guard, w, 'read', () => w.recvWhenReadable(buf));
+  });
+}
+
+/**
+ * Starts a wait on `w` under `guard` (if any): the guard's timeout or abort releases exactly the
+ * waiter this call made, never a later one.
+ */
+export function waitOn<T>(guard: WaitGuard | null, w: SocketWaiters, kind: 'read' | 'write', start: () => Promise<T>): Promise<T> {
+  if (guard === null) return start();
+  return guard.wait(start, () => {
+    if (kind === 'read') {
+      const waiter = w.reader;
+      return (err) => w.cancelRead(waiter, err);
+    }
+    const waiter = w.writer;
+    return (err) => w.cancelWrite(waiter, err);
+  });
+}
+
 /** Reads up to `n` bytes; resolves with a Buffer (empty at EOF). */
-export async function sockRecv(loop: Loop, sock: Socket, n: number): Promise<Buffer> {
+export async function sockRecv(loop: Loop, sock: Socket, n: number, opts?: WaitOptions): Promise<Buffer> {
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw invalidArgValue('n', 'a positive integer', n);
   const buf = Buffer.allocUnsafe(n);
-  const got = await sockRecvInto(loop, sock, buf);
+  const got = await sockRecvInto(loop, sock, buf, opts);
   return buf.subarray(0, got);
 }
 
-/** Sends every byte of `data` (a string as UTF-8), waiting for room as often as needed. */
-export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string): Promise<void> {
+/**
+ * Sends every byte of `data` (a string as UTF-8), waiting for room as often as needed. A timeout
+ * or abort stops it between sends: what the kernel already took stays sent, and the error's
+ * `bytesWritten` says how much that was.
+ */
+export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> {
   let bytes: Uint8Array;
   let sent: number;
+  let guard: WaitGuard | null = null;
   try {
     checkSocket(sock);
     bytes = toBytes('data', data);
     checkIdle(sock, 'write');
+    const checked = checkWaitOptions(opts);
+    if (checked !== undefined) guard = new WaitGuard(loop, checked, 'send');
     sent = sock.send(bytes) ?? 0;
   } catch (err) {
+    guard?.done();
     return Promise.reject(err);
   }
-  if (sent === bytes.length) return SENT;
-  return sendRestSlow(loop, sock, bytes, sent);
+  if (sent === bytes.length) {
+    guard?.done();
+    return SENT;
+  }
+  return sendRestSlow(loop, sock, bytes, sent, guard);
 }
 
-async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number): Promise<void> {
+async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number, guard: WaitGuard | null): Promise<void> {
   const w = waitersOf(loop, sock);
-  while (sent < data.length) {
-    await w.waitWritable();
-    sent += sock.send(data, sent) ?? 0;
+  try {
+    while (sent < data.length) {
+      await waitOn(guard, w, 'write', () => w.waitWritable());
+      sent += sock.send(data, sent) ?? 0;
+    }
+  } catch (err) {
+    if (guard !== null && err === guard.error) (err as Error & { bytesWritten?: number }).bytesWritten = sent;
+    throw err;
+  } finally {
+    guard?.done();
   }
 }
 
 /** Resolves with the next connection on a listening socket. */
-export async function sockAccept(loop: Loop, sock: Socket): Promise<Socket> {
+export async function sockAccept(loop: Loop, sock: Socket, opts?: WaitOptions): Promise<Socket> {
   checkSocket(sock);
-  for (;;) {
-    const conn = sock.accept();
-    if (conn !== null) return conn;
-    await waitersOf(loop, sock).waitReadable();
+  return guarded(loop, checkWaitOptions(opts), 'accept', async (guard) => {
+    const w = waitersOf(loop, sock);
+    for (;;) {
+      const conn = sock.accept();
+      if (conn !== null) return conn;
+      await waitOn(guard, w, 'read', () => w.waitReadable());
+    }
+  });
+}
+
+/**
+ * Connects and resolves once the connection is up; rejects with the connect error. After a
+ * timeout or abort the kernel's attempt goes on: calling sockConnect again waits for it
+ * (connect(2) reports EALREADY while it is in progress, EISCONN once it is up).
+ */
+export async function sockConnect(loop: Loop, sock: Socket, address: Address, opts?: WaitOptions): Promise<void> {
+  checkSocket(sock);
+  return guarded(loop, checkWaitOptions(opts), 'connect', async (guard) => {
+    if (!isName(address)) return connectTo(loop, sock, address, guard);
+    // A name resolves in the socket's family; each address is tried in order, the last failure
+    // is the one reported (a failed connect(2) leaves a TCP socket free to connect again).
+    const family = sock.family === 'IPv6' ? 6 : 4;
+    const found = await lookupUnder(guard, loop, address.host, address.port, family);
+    let last: unknown;
+    for (const a of found) {
+      try {
+        return await connectTo(loop, sock, { host: a.host, port: a.port }, guard);
+      } catch (err) {
+        if (guard?.error === err) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  });
+}
+
+/** loop.getaddrinfo() that the operation's guard (timeout, abort) ends with the guard's own error. */
+async function lookupUnder(guard: WaitGuard | null, loop: Loop, host: string, port: number, family: 4 | 6)
+  : Promise<Array<{ host: string; port: number }>> {
+  if (guard === null) return loop.getaddrinfo(host, port, { family });
+  const ac = new AbortController();
+  try {
+    return await guard.wait(() => loop.getaddrinfo(host, port, { family, signal: ac.signal }), () => () => ac.abort());
+  } catch (err) {
+    throw guard.error ?? err;
   }
 }
 
-/** Connects and resolves once the connection is up; rejects with the connect error. */
-export async function sockConnect(loop: Loop, sock: Socket, address: Address): Promise<void> {
-  checkSocket(sock);
-  if (sock.connect(address)) return;
-  await waitersOf(loop, sock).waitWritable();
+/** A host that is a name: neither numeric nor the literal 'localhost' (the socket maps that). */
+function isName(address: Address): address is { host: string; port: number } {
+  const host = (address as { host?: unknown } | null)?.host;
+  return typeof host === 'string' && host !== 'localhost' && isIP(host) === 0;
+}
+
+async function connectTo(loop: Loop, sock: Socket, address: Address, guard: WaitGuard | null): Promise<void> {
+  try {
+    if (sock.connect(address)) return;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EISCONN') return;
+    if (code !== 'EALREADY') throw err;
+  }
+  const w = waitersOf(loop, sock);
+  await waitOn(guard, w, 'write', () => w.waitWritable());
   sock.finishConnect();
 }
+

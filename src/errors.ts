@@ -18,7 +18,9 @@ export type IomuxErrorCode =
   | 'ERR_LOOP_STALLED'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_TRANSPORT_CLOSED'
-  | 'ERR_CANCELLED';
+  | 'ERR_CANCELLED'
+  | 'ERR_INCOMPLETE_READ'
+  | 'ERR_LIMIT_OVERRUN';
 
 type ErrorBase = typeof Error | typeof TypeError | typeof RangeError;
 

@@ -32,15 +32,25 @@ import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './er
 import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
 import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, fdOrNull, type FileLike } from './selectors.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, fdOrNull, type BackendName, type FileLike } from './selectors.js';
 import { FdOwners } from './close-hooks.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
 import * as aio from './aio.js';
+import * as aioDatagram from './aio-datagram.js';
 import * as transports from './transports.js';
+import * as pipes from './pipe-transports.js';
+import * as streams from './streams.js';
+import * as datagram from './datagram.js';
+import * as names from './names.js';
 import type { Address, Socket } from './socket.js';
 import type { ConnectOptions, ListenOptions, Protocol, Server, Transport } from './transports.js';
+import type { WaitOptions } from './wait-options.js';
+import type { PipeEnd } from './pipe.js';
+import type { StreamReader, StreamWriter } from './streams.js';
+import type { DatagramEndpointOptions, DatagramProtocol, DatagramTransport } from './datagram.js';
+import type { LookupOptions, ResolvedAddress } from './names.js';
 
 export { Handle };
 export type { ExceptionContext, ExceptionHandler };
@@ -50,7 +60,7 @@ type Callback = () => void;
 /** How to build a Loop: the backend to use, or a selector to use as is. */
 export interface LoopOptions {
   /** Selector backend to create ('select', 'poll', 'epoll', 'kqueue'); default: the best. */
-  backend?: string;
+  backend?: BackendName;
   /** A selector to poll instead (the loop owns it from now on and closes it on close()). */
   selector?: BaseSelector;
 }
@@ -105,6 +115,7 @@ export class Loop {
   readonly #signals = new SignalTable(this, {
     watchWakeFd: (fd, onWake) => void this.#add(fd, EVENT_READ, onWake),
     report: (err, context) => this.#report(err, context),
+    helperChanged: () => this.#embedded?.kick(),
   });
 
   #closed = false;
@@ -113,7 +124,7 @@ export class Loop {
   readonly #embeddedHost: EmbeddedHost = {
     runOnce: () => void this.#runOnce(0),
     timeout: () => this.#timeout(),
-    hasIo: () => this.#ioCount > 0,
+    hasIo: () => this.#ioCount > 0 || this.#signals.helperPending > 0,
     report: (err, context) => this.#report(err, context),
     detach: () => this.detach(),
   };
@@ -216,7 +227,25 @@ export class Loop {
     if (typeof ms !== 'number') throw invalidArgType('ms', 'a number of milliseconds', ms);
     if (Number.isNaN(ms)) throw invalidArgValue('ms', 'a number of milliseconds', ms);
     checkCallback(cb);
-    const handle = new Handle(cb, performance.now() + (ms > 0 ? ms : 0), this.#seq++);
+    return this.#schedule(performance.now() + (ms > 0 ? ms : 0), cb);
+  }
+
+  /**
+   * Runs `cb` once, no earlier than `when` on the loop.time() clock (a past time runs it in the
+   * next iteration; Infinity never fires but keeps the loop alive until cancelled). Equal
+   * deadlines run in the order the timers were made, callLater()'s and callAt()'s alike.
+   * @throws ERR_INVALID_ARG_TYPE (not a number), ERR_INVALID_ARG_VALUE (NaN), ERR_LOOP_CLOSED
+   */
+  callAt(when: number, cb: () => void): Handle {
+    this.#checkOpen();
+    if (typeof when !== 'number') throw invalidArgType('when', 'a loop.time() value in milliseconds', when);
+    if (Number.isNaN(when)) throw invalidArgValue('when', 'a loop.time() value in milliseconds', when);
+    checkCallback(cb);
+    return this.#schedule(when, cb);
+  }
+
+  #schedule(when: number, cb: () => void): Handle {
+    const handle = new Handle(cb, when, this.#seq++);
     handle._book = this.#book;
     this.#book.pending++;
     this.#timers.push(handle);
@@ -298,6 +327,11 @@ export class Loop {
     this.#book.pending = this.#book.cancelledInHeap = 0;
     // Nothing will wake the async/await calls still waiting: reject them and free their sockets.
     aio.loopClosed(this);
+  }
+
+  /** The same as close(), for `using loop = new Loop()`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   // ---- embedded in Node (embedded.ts) ------------------------------------------------------
@@ -388,42 +422,64 @@ export class Loop {
   // ---- async/await on sockets and transports (DESIGN §1) -------------------------------------
   // The code lives in aio.ts and transports.ts; these one-line delegates give them asyncio's names.
 
+  // Every sock* method takes a last optional { signal, timeout } (wait-options.ts): an abort
+  // rejects with an AbortError (code ABORT_ERR, cause = the signal's reason), a timeout with
+  // ETIMEDOUT; either way nothing is consumed and the socket stays usable.
+
   /**
    * Reads up to `n` bytes; resolves with a new Buffer (empty at EOF). Tries the read first and
    * waits for readability only if nothing is there. Every failure is a rejection.
    * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket), ERR_INVALID_ARG_VALUE (`n` not a
    *   positive integer, or another read already waits on this socket), ERR_SOCKET_CLOSED (closed
-   *   before or while waiting), ERR_LOOP_CLOSED, or a system error from recv such as ECONNRESET
+   *   before or while waiting), ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from
+   *   recv such as ECONNRESET
    */
-  sockRecv(s: Socket, n: number): Promise<Buffer> { return aio.sockRecv(this, s, n); }
+  sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> { return aio.sockRecv(this, s, n, opts); }
   /**
    * Reads into `buf`; resolves with the byte count (0 at EOF).
    * @throws (rejects) as sockRecv(); ERR_INVALID_ARG_TYPE if `buf` is not a Uint8Array
    */
-  sockRecvInto(s: Socket, buf: Uint8Array): Promise<number> { return aio.sockRecvInto(this, s, buf); }
+  sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> { return aio.sockRecvInto(this, s, buf, opts); }
   /**
-   * Sends all of `data` (a string as UTF-8), waiting for room as often as needed.
+   * Sends all of `data` (a string as UTF-8), waiting for room as often as needed. Cut short by
+   * a timeout or abort, the error's `bytesWritten` says how much the kernel took.
    * @throws (rejects) ERR_INVALID_ARG_TYPE (not a Socket, or data not a Uint8Array or string),
    *   ERR_INVALID_ARG_VALUE (another send already waits on this socket), ERR_SOCKET_CLOSED,
-   *   ERR_LOOP_CLOSED, or a system error from send such as EPIPE or ECONNRESET
+   *   ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from send such as EPIPE
    */
-  sockSendAll(s: Socket, data: Uint8Array | string): Promise<void> { return aio.sockSendAll(this, s, data); }
+  sockSendAll(s: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
   /**
    * Resolves with the next connection on a listening socket.
    * @throws (rejects) ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (another accept already waits),
-   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, or a system error from accept4 such as EMFILE
+   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error such as EMFILE
    */
-  sockAccept(s: Socket): Promise<Socket> { return aio.sockAccept(this, s); }
+  sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
   /**
-   * Connects `s` to `address`; resolves once connected.
+   * Connects `s` to `address` (a host name resolves in the socket's family, each address tried
+   * in turn); resolves once connected.
    * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad socket or address,
-   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, or the connect error such as ECONNREFUSED or ENOENT
+   *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ENOTFOUND, ABORT_ERR, ETIMEDOUT, or the connect error
+   *   such as ECONNREFUSED or ENOENT
    */
-  sockConnect(s: Socket, address: Address): Promise<void> { return aio.sockConnect(this, s, address); }
+  sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
+  /**
+   * Sends one datagram to `address` (a UDP socket).
+   * @throws (rejects) as sockSendAll(), and EMSGSIZE for a datagram too large
+   */
+  sockSendTo(s: Socket, data: Uint8Array | string, address: { host: string; port: number }, opts?: WaitOptions): Promise<void> {
+    return aioDatagram.sockSendTo(this, s, data, address, opts);
+  }
+  /**
+   * Receives one datagram into `buf`: its size and sender.
+   * @throws (rejects) as sockRecvInto(), and ECONNREFUSED on a connected socket after an ICMP error
+   */
+  sockRecvFrom(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<{ bytes: number; address: { host: string; port: number } }> {
+    return aioDatagram.sockRecvFrom(this, s, buf, opts);
+  }
   /**
    * Listens and makes a Transport and a Protocol (from `factory`) per connection.
    * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory,
-   *   ERR_LOOP_CLOSED, or a system error from bind/listen such as EADDRINUSE or EACCES
+   *   ERR_LOOP_CLOSED, ENOTFOUND, or a system error from bind/listen such as EADDRINUSE or EACCES
    */
   createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
   /**
@@ -433,6 +489,27 @@ export class Loop {
    */
   createConnection(factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
     return transports.createConnection(this, factory, opts);
+  }
+
+  /** A Transport over a pipe's read end: dataReceived, eofReceived, connectionLost (pipe-transports.ts). */
+  connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectReadPipe(this, factory, pipe); }
+  /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
+  connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
+
+  /**
+   * Resolves a host name with getaddrinfo(3) on a native helper thread, completed through this
+   * loop (owned or attached): every address, in the system's order. Unknown name: ENOTFOUND.
+   */
+  getaddrinfo(host: string, port: number, opts?: LookupOptions): Promise<ResolvedAddress[]> { return names.getaddrinfo(this, this.#signals, host, port, opts); }
+  /** A UDP endpoint bound to `local` and/or connected to `remote`, driving `factory()`'s DatagramProtocol. */
+  createDatagramEndpoint<P extends DatagramProtocol>(factory: () => P, opts: DatagramEndpointOptions): Promise<[DatagramTransport, P]> {
+    return datagram.createDatagramEndpoint(this, factory, opts);
+  }
+  /** Connects and returns a [StreamReader, StreamWriter] pair (streams.ts). */
+  openConnection(opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> { return streams.openConnection(this, opts); }
+  /** Listens and calls `cb(reader, writer)` for each connection. */
+  startServer(cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>, opts: ListenOptions & { limit?: number }): Promise<Server> {
+    return streams.startServer(this, cb, opts);
   }
 
   // ---- the iteration -----------------------------------------------------------------------
@@ -462,7 +539,8 @@ export class Loop {
       timers.clear(); // only cancelled timers are left
       book.cancelledInHeap = 0;
     }
-    return this.#ioCount > 0 ? null : NOTHING_LEFT;
+    // A lookup on a native helper thread (names.ts) is waited for like I/O: its wake byte ends the wait.
+    return this.#ioCount > 0 || this.#signals.helperPending > 0 ? null : NOTHING_LEFT;
   }
 
   /** One iteration (see the top of the file); returns true if it ran any callback. */

@@ -92,7 +92,18 @@ export interface NativeAddon {
   getsockname(fd: number): NativeAddress | number;
   getpeername(fd: number): NativeAddress | number;
   pipe(): [number, number] | number;
+  /** One datagram to (family, host, port); family 0: to the connected peer. Bytes sent or -errno. */
+  sendto(fd: number, buf: Uint8Array, offset: number, length: number, family: number, host?: string, port?: number): number;
+  /** One datagram and its sender, or -errno. */
+  recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): (NativeAddress & { bytes: number }) | number;
   socketpair(): [number, number] | number;
+  /** Queues getaddrinfo(host) on a helper thread; a 0 byte goes to wakeFd when it is done. Returns its id. */
+  resolverStart(host: string, family: number, wakeFd: number): number;
+  /** undefined while running; the result once (then forgotten); -1 for an unknown id. */
+  resolverTake(id: number): { status: number; errno: number; addresses: Array<number | string> } | undefined | -1;
+  /** Forgets a lookup; its wake fd is never written again after this returns. */
+  resolverCancel(id: number): void;
+  eaiConstants: Record<string, number>;
   /** Installs a handler that writes the signal number to wakeFd; keeps the old disposition. */
   signalWatch(signo: number, wakeFd: number): number;
   /** Restores the disposition signalWatch replaced. */

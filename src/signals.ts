@@ -2,6 +2,9 @@
 // number to a non-blocking wake-up pipe (made on first use), whose read end the loop watches like
 // any reader; reading it runs the Loop-side handler of each signal received. One open Loop at a
 // time handles a given signal, since the C handler has one wake fd per signal.
+//
+// The same pipe wakes the loop for native helper threads (names.ts: getaddrinfo): they write a 0
+// byte, which no signal has, and the table calls the helper's wake callback for it.
 import { constants as osConstants } from 'node:os';
 import { checkCallback, errnoError, invalidArgType, invalidArgValue } from './errors.js';
 import { native } from './native.js';
@@ -21,6 +24,8 @@ export interface SignalHost {
   watchWakeFd(fd: number, onWake: () => void): void;
   /** Hands a handler's error to the loop's exception handler. */
   report(err: unknown, context: ExceptionContext): void;
+  /** helperPending changed: an attached loop re-evaluates what keeps Node alive. */
+  helperChanged(): void;
 }
 
 /** One Loop's signal handlers and its wake-up pipe. */
@@ -31,6 +36,9 @@ export class SignalTable {
   readonly #buffer = new Uint8Array(64);
   #wakeRead = -1;
   #wakeWrite = -1;
+  /** The native helpers' client (byte 0), if one asked for the pipe. */
+  #helper: { onWake: () => void; onClose: () => void } | null = null;
+  #helperPending = 0;
 
   constructor(loop: Loop, host: SignalHost) {
     this.#loop = loop;
@@ -74,8 +82,36 @@ export class SignalTable {
     return true;
   }
 
+  /**
+   * The wake pipe's write end for native helper threads, which write a 0 byte when they have a
+   * result: `onWake` then runs in the loop. `onClose` runs before the pipe closes, so the client
+   * can stop its threads from writing to a closed (and maybe reused) fd number.
+   */
+  helperWakeFd(onWake: () => void, onClose: () => void): number {
+    this.#openWakePipe();
+    this.#helper = { onWake, onClose };
+    return this.#wakeWrite;
+  }
+
+  /**
+   * Results native helpers still owe: while there are any, the loop has work to wait for (the
+   * wake pipe's reader alone does not keep it alive).
+   */
+  get helperPending(): number {
+    return this.#helperPending;
+  }
+
+  /** A native helper took on (+1) or finished or dropped (-1) a piece of work. */
+  holdHelper(delta: 1 | -1): void {
+    this.#helperPending += delta;
+    this.#host.helperChanged();
+  }
+
   /** Restores every disposition it replaced and closes the wake pipe. */
   close(): void {
+    const helper = this.#helper;
+    this.#helper = null;
+    helper?.onClose();
     for (const signo of this.#handlers.keys()) {
       native.signalUnwatch(signo);
       signalOwners.delete(signo);
@@ -104,6 +140,16 @@ export class SignalTable {
     this.#wakeWrite = w;
   }
 
+  #runHelper(): void {
+    const helper = this.#helper;
+    if (helper === null) return;
+    try {
+      helper.onWake();
+    } catch (err) {
+      this.#host.report(err, { message: 'Exception while collecting a native helper result', callback: helper.onWake });
+    }
+  }
+
   /** The wake pipe's reader: one byte per signal received; runs the handler of each. */
   readonly #onWake = (): void => {
     const buf = this.#buffer;
@@ -114,6 +160,10 @@ export class SignalTable {
       if (n === EAGAIN || n <= 0) return;
       for (let i = 0; i < n; i++) {
         const signo = buf[i]!; // read() filled n bytes
+        if (signo === 0) {
+          this.#runHelper();
+          continue;
+        }
         const cb = this.#handlers.get(signo);
         if (cb === undefined) continue; // removed since the signal arrived
         try {

@@ -69,7 +69,7 @@ function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): 
   const numeric = host === 'localhost' ? (family === 'IPv6' ? '::1' : '127.0.0.1') : host;
   const version = isIP(numeric);
   if (version === 0) {
-    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here)", host, TypeError);
+    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here: loop.sockConnect() and loop.getaddrinfo() resolve names)", host, TypeError);
   }
   if ((version === 6) !== (family === 'IPv6')) {
     throw invalidArgValue(`${name}.host`, `an ${family} address for this ${family} socket`, host, TypeError);
@@ -121,6 +121,13 @@ export class Socket {
    */
   static tcp6(): Socket { return Socket.#create('IPv6'); }
   /**
+   * A UDP socket (IPv4): sendTo/recvFrom, or connect() then send/recvInto.
+   * @throws a system error from socket(2), e.g. EMFILE
+   */
+  static udp(): Socket { return Socket.#create('IPv4', C.SOCK_DGRAM); }
+  /** A UDP socket (IPv6). @throws as udp() */
+  static udp6(): Socket { return Socket.#create('IPv6', C.SOCK_DGRAM); }
+  /**
    * A new Unix stream socket.
    * @throws a system error from socket(2), e.g. EMFILE
    */
@@ -134,8 +141,8 @@ export class Socket {
     return isIP(host) === 6 ? Socket.tcp6() : Socket.tcp();
   }
 
-  static #create(family: SocketFamily): Socket {
-    return new Socket(check(native.socket(FAMILY_CODES[family], C.SOCK_STREAM), 'socket'), family);
+  static #create(family: SocketFamily, type: number = C.SOCK_STREAM): Socket {
+    return new Socket(check(native.socket(FAMILY_CODES[family], type), 'socket'), family);
   }
 
   /** The fd, or -1 once closed. */
@@ -252,6 +259,32 @@ export class Socket {
   }
 
   /**
+   * Sends one datagram (a string as UTF-8) to `address`: the byte count, or null when the
+   * kernel's buffer is full. Datagrams are never split: a short count does not happen.
+   * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE, ERR_SOCKET_CLOSED, a system error
+   *   such as EMSGSIZE or ECONNREFUSED (an ICMP error reported by an earlier datagram)
+   */
+  sendTo(data: Uint8Array | string, address: { host: string; port: number }): number | null {
+    const buf = toBytes('data', data);
+    const fd = this.#open();
+    const [host, port] = resolveAddress(this.family, address);
+    const n = native.sendto(fd, buf, 0, buf.length, FAMILY_CODES[this.family], host, port);
+    if (n >= 0) return n;
+    return this.#failed(n, 'sendto');
+  }
+
+  /**
+   * Receives one datagram into `buf` (a longer one is truncated to fit, as recvfrom(2) does):
+   * its byte count and sender, or null when none is waiting.
+   */
+  recvFrom(buf: Uint8Array): { bytes: number; address: { host: string; port: number } } | null {
+    checkBuffer('buf', buf);
+    const r = native.recvfrom(this.#open(), buf, 0, buf.length);
+    if (typeof r === 'number') return this.#failed(r, 'recvfrom');
+    return { bytes: r.bytes, address: { host: r.host, port: r.port } };
+  }
+
+  /**
    * Shuts down one or both directions (shutdown(2)); 'write' sends EOF to the peer.
    * @throws TypeError ERR_INVALID_ARG_VALUE for another `how`, ERR_SOCKET_CLOSED, or a system error
    *   such as ENOTCONN
@@ -357,14 +390,4 @@ export function socketpair(): [Socket, Socket] {
   const fds = native.socketpair();
   if (typeof fds === 'number') throw errnoError(fds, 'socketpair');
   return [new Socket(fds[0], 'unix'), new Socket(fds[1], 'unix')];
-}
-
-/**
- * A non-blocking, close-on-exec pipe: [read fd, write fd].
- * @throws a system error from pipe2(2), e.g. EMFILE
- */
-export function pipe(): [number, number] {
-  const fds = native.pipe();
-  if (typeof fds === 'number') throw errnoError(fds, 'pipe2');
-  return fds;
 }

@@ -4,7 +4,10 @@
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
 import { releaseWaiters } from './aio.js';
+import { resolveHostPort } from './names.js';
+import { isIP } from 'node:net';
 import { ReadSlab } from './read-slab.js';
+import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
@@ -47,14 +50,30 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 type State = 'open' | 'closing' | 'closed';
 
 /**
- * One connected socket driven by the loop, after asyncio's `Transport`: readiness becomes
- * Protocol calls. write() sends at once what the kernel takes and queues only the rest; the
- * Protocol hears pauseWriting()/resumeWriting() at the water marks. Made by Loop.createServer()
- * and Loop.createConnection(). close() and abort() may be called any number of times.
+ * @internal What a Transport reads and writes: a Socket, or a pipe end adapted by
+ * pipe-transports.ts. Socket's own names, so a Socket is one as it is.
+ */
+export interface StreamEndpoint {
+  [kBeforeClose]: (() => void) | null;
+  readonly fd: number;
+  readonly closed: boolean;
+  fileno(): number;
+  recvInto(buf: Uint8Array, offset?: number, length?: number): number | null;
+  send(buf: Uint8Array, offset?: number, length?: number): number | null;
+  shutdown(how: 'write'): void;
+  close(): void;
+}
+
+/**
+ * One connected socket (or pipe end, see pipe-transports.ts) driven by the loop, after asyncio's
+ * `Transport`: readiness becomes Protocol calls. write() sends at once what the kernel takes and
+ * queues only the rest; the Protocol hears pauseWriting()/resumeWriting() at the water marks.
+ * Made by Loop.createServer(), Loop.createConnection(), connectReadPipe() and connectWritePipe().
+ * close() and abort() may be called any number of times.
  */
 export class Transport {
   readonly #loop: Loop;
-  readonly #sock: Socket;
+  readonly #sock: StreamEndpoint;
   readonly #fd: number;
   readonly #protocol: Protocol;
   readonly #slab: ReadSlab;
@@ -73,7 +92,7 @@ export class Transport {
   readonly #onLost: ((t: Transport) => void) | undefined;
 
   /** @internal Made by createServer/createConnection. */
-  constructor(loop: Loop, sock: Socket, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
+  constructor(loop: Loop, sock: StreamEndpoint, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
     this.#loop = loop;
     this.#sock = sock;
     this.#fd = sock.fileno();
@@ -86,8 +105,18 @@ export class Transport {
     loop.callSoon(() => this.#callProtocol('connectionMade', () => this.#protocol.connectionMade?.(this)));
   }
 
-  /** The underlying socket (for options such as setNoDelay; do not read or write it directly). */
-  get socket(): Socket { return this.#sock; }
+  /**
+   * The underlying socket (for options such as setNoDelay; do not read or write it directly).
+   * @throws ERR_INVALID_ARG_VALUE for a pipe transport (it has `pipe`)
+   */
+  get socket(): Socket {
+    if (this.#sock instanceof Socket) return this.#sock;
+    throw iomuxError('ERR_INVALID_ARG_VALUE', 'This transport runs over a pipe, not a socket: use transport.pipe');
+  }
+  /** The pipe end of a transport made by connectReadPipe/connectWritePipe, else null. */
+  get pipe(): PipeEnd | null {
+    return this.#sock instanceof Socket ? null : (this.#sock as StreamEndpoint & { end: PipeEnd }).end;
+  }
   /** The protocol this transport calls. */
   get protocol(): Protocol { return this.#protocol; }
   /** True once close() or abort() was called, or the connection was lost. */
@@ -108,12 +137,12 @@ export class Transport {
    * The local address of the socket.
    * @throws ERR_SOCKET_CLOSED once the transport is closed
    */
-  get localAddress(): Address { return this.#sock.localAddress; }
+  get localAddress(): Address { return this.socket.localAddress; }
   /**
    * The peer's address.
    * @throws ERR_SOCKET_CLOSED once the transport is closed, or a system error such as ENOTCONN
    */
-  get remoteAddress(): Address { return this.#sock.remoteAddress; }
+  get remoteAddress(): Address { return this.socket.remoteAddress; }
 
   /**
    * Sends `data` now if the kernel takes it; queues only the remainder (copied). Strings are
@@ -509,6 +538,13 @@ export class Server {
   }
 }
 
+/** A host that is a name (not numeric, not the literal 'localhost' the socket maps itself). */
+function needsLookup(opts: ListenOptions | ConnectOptions): boolean {
+  if (typeof opts !== 'object' || opts === null || opts.path !== undefined) return false;
+  const host = opts.host;
+  return typeof host === 'string' && host !== 'localhost' && isIP(host) === 0;
+}
+
 function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; address: Address } {
   if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'an object', opts);
   if (opts.path !== undefined) return { sock: Socket.unix(), address: { path: opts.path } };
@@ -525,6 +561,11 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
  * @internal
  */
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
+  // A host name binds its first address (names.ts); numeric hosts and paths go on at once.
+  if (needsLookup(opts)) {
+    return resolveHostPort(loop, { host: opts.host!, port: opts.port ?? 0 }, 0)
+      .then((a) => createServer(loop, factory, { ...opts, host: a.host }));
+  }
   // Every failure is a rejection, bad arguments included, and a failure closes the socket.
   let sock: Socket | undefined;
   try {
@@ -559,6 +600,19 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
  */
 export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
   if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+  if (needsLookup(opts)) {
+    // Every address of both families, in the system's order, each on a fresh socket; the last
+    // failure is the one reported.
+    let last: unknown;
+    for (const a of await loop.getaddrinfo(opts.host!, opts.port ?? 0)) {
+      try {
+        return await createConnection(loop, factory, { ...opts, host: a.host });
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
   const { sock, address } = listenAddress(opts);
   try {
     await loop.sockConnect(sock, address);

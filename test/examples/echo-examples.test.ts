@@ -1,4 +1,4 @@
-// The three echo examples (issue #3 item 5), each started on port 0 on every backend and driven by
+// The four echo examples (issue #3 item 5), each started on port 0 on every backend and driven by
 // real clients: Node `net` sockets in a child process (an independent implementation) that echo
 // random payloads and check every byte. Then each example is shut down the way it is meant to be,
 // and the loop must end by itself (nothing left registered) with every fd given back.
@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startCallbackEcho } from '../../examples/echo-callbacks.js';
 import { startProtocolEcho } from '../../examples/echo-protocol.js';
 import { acceptForever, listen } from '../../examples/echo-async.js';
+import { startStreamsEcho } from '../../examples/echo-streams.js';
 import { startEchoAndWeb } from '../../examples/echo-embedded.js';
 import http from 'node:http';
 import { Loop as PlainLoop } from '../../src/loop.js';
@@ -125,6 +126,26 @@ describe.each(backends)('%s loop', (backend) => {
   );
 });
 
+describe.each(backends)('%s loop: echo-streams.ts', (backend) => {
+  test.each([['small', small], ['large (up to 4 MiB per write)', large]] as const)(
+    'echo-streams.ts: Node clients, %s random payloads, come back intact; server.close() and `closed` end it',
+    async (_size, load) => {
+      const before = openFdCount();
+      const loop = openLoop(backend, 20_000);
+      const server = await startStreamsEcho(loop, 0);
+      const report = await drive(loop, {
+        port: (server.address as { port: number }).port,
+        shutdown: () => server.close(),
+        finished: () => server.closed,
+      }, load);
+      expectAllEchoed(report, load);
+      expect(server.connections.size).toBe(0);
+      await cleanup();
+      expect(openFdCount()).toBe(before);
+    },
+  );
+});
+
 describe.each(backends)('%s loop attached to Node', (backend) => {
   test('echo-embedded.ts: Node clients echo through iomux while the Node http server in the same process answers', async () => {
     const before = openFdCount();
@@ -153,13 +174,13 @@ describe.each(backends)('%s loop attached to Node', (backend) => {
 });
 
 describe('the example files', () => {
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts'])('%s is under 40 lines', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s is under 40 lines', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
     const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
     expect(lines).toBeLessThan(40);
   });
 
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts'])('%s imports only the public API (and Node built-ins)', (name) => {
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s imports only the public API (and Node built-ins)', (name) => {
     const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
     const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
     expect(imports).toEqual(['../src/index.js']);

@@ -6,7 +6,8 @@
 // same with raw pipes.) Beside a bystander that loses nothing; fds back at baseline.
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Loop } from '../../src/loop.js';
-import { Socket, pipe, socketpair } from '../../src/socket.js';
+import { Socket, socketpair } from '../../src/socket.js';
+import { pipe } from '../../src/pipe.js';
 import { native } from '../../src/native.js';
 import type { Transport } from '../../src/transports.js';
 import { backends, openLoop } from '../loop/helpers.js';
@@ -28,7 +29,7 @@ function pairAt(n: number): [mine: Socket, peer: Socket] {
       a.close();
       b.close();
       const [r, w] = pipe(); // plug the lowest holes so the next pair moves up
-      plugs.push(r, w);
+      plugs.push(r.fd, w.fd);
     }
     throw new Error(`fd ${n} did not come back`);
   } finally {

@@ -11,7 +11,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Loop, type ExceptionContext } from '../../src/loop.js';
-import { EpollSelector } from '../../src/selectors.js';
+import { EpollSelector, type BackendName } from '../../src/selectors.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import type { Protocol, Server, Transport } from '../../src/transports.js';
 import { closeFd, drain, fill, pipe, writeBytes } from '../helpers/fds.js';
@@ -21,7 +21,7 @@ import { attachable } from './helpers.js';
 
 const loops: Loop[] = [];
 const closers: Array<() => void> = [];
-function attachedLoop(backend: string): Loop {
+function attachedLoop(backend: BackendName): Loop {
   const loop = new Loop({ backend });
   loops.push(loop);
   loop.attach();

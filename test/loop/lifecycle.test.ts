@@ -4,7 +4,7 @@
 // nothing could settle it; after close() every method but close() throws ERR_LOOP_CLOSED.
 import { afterEach, describe, expect, test } from 'vitest';
 import { Loop } from '../../src/loop.js';
-import { createSelector } from '../../src/selectors.js';
+import { createSelector, type BackendName } from '../../src/selectors.js';
 import { drain, expectError, pipe, writeBytes } from '../helpers/fds.js';
 import { backends, codeOf, openLoop, timedRun } from './helpers.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
@@ -262,7 +262,7 @@ describe('Loop constructor', () => {
   });
 
   test('refuses bad options', () => {
-    expectError(() => new Loop({ backend: 'nope' }), RangeError, 'ERR_INVALID_ARG_VALUE');
+    expectError(() => new Loop({ backend: 'nope' as BackendName }), RangeError, 'ERR_INVALID_ARG_VALUE');
     const sel = createSelector();
     expectError(() => new Loop({ backend: 'poll', selector: sel }), TypeError, 'ERR_INVALID_ARG_VALUE');
     expectError(() => new Loop({ selector: {} as never }), TypeError, 'ERR_INVALID_ARG_TYPE');

@@ -1,0 +1,45 @@
+// async/await over datagram sockets: sockSendTo and sockRecvFrom, on aio.ts's waiting machinery
+// (try the syscall first, wait only when it would block, `{ signal, timeout }` as everywhere).
+import type { Loop } from './loop.js';
+import type { Socket } from './socket.js';
+import { checkBuffer, toBytes } from './bytes.js';
+import { checkWaitOptions, guarded, type WaitOptions } from './wait-options.js';
+import { SENT, checkIdle, checkSocket, waitOn, waitersOf } from './aio.js';
+
+/** Sends one datagram to `address`, waiting for room in the kernel's buffer if need be. */
+export function sockSendTo(loop: Loop, sock: Socket, data: Uint8Array | string, address: { host: string; port: number },
+  opts?: WaitOptions): Promise<void> {
+  try {
+    checkSocket(sock);
+    const bytes = toBytes('data', data);
+    checkIdle(sock, 'write');
+    const checked = checkWaitOptions(opts);
+    if (checked === undefined && sock.sendTo(bytes, address) !== null) return SENT;
+    return guarded(loop, checked, 'sendto', async (guard) => {
+      const w = waitersOf(loop, sock);
+      while (sock.sendTo(bytes, address) === null) await waitOn(guard, w, 'write', () => w.waitWritable());
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Receives one datagram into `buf`; resolves with its size and sender. */
+export function sockRecvFrom(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions)
+  : Promise<{ bytes: number; address: { host: string; port: number } }> {
+  try {
+    checkSocket(sock);
+    checkBuffer('buf', buf);
+    checkIdle(sock, 'read');
+    return guarded(loop, checkWaitOptions(opts), 'recvfrom', async (guard) => {
+      const w = waitersOf(loop, sock);
+      for (;;) {
+        const got = sock.recvFrom(buf);
+        if (got !== null) return got;
+        await waitOn(guard, w, 'read', () => w.waitReadable());
+      }
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
