@@ -46,19 +46,42 @@ function parseFlags(argv: string[]): Flags {
     .option('--only <what>', "'pipes', 'echo', or a substring of case ids (e.g. 'epoll', 'n1000', 'echo/node-net')")
     .option('--out <dir>', 'where latest.json and the SVGs go (default: bench/results)')
     .option('--duration <seconds>', 'length of one loadgen run (default 1, quick 0.5)', positive('--duration', false))
-    .option('--repeat <n>', 'loadgen runs per echo cell, the median reported (default 3, quick 1)', positive('--repeat', true))
-    .option('--rounds <n>', 'measured pipes rounds per case, pooled over the sessions (default 30, quick 15)', positive('--rounds', true))
-    .option('--sessions <n>', 'processes per pipes case and implementation, interleaved (default 5, quick 2)', positive('--sessions', true))
-    .option('--warmup-ms <ms>', 'pipes: each process first runs unrecorded rounds for this long (default 300, quick 100)', (t) => {
-      const v = Number(t);
-      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup-ms must be an integer >= 0, got '${t}'`);
-      return v;
-    })
-    .option('--warmup <n>', 'pipes warm-up rounds dropped before measuring, after the timed warm-up', (t) => {
-      const v = Number(t);
-      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`--warmup must be an integer >= 0, got '${t}'`);
-      return v;
-    }, 2)
+    .option(
+      '--repeat <n>',
+      'loadgen runs per echo cell, the median reported (default 3, quick 1)',
+      positive('--repeat', true),
+    )
+    .option(
+      '--rounds <n>',
+      'measured pipes rounds per case, pooled over the sessions (default 30, quick 15)',
+      positive('--rounds', true),
+    )
+    .option(
+      '--sessions <n>',
+      'processes per pipes case and implementation, interleaved (default 5, quick 2)',
+      positive('--sessions', true),
+    )
+    .option(
+      '--warmup-ms <ms>',
+      'pipes: each process first runs unrecorded rounds for this long (default 300, quick 100)',
+      (t) => {
+        const v = Number(t);
+        if (!Number.isInteger(v) || v < 0)
+          throw new InvalidArgumentError(`--warmup-ms must be an integer >= 0, got '${t}'`);
+        return v;
+      },
+    )
+    .option(
+      '--warmup <n>',
+      'pipes warm-up rounds dropped before measuring, after the timed warm-up',
+      (t) => {
+        const v = Number(t);
+        if (!Number.isInteger(v) || v < 0)
+          throw new InvalidArgumentError(`--warmup must be an integer >= 0, got '${t}'`);
+        return v;
+      },
+      2,
+    )
     .showHelpAfterError();
   program.parse(argv);
   return program.opts<Flags>();
@@ -80,13 +103,20 @@ async function main(): Promise<void> {
   const outDir = resolve(flags.out ?? join(env.root, 'bench', 'results'));
   const only = flags.only?.toLowerCase();
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
-  const filter = (id: string): boolean => only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
+  const filter = (id: string): boolean =>
+    only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
   const pipesOpts = {
-    rounds: flags.rounds ?? (flags.quick ? 15 : 30), sessions: flags.sessions ?? (flags.quick ? 2 : 5), warmup: flags.warmup,
-    warmupMs: flags.warmupMs ?? (flags.quick ? 100 : 300), filter,
+    rounds: flags.rounds ?? (flags.quick ? 15 : 30),
+    sessions: flags.sessions ?? (flags.quick ? 2 : 5),
+    warmup: flags.warmup,
+    warmupMs: flags.warmupMs ?? (flags.quick ? 100 : 300),
+    filter,
   };
   const echoOpts = {
-    quick: flags.quick, durationS: flags.duration ?? (flags.quick ? 0.5 : 1), repeat: flags.repeat ?? (flags.quick ? 1 : 3), filter,
+    quick: flags.quick,
+    durationS: flags.duration ?? (flags.quick ? 0.5 : 1),
+    repeat: flags.repeat ?? (flags.quick ? 1 : 3),
+    filter,
   };
 
   const pipesCases = suiteOnly === 'echo' ? [] : planPipes(pipesOpts);
@@ -122,27 +152,47 @@ async function main(): Promise<void> {
     if (!notes.some((n) => n.includes(note))) notes.push(`skipped: ${note}`);
   }
   if (pipes.length > 0) {
-    notes.push(`pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
-      `other implementations' (iomux: dist/bench/pipes/worker.js); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
-      `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`);
+    notes.push(
+      `pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
+        `other implementations' (iomux: dist/bench/pipes/worker.js); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
+        `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`,
+    );
   }
   if (echo.length > 0) {
-    notes.push(`echo: ${echoOpts.repeat} x loadgen --duration ${echoOpts.durationS} --warmup 0 per cell after one untimed warm-up run per server ` +
-      'start; CPU per message from /proc/PID/stat utime/stime deltas over the whole loadgen run');
+    notes.push(
+      `echo: ${echoOpts.repeat} x loadgen --duration ${echoOpts.durationS} --warmup 0 per cell after one untimed warm-up run per server ` +
+        'start; CPU per message from /proc/PID/stat utime/stime deltas over the whole loadgen run',
+    );
   }
 
-  const tables = [pipesTables(pipes), echoTables(echo, echoOpts.durationS, echoOpts.repeat)].filter((t) => t !== '').join('\n');
+  const tables = [pipesTables(pipes), echoTables(echo, echoOpts.durationS, echoOpts.repeat)]
+    .filter((t) => t !== '')
+    .join('\n');
   process.stdout.write(`${tables}\n`);
   if (notes.length > 0) process.stdout.write(`notes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n\n`);
 
   const machine = machineInfo(env);
   const json = writeReport(outDir, {
-    schema: 'iomux-bench/1', started, finished: new Date().toISOString(), machine,
-    options: { quick: flags.quick, only: flags.only ?? null, ...pipesOpts, filter: undefined, durationS: echoOpts.durationS, repeat: echoOpts.repeat },
-    notes, pipes, echo,
+    schema: 'iomux-bench/1',
+    started,
+    finished: new Date().toISOString(),
+    machine,
+    options: {
+      quick: flags.quick,
+      only: flags.only ?? null,
+      ...pipesOpts,
+      filter: undefined,
+      durationS: echoOpts.durationS,
+      repeat: echoOpts.repeat,
+    },
+    notes,
+    pipes,
+    echo,
   });
-  process.stdout.write(`machine: ${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
-    `${machine.python ? `, Python ${machine.python}` : ''}\n`);
+  process.stdout.write(
+    `machine: ${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
+      `${machine.python ? `, Python ${machine.python}` : ''}\n`,
+  );
   process.stdout.write(`wrote ${json}\n`);
   for (const [name, spec] of allCharts(pipes, echo)) {
     const file = join(outDir, name);
@@ -152,6 +202,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

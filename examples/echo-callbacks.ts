@@ -13,7 +13,7 @@ export function startCallbackEcho(loop: Loop, port = 0): Socket {
       const c = conn;
       loop.addReader(c, () => {
         const n = c.recvInto(buf);
-        if (n === null) return;                    // spurious wake-up
+        if (n === null) return; // spurious wake-up
         if (n > 0 && c.send(buf, 0, n) === n) return;
         // EOF, or the peer is not reading: a real server would queue (see the Protocol example).
         loop.removeReader(c);

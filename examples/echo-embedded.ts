@@ -6,11 +6,19 @@ import { Loop, type BackendName, type Protocol, type Server, type Transport } fr
 
 class Echo implements Protocol {
   #transport!: Transport;
-  connectionMade(t: Transport): void { this.#transport = t; }
-  dataReceived(data: Buffer): void { this.#transport.write(data); }
+  connectionMade(t: Transport): void {
+    this.#transport = t;
+  }
+  dataReceived(data: Buffer): void {
+    this.#transport.write(data);
+  }
 }
 
-export interface Servers { echo: Server; web: http.Server; webPort: number }
+export interface Servers {
+  echo: Server;
+  web: http.Server;
+  webPort: number;
+}
 
 /** Attaches `loop`, then starts both; the web page counts the echo server's connections. */
 export async function startEchoAndWeb(loop: Loop, echoPort = 0, webPort = 0): Promise<Servers> {

@@ -4,10 +4,18 @@ import { Loop, type Protocol, type Server, type Transport } from '../src/index.j
 
 class Echo implements Protocol {
   #transport!: Transport;
-  connectionMade(t: Transport): void { this.#transport = t; }
-  dataReceived(data: Buffer): void { this.#transport.write(data); }
-  pauseWriting(): void { this.#transport.pauseReading(); }   // backpressure: stop reading
-  resumeWriting(): void { this.#transport.resumeReading(); }
+  connectionMade(t: Transport): void {
+    this.#transport = t;
+  }
+  dataReceived(data: Buffer): void {
+    this.#transport.write(data);
+  }
+  pauseWriting(): void {
+    this.#transport.pauseReading();
+  } // backpressure: stop reading
+  resumeWriting(): void {
+    this.#transport.resumeReading();
+  }
 }
 
 export function startProtocolEcho(loop: Loop, port = 0): Promise<Server> {

@@ -6,7 +6,7 @@ async function echo(reader: StreamReader, writer: StreamWriter): Promise<void> {
   try {
     for await (const chunk of reader) {
       writer.write(chunk);
-      await writer.drain();   // backpressure: stop reading until the write buffer drains
+      await writer.drain(); // backpressure: stop reading until the write buffer drains
     }
   } catch {
     // reset by peer: nothing to answer

@@ -58,7 +58,9 @@ const property = fc.asyncProperty(
   },
 );
 
-console.log(`fuzz: backends ${backends}; seed ${seed}; ${opts.path ? `replaying path ${opts.path}` : `${opts.seconds} s budget`}`);
+console.log(
+  `fuzz: backends ${backends}; seed ${seed}; ${opts.path ? `replaying path ${opts.path}` : `${opts.seconds} s budget`}`,
+);
 const started = performance.now();
 const result = await fc.check(property, {
   seed,
@@ -78,4 +80,6 @@ if (result.failed) {
   console.error(`  replay: npm run fuzz -- --seed ${result.seed} --path ${result.counterexamplePath}`);
   process.exit(1);
 }
-console.log(`fuzz: ${result.numRuns} cases, ${steps} steps (each compared on every backend) in ${secs} s (${(waitedMs / 1000).toFixed(1)} s of it waiting for TCP segments); no failure, no fd leak; seed ${seed}`);
+console.log(
+  `fuzz: ${result.numRuns} cases, ${steps} steps (each compared on every backend) in ${secs} s (${(waitedMs / 1000).toFixed(1)} s of it waiting for TCP segments); no failure, no fd leak; seed ${seed}`,
+);

@@ -39,7 +39,15 @@ const HUP = 4;
 const ERR = 8;
 
 export function newChannel(kind: Channel['kind']): Channel {
-  return { kind, inbound: [0, 0], full: [false, false], shutWr: [false, false], closed: [false, false], reset: [false, false], rst: [false, false] };
+  return {
+    kind,
+    inbound: [0, 0],
+    full: [false, false],
+    shutWr: [false, false],
+    closed: [false, false],
+    reset: [false, false],
+    rst: [false, false],
+  };
 }
 
 /** poll(2)-style readiness of one open file. */
@@ -88,7 +96,11 @@ export interface Registration {
  * still refers to the file epoll watches; otherwise iomux rebuilds the instance from the
  * remaining registrations, by number.
  */
-export function epollRemove(removed: Registration, rest: Iterable<Registration>, fdTable: ReadonlyMap<number, File>): void {
+export function epollRemove(
+  removed: Registration,
+  rest: Iterable<Registration>,
+  fdTable: ReadonlyMap<number, File>,
+): void {
   if (removed.epollFile !== null && fdTable.get(removed.fd) === removed.epollFile) return;
   for (const reg of rest) reg.epollFile = fdTable.get(reg.fd) ?? null;
 }

@@ -6,9 +6,23 @@ import { constants as osConstants } from 'node:os';
 import { errnoError } from '../src/errors.js';
 import { Loop } from '../src/loop.js';
 import { native } from '../src/native.js';
-import { availableBackends, createSelector, EVENT_READ, type BackendName, type BaseSelector } from '../src/selectors.js';
+import {
+  availableBackends,
+  createSelector,
+  EVENT_READ,
+  type BackendName,
+  type BaseSelector,
+} from '../src/selectors.js';
 import { Socket } from '../src/socket.js';
-import { expectedMask, isLive, newChannel, type Channel, type File, type PairKind, type Registration } from './kernel-model.js';
+import {
+  expectedMask,
+  isLive,
+  newChannel,
+  type Channel,
+  type File,
+  type PairKind,
+  type Registration,
+} from './kernel-model.js';
 
 export const SLOTS = 6;
 const EAGAIN = -osConstants.errno.EAGAIN;
@@ -77,7 +91,10 @@ export class World {
     if (typeof addr === 'number') throw errnoError(addr, 'getsockname');
     this.#listenPort = addr.port;
     for (let i = 0; i < SLOTS; i++) this.slots.push(this.#open(kinds[i % kinds.length]));
-    for (const loop of this.loops) loop.setExceptionHandler((err) => { throw err; });
+    for (const loop of this.loops)
+      loop.setExceptionHandler((err) => {
+        throw err;
+      });
   }
 
   // ---- opening and closing -----------------------------------------------------------------
@@ -206,8 +223,14 @@ export class World {
     for (;;) {
       const n = native.read(fd, buf, 0, buf.length);
       if (n === EAGAIN || n === 0) break;
-      if (n === ECONNRESET) { outcome = 'ECONNRESET'; break; }
-      if (n < 0) { outcome = `errno ${n}`; break; }
+      if (n === ECONNRESET) {
+        outcome = 'ECONNRESET';
+        break;
+      }
+      if (n < 0) {
+        outcome = `errno ${n}`;
+        break;
+      }
     }
     f.channel.inbound[f.side] = 0;
     f.channel.reset[f.side] = false;
@@ -276,7 +299,12 @@ export class World {
       const want = JSON.stringify(this.expectedReady(backend));
       let got = '';
       for (let tries = 0; tries < 50; tries++) {
-        got = JSON.stringify(sel.select(0).map(([k, m]) => [k.fd, m]).sort((x, y) => x[0] - y[0]));
+        got = JSON.stringify(
+          sel
+            .select(0)
+            .map(([k, m]) => [k.fd, m])
+            .sort((x, y) => x[0] - y[0]),
+        );
         if (got === want) break;
         sleepMs(2);
         this.waitedMs += 2;

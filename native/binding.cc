@@ -1,11 +1,11 @@
 // N-API glue for the selectors: SelectorWrap owns one backend and the Int32Array that wait()
 // fills. Only plain numbers cross back on the hot path; the TypeScript side builds every error.
 #include <napi.h>
+#include <sys/select.h>
 
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <sys/select.h>
 
 #include "binding_args.h"
 #include "binding_datagram.h"
@@ -39,15 +39,16 @@ const napi_type_tag kSelectorTag = {0x696f6d7578736c63ULL, 0x5f73656c6563746fULL
 class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeSelector", {
-        InstanceMethod<&SelectorWrap::Open>("open"),
-        InstanceMethod<&SelectorWrap::Add>("add"),
-        InstanceMethod<&SelectorWrap::Modify>("modify"),
-        InstanceMethod<&SelectorWrap::Remove>("remove"),
-        InstanceMethod<&SelectorWrap::Wait>("wait"),
-        InstanceMethod<&SelectorWrap::Close>("close"),
-        InstanceMethod<&SelectorWrap::BackendFd>("backendFd"),
-    });
+    return DefineClass(env, "NativeSelector",
+                       {
+                           InstanceMethod<&SelectorWrap::Open>("open"),
+                           InstanceMethod<&SelectorWrap::Add>("add"),
+                           InstanceMethod<&SelectorWrap::Modify>("modify"),
+                           InstanceMethod<&SelectorWrap::Remove>("remove"),
+                           InstanceMethod<&SelectorWrap::Wait>("wait"),
+                           InstanceMethod<&SelectorWrap::Close>("close"),
+                           InstanceMethod<&SelectorWrap::BackendFd>("backendFd"),
+                       });
   }
 
   // new NativeSelector(results: Int32Array): wait() writes (fd, mask) pairs into `results`.
@@ -121,7 +122,8 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
 }  // namespace
 
 SelectorSlot selector_slot(Napi::Value value) {
-  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kSelectorTag)) return {nullptr, 0};
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kSelectorTag))
+    return {nullptr, 0};
   SelectorWrap* wrap = SelectorWrap::Unwrap(value.As<Napi::Object>());
   if (wrap == nullptr) return {nullptr, 0};
   return {&wrap->backend_, wrap->capacity_};
@@ -151,5 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace iomux
 
 // NODE_API_MODULE pastes its second argument into an identifier, so it takes an unqualified name.
-static Napi::Object InitIomux(Napi::Env env, Napi::Object exports) { return iomux::Init(env, exports); }
+static Napi::Object InitIomux(Napi::Env env, Napi::Object exports) {
+  return iomux::Init(env, exports);
+}
 NODE_API_MODULE(iomux, InitIomux)

@@ -12,7 +12,8 @@ namespace iomux {
 
 // The C API takes the code directly; the C++ wrappers' Error::New has no code parameter.
 inline void throw_arg_type(napi_env env, const std::string& expected) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", ("iomux native: expected " + expected).c_str());
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                        ("iomux native: expected " + expected).c_str());
 }
 
 inline void throw_arg_range(napi_env env, const std::string& what) {
@@ -31,8 +32,12 @@ inline bool expect_ints(const Napi::CallbackInfo& info, size_t from, size_t coun
 }
 
 // Argument i as an int32 (check it with expect_ints first).
-inline int int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+inline int int_arg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int32Value();
+}
 
-inline Napi::Value number(const Napi::CallbackInfo& info, double value) { return Napi::Number::New(info.Env(), value); }
+inline Napi::Value number(const Napi::CallbackInfo& info, double value) {
+  return Napi::Number::New(info.Env(), value);
+}
 
 }  // namespace iomux

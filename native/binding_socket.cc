@@ -3,11 +3,12 @@
 #include "binding_socket.h"
 
 #include <fcntl.h>
-#include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
+
+#include <cerrno>
 
 #include "binding_args.h"
 #include "socket.h"
@@ -83,7 +84,8 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
 
 Napi::Value SetOpt(const Napi::CallbackInfo& info) {
   if (!expect_ints(info, 0, 4)) return info.Env().Undefined();
-  return number(info, sock_setopt(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2), int_arg(info, 3)));
+  return number(
+      info, sock_setopt(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2), int_arg(info, 3)));
 }
 
 Napi::Value GetOpt(const Napi::CallbackInfo& info) {
@@ -147,7 +149,8 @@ napi_value FastTransfer(napi_env env, napi_callback_info cbinfo) {
   void* data = nullptr;
   // napi_get_typedarray_info's data already points at the view's first byte (byte offset applied).
   if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &type, &elements, &data, nullptr, nullptr) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &elements, &data, nullptr, nullptr) !=
+          napi_ok ||
       type != napi_uint8_array || napi_get_value_int64(env, argv[2], &off) != napi_ok ||
       napi_get_value_int64(env, argv[3], &len) != napi_ok) {
     throw_arg_type(env, "(fd, Uint8Array, offset, length)");

@@ -18,12 +18,13 @@ namespace {
 class FdWatch : public Napi::ObjectWrap<FdWatch> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FdWatch", {
-        InstanceMethod<&FdWatch::Start>("start"),
-        InstanceMethod<&FdWatch::Ref>("ref"),
-        InstanceMethod<&FdWatch::Unref>("unref"),
-        InstanceMethod<&FdWatch::Close>("close"),
-    });
+    return DefineClass(env, "FdWatch",
+                       {
+                           InstanceMethod<&FdWatch::Start>("start"),
+                           InstanceMethod<&FdWatch::Ref>("ref"),
+                           InstanceMethod<&FdWatch::Unref>("unref"),
+                           InstanceMethod<&FdWatch::Close>("close"),
+                       });
   }
 
   // new FdWatch(onReadable); start(fd) begins watching; close() stops for good.
@@ -52,7 +53,8 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     // wrapper aborts when Node is tearing the environment down and JS can no longer run.
     napi_value argv[1] = {Napi::Number::New(env, status)};
     napi_value result;
-    napi_make_callback(env, *self->context_, self->Value(), self->callback_.Value(), 1, argv, &result);
+    napi_make_callback(env, *self->context_, self->Value(), self->callback_.Value(), 1, argv,
+                       &result);
   }
 
   // start(fd) -> 0, or -errno from uv_poll_init/uv_poll_start (libuv's codes are -errno on
@@ -61,7 +63,8 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
     if (poll_ != nullptr || callback_.IsEmpty()) return number(info, -EINVAL);  // started or closed
     uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr) return number(info, -EINVAL);
+    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr)
+      return number(info, -EINVAL);
     auto* poll = new uv_poll_t;
     int rc = uv_poll_init(loop, poll, int_arg(info, 0));
     if (rc != 0) {
@@ -101,7 +104,8 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     if (poll_ == nullptr) return;
     poll_->data = nullptr;
     uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
     poll_ = nullptr;
   }
 
@@ -121,12 +125,13 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
 class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "ThreadWatch", {
-        InstanceMethod<&ThreadWatch::Start>("start"),
-        InstanceMethod<&ThreadWatch::Ref>("ref"),
-        InstanceMethod<&ThreadWatch::Unref>("unref"),
-        InstanceMethod<&ThreadWatch::Close>("close"),
-    });
+    return DefineClass(env, "ThreadWatch",
+                       {
+                           InstanceMethod<&ThreadWatch::Start>("start"),
+                           InstanceMethod<&ThreadWatch::Ref>("ref"),
+                           InstanceMethod<&ThreadWatch::Unref>("unref"),
+                           InstanceMethod<&ThreadWatch::Close>("close"),
+                       });
   }
 
   // new ThreadWatch(onReady); start(nativeSelector) begins; close() stops for good.
@@ -158,7 +163,8 @@ class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
       // call, whose status is ignored: it fails only when JS can no longer run (Node is tearing
       // the environment down and flushing handles), where node-addon-api's wrapper would abort.
       napi_value result;
-      napi_make_callback(env, *self->context_, self->Value(), self->callback_.Value(), 0, nullptr, &result);
+      napi_make_callback(env, *self->context_, self->Value(), self->callback_.Value(), 0, nullptr,
+                         &result);
     }
     // The callback may have closed the watch (detach): then handle->data is null.
     self = static_cast<ThreadWatch*>(handle->data);
@@ -173,10 +179,12 @@ class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
       throw_arg_type(info.Env(), "(NativeSelector)");
       return info.Env().Undefined();
     }
-    if (async_ != nullptr || callback_.IsEmpty()) return number(info, -EINVAL);  // started or closed
+    if (async_ != nullptr || callback_.IsEmpty())
+      return number(info, -EINVAL);  // started or closed
     if (!*slot.backend) return number(info, -EBADF);
     uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr) return number(info, -EINVAL);
+    if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr)
+      return number(info, -EINVAL);
     auto* async = new uv_async_t;
     int rc = uv_async_init(loop, async, OnAsync);
     if (rc != 0) {
@@ -199,7 +207,8 @@ class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
     self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive while libuv holds us
     // A Node environment that ends while attached (process exit, a worker's end) must not keep
     // a thread or a handle: Node runs this hook before it closes its loop.
-    if (napi_add_env_cleanup_hook(info.Env(), &ThreadWatch::OnEnvCleanup, this) == napi_ok) env_ = info.Env();
+    if (napi_add_env_cleanup_hook(info.Env(), &ThreadWatch::OnEnvCleanup, this) == napi_ok)
+      env_ = info.Env();
     return number(info, 0);
   }
 
@@ -246,13 +255,14 @@ class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
   void CloseHandle() {
     if (async_ == nullptr) return;
     async_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(async_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
     async_ = nullptr;
   }
 
   uv_async_t* async_ = nullptr;
-  napi_env env_ = nullptr;                 // set while our env cleanup hook is registered
-  WaitThread* thread_ = nullptr;           // owned by *slot_ while installed
+  napi_env env_ = nullptr;        // set while our env cleanup hook is registered
+  WaitThread* thread_ = nullptr;  // owned by *slot_ while installed
   std::unique_ptr<Selector>* slot_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::ObjectReference selector_;
@@ -264,9 +274,15 @@ class ThreadWatch : public Napi::ObjectWrap<ThreadWatch>, public LoopLink {
 // that detach() and close() leave no handle of ours behind.
 Napi::Value UvHandles(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr) return number(info, -EINVAL);
+  if (napi_get_uv_event_loop(info.Env(), &loop) != napi_ok || loop == nullptr)
+    return number(info, -EINVAL);
   int count = 0;
-  uv_walk(loop, [](uv_handle_t* h, void* arg) { if (!uv_is_closing(h)) ++*static_cast<int*>(arg); }, &count);
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void* arg) {
+        if (!uv_is_closing(h)) ++*static_cast<int*>(arg);
+      },
+      &count);
   return number(info, count);
 }
 

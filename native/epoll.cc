@@ -10,9 +10,10 @@
 // on that misuse). The new instance takes over the old one's fd number (dup3), so fileno() stays
 // the same, but whoever polls that fd (libuv, for an attached Loop) must watch it anew: remove()
 // returns 1 to say so.
-#include <sys/epoll.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <unistd.h>
+
 #include <cerrno>
 #include <vector>
 
@@ -67,9 +68,8 @@ class EpollSelector final : public Selector {
 
   int wait(int timeout_ms, int32_t* out, int capacity) override {
     if (size_t(capacity) > batch_.size()) batch_.resize(size_t(capacity));
-    int n = wait_retrying_eintr(timeout_ms, [&](int ms) {
-      return epoll_wait(epfd_, batch_.data(), capacity, ms);
-    });
+    int n = wait_retrying_eintr(
+        timeout_ms, [&](int ms) { return epoll_wait(epfd_, batch_.data(), capacity, ms); });
     if (n <= 0) return n;
     int count = 0;
     for (int i = 0; i < n; ++i) {

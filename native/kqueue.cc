@@ -6,10 +6,11 @@
 // Keep it small and obviously right; read it against epoll.cc.
 //
 // No dup pitfall here: knotes hang off the fd number, and close(2) removes them.
-#include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
+#include <sys/types.h>
 #include <unistd.h>
+
 #include <cerrno>
 #include <vector>
 

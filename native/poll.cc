@@ -1,6 +1,7 @@
 // poll(2) backend. No FD_SETSIZE limit, but the whole pollfd array still crosses into the kernel
 // and is scanned on every call: O(registered fds) per wait.
 #include <poll.h>
+
 #include <cerrno>
 #include <vector>
 
@@ -63,9 +64,8 @@ class PollSelector final : public Selector {
   }
 
   int wait(int timeout_ms, int32_t* out, int capacity) override {
-    int n = wait_busy_first(timeout_ms, busy_, [&](int ms) {
-      return poll(fds_.data(), nfds_t(fds_.size()), ms);
-    });
+    int n = wait_busy_first(timeout_ms, busy_,
+                            [&](int ms) { return poll(fds_.data(), nfds_t(fds_.size()), ms); });
     busy_ = n > 0;
     if (n <= 0) return n;
     return rotating_scan(int(fds_.size()), &scan_start_, out, capacity, n, [&](int slot) {
@@ -77,8 +77,10 @@ class PollSelector final : public Selector {
 
   // Only this function makes a copy's object, so *copy is a PollSelector (no RTTI in addons).
   int snapshot_into(std::unique_ptr<Selector>* copy) const override {
-    if (*copy) *static_cast<PollSelector*>(copy->get()) = *this;
-    else copy->reset(new PollSelector(*this));
+    if (*copy)
+      *static_cast<PollSelector*>(copy->get()) = *this;
+    else
+      copy->reset(new PollSelector(*this));
     return 0;
   }
 
@@ -89,15 +91,13 @@ class PollSelector final : public Selector {
   }
 
  private:
-  int slot_of(int fd) const {
-    return fd >= 0 && size_t(fd) < slots_.size() ? slots_[fd] : -1;
-  }
+  int slot_of(int fd) const { return fd >= 0 && size_t(fd) < slots_.size() ? slots_[fd] : -1; }
 
   std::vector<pollfd> fds_;
-  std::vector<int> asked_;   // asked_[slot]: the kRead|kWrite mask registered for fds_[slot]
-  std::vector<int> slots_;   // slots_[fd]: index into fds_, or -1 when fd is not registered
+  std::vector<int> asked_;  // asked_[slot]: the kRead|kWrite mask registered for fds_[slot]
+  std::vector<int> slots_;  // slots_[fd]: index into fds_, or -1 when fd is not registered
   int scan_start_ = 0;
-  bool busy_ = false;        // the last wait returned events (see wait_busy_first in sys.h)
+  bool busy_ = false;  // the last wait returned events (see wait_busy_first in sys.h)
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // to the highest registered one afterwards: O(max fd) per wait, and limited to FD_SETSIZE.
 #include <sys/select.h>
 #include <unistd.h>
+
 #include <cerrno>
 #include <climits>
 
@@ -60,8 +61,10 @@ class SelectSelector final : public Selector {
 
   // Only this function makes a copy's object, so *copy is a SelectSelector (no RTTI in addons).
   int snapshot_into(std::unique_ptr<Selector>* copy) const override {
-    if (*copy) *static_cast<SelectSelector*>(copy->get()) = *this;
-    else copy->reset(new SelectSelector(*this));
+    if (*copy)
+      *static_cast<SelectSelector*>(copy->get()) = *this;
+    else
+      copy->reset(new SelectSelector(*this));
     return 0;
   }
 
@@ -70,8 +73,14 @@ class SelectSelector final : public Selector {
  private:
   void set_interest(int fd, int events) {
     events_[fd] = events;
-    if (events & kRead) FD_SET(fd, &read_interest_); else FD_CLR(fd, &read_interest_);
-    if (events & kWrite) FD_SET(fd, &write_interest_); else FD_CLR(fd, &write_interest_);
+    if (events & kRead)
+      FD_SET(fd, &read_interest_);
+    else
+      FD_CLR(fd, &read_interest_);
+    if (events & kWrite)
+      FD_SET(fd, &write_interest_);
+    else
+      FD_CLR(fd, &write_interest_);
     if (events && fd > max_fd_) max_fd_ = fd;
   }
 

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/un.h>
 #include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -79,7 +80,8 @@ int from_sockaddr(const sockaddr_storage& storage, socklen_t len, SocketAddress*
     out->port = ntohs(sin6->sin6_port);
   } else if (storage.ss_family == AF_UNIX) {
     auto* sun = reinterpret_cast<const sockaddr_un*>(&storage);
-    size_t path_len = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    size_t path_len =
+        len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     out->host.assign(sun->sun_path, strnlen(sun->sun_path, path_len));
     out->port = 0;
   } else {
@@ -319,7 +321,8 @@ ssize_t sock_sendto(int fd, const uint8_t* buf, size_t len, const SocketAddress&
     addr_len = socklen_t(rc);
   }
   for (;;) {
-    ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL, addr_len ? reinterpret_cast<sockaddr*>(&storage) : nullptr, addr_len);
+    ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL,
+                       addr_len ? reinterpret_cast<sockaddr*>(&storage) : nullptr, addr_len);
     if (n >= 0 || errno != EINTR) return ok_or_errno(n);
   }
 }

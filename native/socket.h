@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,8 +11,8 @@
 namespace iomux {
 
 struct SocketAddress {
-  int family = 0;       // AF_INET, AF_INET6 or AF_UNIX
-  std::string host;     // numeric IP text for inet families, the path for AF_UNIX
+  int family = 0;    // AF_INET, AF_INET6 or AF_UNIX
+  std::string host;  // numeric IP text for inet families, the path for AF_UNIX
   int port = 0;
 };
 

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <time.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstdint>

@@ -2,14 +2,13 @@
 // stated once, in wait_thread.h.
 #include "wait_thread.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <fcntl.h>
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #endif
@@ -46,7 +45,9 @@ int make_wake_fds(int* read_end, int* write_end) {
 }  // namespace
 
 WaitThread::WaitThread(std::unique_ptr<Selector> inner, int capacity, LoopLink* link)
-    : capacity_(capacity > 0 ? capacity : 1), link_(link), inner_(std::move(inner)),
+    : capacity_(capacity > 0 ? capacity : 1),
+      link_(link),
+      inner_(std::move(inner)),
       batch_(size_t(capacity_) * 2) {}
 
 WaitThread::~WaitThread() {

@@ -91,25 +91,25 @@ class WaitThread final : public Selector {
   void close_wake_fds();
 
   const int capacity_;
-  LoopLink* link_;              // loop thread only (null once released)
+  LoopLink* link_;                  // loop thread only (null once released)
   std::unique_ptr<Selector> copy_;  // the wait thread's (start() makes the first one)
-  int wake_read_ = -1;          // in copy_'s set; wake_write_ == wake_read_ for an eventfd
+  int wake_read_ = -1;              // in copy_'s set; wake_write_ == wake_read_ for an eventfd
   int wake_write_ = -1;
   pthread_t thread_{};
-  bool running_ = false;        // loop thread only: thread_ is joinable
-  uint64_t start_gen_ = 0;      // gen_ when start() took the first copy (read before the thread)
+  bool running_ = false;    // loop thread only: thread_ is joinable
+  uint64_t start_gen_ = 0;  // gen_ when start() took the first copy (read before the thread)
 
   std::mutex mu_;
   std::condition_variable resumed_;
   std::unique_ptr<Selector> inner_;
   std::vector<int32_t> batch_;
-  int batch_count_ = 0;         // pairs in batch_, or -errno from the wait
-  uint64_t batch_gen_ = 0;      // gen_ when the snapshot behind batch_ was taken
-  uint64_t gen_ = 0;            // bumped by every registration change
-  bool posted_ = false;         // a batch waits for the loop thread; the wait thread is parked
-  bool taken_ = false;          // wait() already took the posted batch
-  bool waiting_ = false;        // the wait thread is in (or entering) its blocking wait
-  bool wake_pending_ = false;   // the wake fd was written and not yet drained
+  int batch_count_ = 0;        // pairs in batch_, or -errno from the wait
+  uint64_t batch_gen_ = 0;     // gen_ when the snapshot behind batch_ was taken
+  uint64_t gen_ = 0;           // bumped by every registration change
+  bool posted_ = false;        // a batch waits for the loop thread; the wait thread is parked
+  bool taken_ = false;         // wait() already took the posted batch
+  bool waiting_ = false;       // the wait thread is in (or entering) its blocking wait
+  bool wake_pending_ = false;  // the wake fd was written and not yet drained
   bool stopping_ = false;
 };
 

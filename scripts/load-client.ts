@@ -11,12 +11,27 @@ import { randomBytes } from 'node:crypto';
 
 const [port, conns, rounds, maxBytes, parallel] = process.argv.slice(2).map(Number);
 
-interface Conn { sock: net.Socket; closed: boolean; echoed: number; error: string | null }
+interface Conn {
+  sock: net.Socket;
+  closed: boolean;
+  echoed: number;
+  error: string | null;
+}
 
 const report = {
-  conns, connected: 0, connectErrors: {} as Record<string, number>, heldBeforeTraffic: 0,
-  served: 0, refused: 0, broken: 0, mismatches: 0, bytesSent: 0, bytesVerified: 0, openAtEnd: 0,
-  connectMs: 0, trafficMs: 0,
+  conns,
+  connected: 0,
+  connectErrors: {} as Record<string, number>,
+  heldBeforeTraffic: 0,
+  served: 0,
+  refused: 0,
+  broken: 0,
+  mismatches: 0,
+  bytesSent: 0,
+  bytesVerified: 0,
+  openAtEnd: 0,
+  connectMs: 0,
+  trafficMs: 0,
 };
 
 function open(): Promise<Conn | null> {
@@ -108,14 +123,22 @@ async function main(): Promise<void> {
   report.refused += conns - all.length;
   report.openAtEnd = all.filter((c) => !c.closed).length;
   process.stdout.write(`${JSON.stringify({ phase: 'done', ...report })}\n`);
-  await Promise.all(all.map((c) => new Promise<void>((resolve) => {
-    if (c.closed) return resolve();
-    c.sock.once('close', () => resolve());
-    c.sock.end();
-  })));
+  await Promise.all(
+    all.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.closed) return resolve();
+          c.sock.once('close', () => resolve());
+          c.sock.end();
+        }),
+    ),
+  );
 }
 
-main().then(() => process.exit(0), (err) => {
-  process.stderr.write(`load client: ${(err as Error).stack ?? err}\n`);
-  process.exit(2);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`load client: ${(err as Error).stack ?? err}\n`);
+    process.exit(2);
+  },
+);

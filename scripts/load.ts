@@ -13,11 +13,23 @@ import { ROOT, fdCountOf, hardFdLimit, spawnNodeRaised, startEcho } from './lib/
 
 const FD_SETSIZE = 1024;
 
-interface Flags { conns: number; backend: string; style: string; rounds: number; maxBytes: number; parallel: number }
+interface Flags {
+  conns: number;
+  backend: string;
+  style: string;
+  rounds: number;
+  maxBytes: number;
+  parallel: number;
+}
 
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = { conns: 10_000, backend: 'epoll', style: 'protocol', rounds: 2, maxBytes: 4096, parallel: 256 };
-  const numeric: Record<string, keyof Flags> = { '--conns': 'conns', '--rounds': 'rounds', '--max-bytes': 'maxBytes', '--parallel': 'parallel' };
+  const numeric: Record<string, keyof Flags> = {
+    '--conns': 'conns',
+    '--rounds': 'rounds',
+    '--max-bytes': 'maxBytes',
+    '--parallel': 'parallel',
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [name, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${name} needs a value`);
@@ -33,9 +45,19 @@ function parseFlags(argv: string[]): Flags {
 }
 
 interface ClientReport {
-  conns: number; connected: number; connectErrors: Record<string, number>; heldBeforeTraffic: number;
-  served: number; refused: number; broken: number; mismatches: number; bytesSent: number;
-  bytesVerified: number; openAtEnd: number; connectMs: number; trafficMs: number;
+  conns: number;
+  connected: number;
+  connectErrors: Record<string, number>;
+  heldBeforeTraffic: number;
+  served: number;
+  refused: number;
+  broken: number;
+  mismatches: number;
+  bytesSent: number;
+  bytesVerified: number;
+  openAtEnd: number;
+  connectMs: number;
+  trafficMs: number;
 }
 
 async function main(): Promise<number> {
@@ -43,26 +65,49 @@ async function main(): Promise<number> {
   const hard = hardFdLimit();
   // Each connection costs the server one fd and the client one: both must fit under the limit.
   if (flags.conns + 100 > hard) {
-    throw new Error(`--conns ${flags.conns} needs about ${flags.conns + 100} fds per process; the hard limit is ${hard}`);
+    throw new Error(
+      `--conns ${flags.conns} needs about ${flags.conns + 100} fds per process; the hard limit is ${hard}`,
+    );
   }
   const server = await startEcho(['--backend', flags.backend, '--style', flags.style, '--quiet']);
   const idleFds = fdCountOf(server.pid);
   let peakFds = idleFds;
   const sampler = setInterval(() => {
-    try { peakFds = Math.max(peakFds, fdCountOf(server.pid)); } catch { /* it died: reported below */ }
+    try {
+      peakFds = Math.max(peakFds, fdCountOf(server.pid));
+    } catch {
+      /* it died: reported below */
+    }
   }, 100);
-  console.log(`load: ${flags.conns} connections, ${flags.rounds} rounds of 1-${flags.maxBytes} bytes, against iomux echo ` +
-    `(${flags.backend}, ${flags.style}, pid ${server.pid}); fd limit ${hard} for both processes`);
+  console.log(
+    `load: ${flags.conns} connections, ${flags.rounds} rounds of 1-${flags.maxBytes} bytes, against iomux echo ` +
+      `(${flags.backend}, ${flags.style}, pid ${server.pid}); fd limit ${hard} for both processes`,
+  );
 
-  const client = spawnNodeRaised([join(ROOT, 'dist', 'scripts', 'load-client.js'),
-    String(server.port), String(flags.conns), String(flags.rounds), String(flags.maxBytes), String(flags.parallel)], ['ignore', 'pipe', 'inherit']);
+  const client = spawnNodeRaised(
+    [
+      join(ROOT, 'dist', 'scripts', 'load-client.js'),
+      String(server.port),
+      String(flags.conns),
+      String(flags.rounds),
+      String(flags.maxBytes),
+      String(flags.parallel),
+    ],
+    ['ignore', 'pipe', 'inherit'],
+  );
   let result: ClientReport | null = null;
   let serverFdsWhileHeld = 0;
   createInterface({ input: client.stdout! }).on('line', (line) => {
     const msg = JSON.parse(line) as { phase: string } & ClientReport;
     if (msg.phase === 'held') {
-      try { serverFdsWhileHeld = fdCountOf(server.pid); } catch { /* it died: reported below */ }
-      console.log(`  holding ${(msg as unknown as { open: number }).open} connections; the server has ${serverFdsWhileHeld} fds open (${idleFds} idle)`);
+      try {
+        serverFdsWhileHeld = fdCountOf(server.pid);
+      } catch {
+        /* it died: reported below */
+      }
+      console.log(
+        `  holding ${(msg as unknown as { open: number }).open} connections; the server has ${serverFdsWhileHeld} fds open (${idleFds} idle)`,
+      );
     } else if (msg.phase === 'done') result = msg;
   });
   const clientExit = await new Promise<number | null>((resolve) => client.once('exit', (code) => resolve(code)));
@@ -80,21 +125,30 @@ async function main(): Promise<number> {
   if (clientExit !== 0 || result === null) failures.push(`the client exited with ${clientExit}`);
   const r = result as ClientReport | null;
   if (r !== null) {
-    console.log(`connections: ${r.connected} connected in ${r.connectMs} ms, ${r.heldBeforeTraffic} held, ${r.served} served, ` +
-      `${r.refused} refused, ${r.broken} broken, ${r.openAtEnd} still open after the last echo`);
-    console.log(`bytes: ${r.bytesSent} sent, ${r.bytesVerified} echoed and verified, ${r.mismatches} connections with wrong bytes (traffic ${r.trafficMs} ms)`);
+    console.log(
+      `connections: ${r.connected} connected in ${r.connectMs} ms, ${r.heldBeforeTraffic} held, ${r.served} served, ` +
+        `${r.refused} refused, ${r.broken} broken, ${r.openAtEnd} still open after the last echo`,
+    );
+    console.log(
+      `bytes: ${r.bytesSent} sent, ${r.bytesVerified} echoed and verified, ${r.mismatches} connections with wrong bytes (traffic ${r.trafficMs} ms)`,
+    );
     if (Object.keys(r.connectErrors).length > 0) console.log(`connect errors: ${JSON.stringify(r.connectErrors)}`);
     if (r.mismatches > 0 || r.broken > 0 || r.bytesVerified !== r.bytesSent) failures.push('bytes were lost or wrong');
     if (flags.backend === 'select' && flags.conns + idleFds > FD_SETSIZE) {
       // Past FD_SETSIZE the server turns connections away; the rest must be served in full.
-      if (r.served === 0 || r.served + r.refused !== flags.conns) failures.push('select: every connection must be served or cleanly refused');
+      if (r.served === 0 || r.served + r.refused !== flags.conns)
+        failures.push('select: every connection must be served or cleanly refused');
       if (r.served + idleFds > FD_SETSIZE) failures.push(`select served ${r.served}, more than FD_SETSIZE allows`);
     } else if (r.served !== flags.conns || r.openAtEnd !== flags.conns) {
-      failures.push(`${flags.conns - r.served} connections were not served, ${flags.conns - r.openAtEnd} not held to the end`);
+      failures.push(
+        `${flags.conns - r.served} connections were not served, ${flags.conns - r.openAtEnd} not held to the end`,
+      );
     }
   }
-  console.log(`server: peak ${peakFds} fds (${peakFds - idleFds} over idle), ${fdsAfter} after the client left (${idleFds} idle), ` +
-    `${serverErrors} stderr lines${serverErrors > 0 ? `, first: ${server.stderr[0]}` : ''}`);
+  console.log(
+    `server: peak ${peakFds} fds (${peakFds - idleFds} over idle), ${fdsAfter} after the client left (${idleFds} idle), ` +
+      `${serverErrors} stderr lines${serverErrors > 0 ? `, first: ${server.stderr[0]}` : ''}`,
+  );
   if (!alive) failures.push('the server died');
   else if (fdsAfter !== idleFds) failures.push(`the server's fds did not return to idle (${fdsAfter} vs ${idleFds})`);
   if (failures.length > 0) {
@@ -105,7 +159,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (err) => {
-  console.error(`load: ${(err as Error).message}`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`load: ${(err as Error).message}`);
+    process.exit(2);
+  },
+);

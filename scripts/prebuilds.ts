@@ -12,8 +12,9 @@ const PREBUILDIFY = join(ROOT, 'node_modules', 'prebuildify', 'bin.js');
 
 /** The newest GLIBC_x.y symbol version the binary asks for, read with objdump (binutils). */
 export function glibcNeeded(file: string): string {
-  const versions = [...capture('objdump', ['-T', file]).matchAll(/GLIBC_(\d+)\.(\d+)/g)]
-    .map((m) => [Number(m[1]), Number(m[2])] as const);
+  const versions = [...capture('objdump', ['-T', file]).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map(
+    (m) => [Number(m[1]), Number(m[2])] as const,
+  );
   versions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const top = versions.at(-1);
   return top ? `${top[0]}.${top[1]}` : 'none';

@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { ROOT, connsFromLine, fdCountOf, heapFromLine, rssOf, startEcho, type EchoChild } from './lib/echo-child.js';
 import { FD_LIMIT, HEAP_LIMIT, RSS_LIMIT, growth, median, type Growth } from './lib/stats.js';
 
-interface Flags { minutes: number; backend: string; style: string; out: string | null; seed: number }
+interface Flags {
+  minutes: number;
+  backend: string;
+  style: string;
+  out: string | null;
+  seed: number;
+}
 
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = { minutes: 10, backend: 'epoll', style: 'protocol', out: null, seed: Date.now() % 1e9 };
@@ -110,47 +116,65 @@ type Kind = (port: number) => Promise<void>;
 
 const KINDS: Record<string, { slots: number; run: Kind }> = {
   // Request/response sessions that check every byte, then close with FIN.
-  echo: { slots: 8, run: async (port) => {
-    const s = await dial(port);
-    for (let r = between(1, 20); r > 0; r--) {
-      await echoOnce(s, payload(between(1, 32 * 1024)));
-      await pause(between(0, 10));
-    }
-    await closeGracefully(s);
-  } },
+  echo: {
+    slots: 8,
+    run: async (port) => {
+      const s = await dial(port);
+      for (let r = between(1, 20); r > 0; r--) {
+        await echoOnce(s, payload(between(1, 32 * 1024)));
+        await pause(between(0, 10));
+      }
+      await closeGracefully(s);
+    },
+  },
   // Send, then reset (SO_LINGER 0) while the echo is still coming back.
-  reset: { slots: 4, run: async (port) => {
-    const s = await dial(port);
-    s.on('data', () => {});
-    s.write(payload(between(1, 64 * 1024)));
-    await pause(between(0, 50));
-    s.resetAndDestroy();
-  } },
+  reset: {
+    slots: 4,
+    run: async (port) => {
+      const s = await dial(port);
+      s.on('data', () => {});
+      s.write(payload(between(1, 64 * 1024)));
+      await pause(between(0, 50));
+      s.resetAndDestroy();
+    },
+  },
   // A reader that takes its echo slowly: the server's queue fills and drains.
-  slow: { slots: 4, run: async (port) => {
-    const s = await dial(port);
-    await echoOnce(s, payload(between(256, 1024) * 1024), 15);
-    await closeGracefully(s);
-  } },
+  slow: {
+    slots: 4,
+    run: async (port) => {
+      const s = await dial(port);
+      await echoOnce(s, payload(between(256, 1024) * 1024), 15);
+      await closeGracefully(s);
+    },
+  },
   // Sends MiBs and never reads: the server must pause, hold, and let go when the client leaves.
-  nonreading: { slots: 2, run: async (port) => {
-    const s = await dial(port);
-    s.pause();
-    s.write(payload(4 << 20));
-    await pause(between(2000, 5000));
-    s.destroy();
-  } },
+  nonreading: {
+    slots: 2,
+    run: async (port) => {
+      const s = await dial(port);
+      s.pause();
+      s.write(payload(4 << 20));
+      await pause(between(2000, 5000));
+      s.destroy();
+    },
+  },
   // Connected and silent for a while.
-  idle: { slots: 16, run: async (port) => {
-    const s = await dial(port);
-    await pause(between(5000, 20000));
-    await closeGracefully(s);
-  } },
+  idle: {
+    slots: 16,
+    run: async (port) => {
+      const s = await dial(port);
+      await pause(between(5000, 20000));
+      await closeGracefully(s);
+    },
+  },
   // Connect and close at once.
-  churn: { slots: 4, run: async (port) => {
-    const s = await dial(port);
-    await closeGracefully(s);
-  } },
+  churn: {
+    slots: 4,
+    run: async (port) => {
+      const s = await dial(port);
+      await closeGracefully(s);
+    },
+  },
 };
 
 async function slot(kind: string, run: Kind, port: number, until: number): Promise<void> {
@@ -169,7 +193,14 @@ async function slot(kind: string, run: Kind, port: number, until: number): Promi
   }
 }
 
-interface Sample { t: number; rss: number; heap: number | null; fds: number; conns: number | null; clientOpen: number }
+interface Sample {
+  t: number;
+  rss: number;
+  heap: number | null;
+  fds: number;
+  conns: number | null;
+  clientOpen: number;
+}
 
 function minuteFigures(samples: Sample[], fromS: number): Record<string, number> {
   const w = samples.filter((s) => s.t >= fromS && s.t < fromS + 60);
@@ -184,7 +215,7 @@ function minuteFigures(samples: Sample[], fromS: number): Record<string, number>
 
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
-  rngState = (flags.seed >>> 0) || 1;
+  rngState = flags.seed >>> 0 || 1;
   const server: EchoChild = await startEcho(['--backend', flags.backend, '--style', flags.style, '--stats']);
   let heap: number | null = null;
   let conns: number | null = null;
@@ -201,8 +232,10 @@ async function main(): Promise<number> {
   const durationMs = flags.minutes * 60_000;
   const start = Date.now();
   const until = start + durationMs;
-  console.log(`soak: ${flags.minutes} min against iomux echo (pid ${server.pid}, port ${server.port}, ` +
-    `${flags.backend}, ${flags.style}), seed ${flags.seed}; idle fds ${idleFds}`);
+  console.log(
+    `soak: ${flags.minutes} min against iomux echo (pid ${server.pid}, port ${server.port}, ` +
+      `${flags.backend}, ${flags.style}), seed ${flags.seed}; idle fds ${idleFds}`,
+  );
 
   const samples: Sample[] = [];
   const sampler = setInterval(() => {
@@ -217,8 +250,10 @@ async function main(): Promise<number> {
     const s: Sample = { t: Math.round((Date.now() - start) / 1000), rss, heap, fds, conns, clientOpen: totals.open };
     samples.push(s);
     if (s.t % 30 === 0) {
-      console.log(`  t=${s.t}s rss ${(s.rss / 2 ** 20).toFixed(1)} MiB, heap ${((s.heap ?? NaN) / 2 ** 20).toFixed(1)} MiB, ` +
-        `fds ${s.fds}, conns ${s.conns}, verified ${(totals.bytesVerified / 2 ** 20).toFixed(0)} MiB`);
+      console.log(
+        `  t=${s.t}s rss ${(s.rss / 2 ** 20).toFixed(1)} MiB, heap ${((s.heap ?? NaN) / 2 ** 20).toFixed(1)} MiB, ` +
+          `fds ${s.fds}, conns ${s.conns}, verified ${(totals.bytesVerified / 2 ** 20).toFixed(0)} MiB`,
+      );
     }
   }, 1000);
 
@@ -238,46 +273,93 @@ async function main(): Promise<number> {
   }
   await server.stop();
 
-  const warmupS = Math.min(60, (durationMs / 1000) / 5);
+  const warmupS = Math.min(60, durationMs / 1000 / 5);
   const steady = samples.filter((s) => s.t >= warmupS);
   const checks: Record<string, Growth> = {
-    rss: growth(steady.map((s) => s.rss), RSS_LIMIT.ratio, RSS_LIMIT.slack),
-    heap: growth(steady.map((s) => s.heap ?? NaN), HEAP_LIMIT.ratio, HEAP_LIMIT.slack),
-    fds: growth(steady.map((s) => s.fds), FD_LIMIT.ratio, FD_LIMIT.slack),
+    rss: growth(
+      steady.map((s) => s.rss),
+      RSS_LIMIT.ratio,
+      RSS_LIMIT.slack,
+    ),
+    heap: growth(
+      steady.map((s) => s.heap ?? NaN),
+      HEAP_LIMIT.ratio,
+      HEAP_LIMIT.slack,
+    ),
+    fds: growth(
+      steady.map((s) => s.fds),
+      FD_LIMIT.ratio,
+      FD_LIMIT.slack,
+    ),
   };
   const minutes = Math.floor(durationMs / 60_000);
-  const figures = minutes >= 1
-    ? { first: minuteFigures(samples, 0), middle: minuteFigures(samples, Math.floor(minutes / 2) * 60), last: minuteFigures(samples, (minutes - 1) * 60) }
-    : null;
+  const figures =
+    minutes >= 1
+      ? {
+          first: minuteFigures(samples, 0),
+          middle: minuteFigures(samples, Math.floor(minutes / 2) * 60),
+          last: minuteFigures(samples, (minutes - 1) * 60),
+        }
+      : null;
   const failures: string[] = [];
   if (totals.mismatches > 0) failures.push(`${totals.mismatches} echoes came back wrong`);
   for (const [name, g] of Object.entries(checks)) {
-    if (!g.ok) failures.push(`${name} grew: last-third median ${Math.round(g.last)} > limit ${Math.round(g.limit)} (first third ${Math.round(g.first)})`);
+    if (!g.ok)
+      failures.push(
+        `${name} grew: last-third median ${Math.round(g.last)} > limit ${Math.round(g.limit)} (first third ${Math.round(g.first)})`,
+      );
   }
-  if (drainedFds !== idleFds) failures.push(`fds did not return to idle: ${drainedFds} now, ${idleFds} before the traffic`);
+  if (drainedFds !== idleFds)
+    failures.push(`fds did not return to idle: ${drainedFds} now, ${idleFds} before the traffic`);
   if (!alive) failures.push('the server died');
 
   const report = {
-    kind: 'soak', date: new Date(start).toISOString(), node: process.version, ...flags,
+    kind: 'soak',
+    date: new Date(start).toISOString(),
+    node: process.version,
+    ...flags,
     criterion: 'after warm-up, median(last third) <= median(first third) * (1 + ratio) + slack',
     limits: { rss: RSS_LIMIT, heap: HEAP_LIMIT, fds: FD_LIMIT },
-    warmupS, idleFds, drainedFds, totals, checks, figures, serverOtherLines: otherLines.slice(0, 50), serverOtherLineCount: otherLines.length,
-    failures, samples,
+    warmupS,
+    idleFds,
+    drainedFds,
+    totals,
+    checks,
+    figures,
+    serverOtherLines: otherLines.slice(0, 50),
+    serverOtherLineCount: otherLines.length,
+    failures,
+    samples,
   };
-  const out = flags.out ?? join(ROOT, 'docs', 'results', `soak-${flags.backend}-${flags.style}-${flags.minutes}min-${report.date.slice(0, 10)}.json`);
+  const out =
+    flags.out ??
+    join(
+      ROOT,
+      'docs',
+      'results',
+      `soak-${flags.backend}-${flags.style}-${flags.minutes}min-${report.date.slice(0, 10)}.json`,
+    );
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
 
-  const sessions = Object.entries(totals.sessions).map(([k, v]) => `${v} ${k}`).join(', ');
-  console.log(`sessions: ${sessions}; ${(totals.bytesVerified / 2 ** 20).toFixed(1)} MiB echoed and verified, ${totals.mismatches} wrong`);
+  const sessions = Object.entries(totals.sessions)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  console.log(
+    `sessions: ${sessions}; ${(totals.bytesVerified / 2 ** 20).toFixed(1)} MiB echoed and verified, ${totals.mismatches} wrong`,
+  );
   if (Object.keys(totals.errors).length > 0) console.log(`client-side errors: ${JSON.stringify(totals.errors)}`);
   if (figures !== null) {
     for (const [name, f] of Object.entries(figures)) {
-      console.log(`${name.padEnd(6)} minute (from ${f.fromS} s): rss ${f.rssMiB} MiB, heap ${f.heapMiB} MiB, fds ${f.fds}, conns ${f.conns}`);
+      console.log(
+        `${name.padEnd(6)} minute (from ${f.fromS} s): rss ${f.rssMiB} MiB, heap ${f.heapMiB} MiB, fds ${f.fds}, conns ${f.conns}`,
+      );
     }
   }
   for (const [name, g] of Object.entries(checks)) {
-    console.log(`${name}: first third ${Math.round(g.first)}, last third ${Math.round(g.last)}, limit ${Math.round(g.limit)}: ${g.ok ? 'ok' : 'GREW'}`);
+    console.log(
+      `${name}: first third ${Math.round(g.first)}, last third ${Math.round(g.last)}, limit ${Math.round(g.limit)}: ${g.ok ? 'ok' : 'GREW'}`,
+    );
   }
   console.log(`fds: ${idleFds} idle before, ${drainedFds} after the traffic stopped`);
   console.log(`samples: ${out}`);
@@ -289,7 +371,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => process.exit(code), (err) => {
-  console.error(`soak: ${(err as Error).stack ?? err}`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`soak: ${(err as Error).stack ?? err}`);
+    process.exit(2);
+  },
+);

@@ -31,7 +31,12 @@ function install(version: string): string {
   return pkg;
 }
 
-interface Outcome { label: string; ok: boolean; took: string; detail: string }
+interface Outcome {
+  label: string;
+  ok: boolean;
+  took: string;
+  detail: string;
+}
 
 function suite(label: string, node: string, env: NodeJS.ProcessEnv): Outcome {
   const t0 = performance.now();
@@ -55,7 +60,12 @@ function main(): void {
     try {
       pkg = install(version);
     } catch (err) {
-      outcomes.push({ label: `node ${version}`, ok: false, took: '-', detail: `cannot install ${PACKAGE}@${version}: ${(err as Error).message}` });
+      outcomes.push({
+        label: `node ${version}`,
+        ok: false,
+        took: '-',
+        detail: `cannot install ${PACKAGE}@${version}: ${(err as Error).message}`,
+      });
       continue;
     }
     const node = join(pkg, 'bin', 'node');
@@ -77,7 +87,8 @@ function main(): void {
     }
   }
   console.log('\ntest:node');
-  for (const o of outcomes) console.log(`  ${o.ok ? 'pass' : 'FAIL'}  ${o.label} (${o.took})${o.detail ? `: ${o.detail}` : ''}`);
+  for (const o of outcomes)
+    console.log(`  ${o.ok ? 'pass' : 'FAIL'}  ${o.label} (${o.took})${o.detail ? `: ${o.detail}` : ''}`);
   if (outcomes.some((o) => !o.ok)) process.exitCode = 1;
 }
 

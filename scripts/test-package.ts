@@ -25,10 +25,23 @@ const ALLOWED = [
 ];
 
 /** What it must hold for `import 'iomux'` to work with and without a compiler. */
-const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'dist/src/index.js',
-  'dist/src/index.d.ts', 'dist/src/cli.js', 'native/binding.cc'];
+const REQUIRED = [
+  'package.json',
+  'README.md',
+  'LICENSE',
+  'binding.gyp',
+  'dist/src/index.js',
+  'dist/src/index.d.ts',
+  'dist/src/cli.js',
+  'native/binding.cc',
+];
 
-interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: { path: string; size: number }[];
+}
 
 // Runs inside each temp project: the public API only, from the installed package.
 const CHECK = `
@@ -81,12 +94,26 @@ function readTarball(dir: string): PackResult {
   const names = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
   if (names.length !== 1) throw new Error(`expected one tarball in ${dir}, found ${JSON.stringify(names)}`);
   const filename = names[0];
-  const files = capture('tar', ['-tzvf', join(dir, filename)]).trim().split('\n').map((line) => {
-    // -rw-r--r-- 0/0    1074 1985-10-26 08:15 package/LICENSE
-    const f = line.trim().split(/\s+/);
-    return { path: f.slice(5).join(' ').replace(/^package\//, ''), size: Number(f[2]) };
-  });
-  return { filename, size: statSync(join(dir, filename)).size, unpackedSize: files.reduce((n, f) => n + f.size, 0), files };
+  const files = capture('tar', ['-tzvf', join(dir, filename)])
+    .trim()
+    .split('\n')
+    .map((line) => {
+      // -rw-r--r-- 0/0    1074 1985-10-26 08:15 package/LICENSE
+      const f = line.trim().split(/\s+/);
+      return {
+        path: f
+          .slice(5)
+          .join(' ')
+          .replace(/^package\//, ''),
+        size: Number(f[2]),
+      };
+    });
+  return {
+    filename,
+    size: statSync(join(dir, filename)).size,
+    unpackedSize: files.reduce((n, f) => n + f.size, 0),
+    files,
+  };
 }
 
 function checkFileList(pack: PackResult): void {
@@ -140,7 +167,13 @@ function main(): void {
     const tarball = join(dir, pack.filename);
 
     // With a compiler: force the node-gyp fallback, as on a platform with no prebuild.
-    const fromSource = installAndCheck('from-source', dir, tarball, { ...process.env, npm_config_build_from_source: 'true' }, []);
+    const fromSource = installAndCheck(
+      'from-source',
+      dir,
+      tarball,
+      { ...process.env, npm_config_build_from_source: 'true' },
+      [],
+    );
     if (!existsSync(join(dir, 'from-source', 'node_modules', 'iomux', 'build', 'Release', 'iomux.node'))) {
       throw new Error('--build-from-source did not build the addon');
     }
@@ -158,8 +191,10 @@ function main(): void {
       throw new Error('the no-compiler install built something instead of using the prebuild');
     }
 
-    console.log(`\ntarball ${pack.filename}: ${pack.files.length} files, ${(pack.size / 1024).toFixed(1)} KiB packed, ` +
-      `${(pack.unpackedSize / 1024).toFixed(1)} KiB unpacked`);
+    console.log(
+      `\ntarball ${pack.filename}: ${pack.files.length} files, ${(pack.size / 1024).toFixed(1)} KiB packed, ` +
+        `${(pack.unpackedSize / 1024).toFixed(1)} KiB unpacked`,
+    );
     for (const f of pack.files) console.log(`  ${String(f.size).padStart(8)}  ${f.path}`);
     console.log(`install with a compiler, from source: ${fromSource}`);
     console.log(`install with no compiler, prebuild:   ${noCompiler}`);

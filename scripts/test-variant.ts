@@ -9,7 +9,11 @@
 import { join } from 'node:path';
 import { NODE_GYP, ROOT, run, since, stage } from './staging.js';
 
-interface Variant { gyp: string; suites: string[]; env: Record<string, string> }
+interface Variant {
+  gyp: string;
+  suites: string[];
+  env: Record<string, string>;
+}
 
 const VARIANTS: Record<string, Variant> = {
   portable: {

@@ -7,8 +7,13 @@ import { checkWaitOptions, guarded, type WaitOptions } from './wait-options.js';
 import { SENT, checkIdle, checkSocket, waitOn, waitersOf } from './aio.js';
 
 /** Sends one datagram to `address`, waiting for room in the kernel's buffer if need be. */
-export function sockSendTo(loop: Loop, sock: Socket, data: Uint8Array | string, address: { host: string; port: number },
-  opts?: WaitOptions): Promise<void> {
+export function sockSendTo(
+  loop: Loop,
+  sock: Socket,
+  data: Uint8Array | string,
+  address: { host: string; port: number },
+  opts?: WaitOptions,
+): Promise<void> {
   try {
     checkSocket(sock);
     const bytes = toBytes('data', data);
@@ -25,8 +30,12 @@ export function sockSendTo(loop: Loop, sock: Socket, data: Uint8Array | string, 
 }
 
 /** Receives one datagram into `buf`; resolves with its size and sender. */
-export function sockRecvFrom(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions)
-  : Promise<{ bytes: number; address: { host: string; port: number } }> {
+export function sockRecvFrom(
+  loop: Loop,
+  sock: Socket,
+  buf: Uint8Array,
+  opts?: WaitOptions,
+): Promise<{ bytes: number; address: { host: string; port: number } }> {
   try {
     checkSocket(sock);
     checkBuffer('buf', buf);

@@ -68,7 +68,9 @@ export class SocketWaiters {
       this.readArmed = true;
     }
     this.#pending.add(this);
-    return new Promise<number>((resolve, reject) => { this.reader = { buf, resolve, reject }; });
+    return new Promise<number>((resolve, reject) => {
+      this.reader = { buf, resolve, reject };
+    });
   }
 
   waitWritable(): Promise<void> {
@@ -78,7 +80,9 @@ export class SocketWaiters {
       this.writeArmed = true;
     }
     this.#pending.add(this);
-    return new Promise<void>((resolve, reject) => { this.writer = { resolve, reject }; });
+    return new Promise<void>((resolve, reject) => {
+      this.writer = { resolve, reject };
+    });
   }
 
   #onReadable = (): void => {
@@ -96,7 +100,7 @@ export class SocketWaiters {
         waiter.reject(err);
         return;
       }
-      if (got === null) return;  // a spurious wake-up: keep waiting
+      if (got === null) return; // a spurious wake-up: keep waiting
       n = got;
     }
     this.reader = null;
@@ -132,7 +136,7 @@ export class SocketWaiters {
   /** Drops registrations nobody waits on any more (run once per loop iteration). */
   dropIdle(): void {
     this.checkQueued = false;
-    if (waitersBySocket.get(this.sock) !== this) return;  // released meanwhile
+    if (waitersBySocket.get(this.sock) !== this) return; // released meanwhile
     if (this.reader === null) this.#disarmRead();
     if (this.writer === null) this.#disarmWrite();
   }
@@ -173,7 +177,9 @@ export class SocketWaiters {
 
   // Runs inside Socket.close() while the fd is still open, so unregistering cannot hit EBADF.
   #onClose = (): void => {
-    this.abandon(iomuxError('ERR_SOCKET_CLOSED', `The socket (fd ${this.fd}) was closed while an operation waited on it`));
+    this.abandon(
+      iomuxError('ERR_SOCKET_CLOSED', `The socket (fd ${this.fd}) was closed while an operation waited on it`),
+    );
   };
 }
 
@@ -287,7 +293,12 @@ function guardedRecv(loop: Loop, sock: Socket, buf: Uint8Array, opts: WaitOption
  * Starts a wait on `w` under `guard` (if any): the guard's timeout or abort releases exactly the
  * waiter this call made, never a later one.
  */
-export function waitOn<T>(guard: WaitGuard | null, w: SocketWaiters, kind: 'read' | 'write', start: () => Promise<T>): Promise<T> {
+export function waitOn<T>(
+  guard: WaitGuard | null,
+  w: SocketWaiters,
+  kind: 'read' | 'write',
+  start: () => Promise<T>,
+): Promise<T> {
   if (guard === null) return start();
   return guard.wait(start, () => {
     if (kind === 'read') {
@@ -334,7 +345,13 @@ export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string,
   return sendRestSlow(loop, sock, bytes, sent, guard);
 }
 
-async function sendRestSlow(loop: Loop, sock: Socket, data: Uint8Array, sent: number, guard: WaitGuard | null): Promise<void> {
+async function sendRestSlow(
+  loop: Loop,
+  sock: Socket,
+  data: Uint8Array,
+  sent: number,
+  guard: WaitGuard | null,
+): Promise<void> {
   const w = waitersOf(loop, sock);
   try {
     while (sent < data.length) {
@@ -389,12 +406,20 @@ export async function sockConnect(loop: Loop, sock: Socket, address: Address, op
 }
 
 /** loop.getaddrinfo() that the operation's guard (timeout, abort) ends with the guard's own error. */
-async function lookupUnder(guard: WaitGuard | null, loop: Loop, host: string, port: number, family: 4 | 6)
-  : Promise<Array<{ host: string; port: number }>> {
+async function lookupUnder(
+  guard: WaitGuard | null,
+  loop: Loop,
+  host: string,
+  port: number,
+  family: 4 | 6,
+): Promise<Array<{ host: string; port: number }>> {
   if (guard === null) return loop.getaddrinfo(host, port, { family });
   const ac = new AbortController();
   try {
-    return await guard.wait(() => loop.getaddrinfo(host, port, { family, signal: ac.signal }), () => () => ac.abort());
+    return await guard.wait(
+      () => loop.getaddrinfo(host, port, { family, signal: ac.signal }),
+      () => () => ac.abort(),
+    );
   } catch (err) {
     throw guard.error ?? err;
   }
@@ -418,4 +443,3 @@ async function connectTo(loop: Loop, sock: Socket, address: Address, guard: Wait
   await waitOn(guard, w, 'write', () => w.waitWritable());
   sock.finishConnect();
 }
-

@@ -24,8 +24,14 @@ export function checkBuffer(name: string, buf: unknown): asserts buf is Uint8Arr
  */
 export function checkSpan(buf: Uint8Array, offset: unknown, length: unknown): void {
   // One chain of compares on the common path; the naming of the culprit waits for a failure.
-  if (Number.isInteger(offset) && Number.isInteger(length) &&
-      (offset as number) >= 0 && (length as number) >= 0 && (offset as number) + (length as number) <= buf.length) return;
+  if (
+    Number.isInteger(offset) &&
+    Number.isInteger(length) &&
+    (offset as number) >= 0 &&
+    (length as number) >= 0 &&
+    (offset as number) + (length as number) <= buf.length
+  )
+    return;
   throw spanError(buf.length, offset, length);
 }
 

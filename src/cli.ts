@@ -9,9 +9,23 @@ import { Command, Option, type CommanderError } from 'commander';
 import { ControlPipe, WORKER_ENV, WORKER_ID_ENV } from './echo/control.js';
 import { Log } from './echo/log.js';
 import {
-  DEFAULTS, MAX_WORKERS, STYLES, UsageError, checkCombination, decodeOptions, defaultBackend,
-  parseBackend, parseGrace, parseHost, parseIdleTimeout, parseMaxConns, parsePort, parseStyle,
-  parseUnixPath, parseWorkers, type EchoOptions,
+  DEFAULTS,
+  MAX_WORKERS,
+  STYLES,
+  UsageError,
+  checkCombination,
+  decodeOptions,
+  defaultBackend,
+  parseBackend,
+  parseGrace,
+  parseHost,
+  parseIdleTimeout,
+  parseMaxConns,
+  parsePort,
+  parseStyle,
+  parseUnixPath,
+  parseWorkers,
+  type EchoOptions,
 } from './echo/options.js';
 import { runServer } from './echo/run.js';
 import { SAME_STOP_MS, SIGNALS_HELP } from './echo/signals.js';
@@ -22,7 +36,9 @@ const EXIT_USAGE = 2;
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -30,8 +46,17 @@ function version(): string {
 }
 
 interface RawEchoFlags {
-  host?: string; port?: string; unix?: string; backend?: string; style?: string; workers?: string;
-  maxConns?: string; idleTimeout?: string; grace?: string; quiet?: boolean; stats?: boolean;
+  host?: string;
+  port?: string;
+  unix?: string;
+  backend?: string;
+  style?: string;
+  workers?: string;
+  maxConns?: string;
+  idleTimeout?: string;
+  grace?: string;
+  quiet?: boolean;
+  stats?: boolean;
   embedded?: boolean;
 }
 
@@ -62,7 +87,9 @@ function buildProgram(): Command {
     .version(version(), '-V, --version')
     .showSuggestionAfterError(false)
     // Commander's own errors ("error: unknown option '--x'") read "iomux: unknown option '--x'".
-    .configureOutput({ outputError: (str, write) => write(str.startsWith('iomux') ? str : `iomux: ${str.replace(/^error: /, '')}`) })
+    .configureOutput({
+      outputError: (str, write) => write(str.startsWith('iomux') ? str : `iomux: ${str.replace(/^error: /, '')}`),
+    })
     .exitOverride((err: CommanderError) => {
       process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
     });
@@ -72,29 +99,55 @@ function buildProgram(): Command {
     .description('run an echo server: every byte a client sends comes straight back')
     .addOption(new Option('--host <addr>', `numeric IPv4/IPv6 address or localhost (default: ${DEFAULTS.host})`))
     .addOption(new Option('--port <n>', `TCP port, 0..65535; 0 picks a free one (default: ${DEFAULTS.port})`))
-    .addOption(new Option('--unix <path>', 'listen on a Unix socket instead (not with --host/--port, nor --workers > 1)'))
-    .addOption(new Option('--backend <name>',
-      `selector: ${availableBackends().join('|')} (default: ${defaultBackend()})`))
-    .addOption(new Option('--style <style>', `${STYLES.join('|')}: raw readiness callbacks, ` +
-      `asyncio-style Protocol, or async/await (default: ${DEFAULTS.style})`))
-    .addOption(new Option('--workers <n>', `processes sharing one listening socket, 1..${MAX_WORKERS}; ` +
-      `dead ones are restarted (default: ${DEFAULTS.workers})`))
-    .addOption(new Option('--max-conns <n>', 'close connections over this many at once, per worker (default: no limit)'))
+    .addOption(
+      new Option('--unix <path>', 'listen on a Unix socket instead (not with --host/--port, nor --workers > 1)'),
+    )
+    .addOption(
+      new Option('--backend <name>', `selector: ${availableBackends().join('|')} (default: ${defaultBackend()})`),
+    )
+    .addOption(
+      new Option(
+        '--style <style>',
+        `${STYLES.join('|')}: raw readiness callbacks, ` +
+          `asyncio-style Protocol, or async/await (default: ${DEFAULTS.style})`,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--workers <n>',
+        `processes sharing one listening socket, 1..${MAX_WORKERS}; ` +
+          `dead ones are restarted (default: ${DEFAULTS.workers})`,
+      ),
+    )
+    .addOption(
+      new Option('--max-conns <n>', 'close connections over this many at once, per worker (default: no limit)'),
+    )
     .addOption(new Option('--idle-timeout <ms>', 'close connections silent this long; 0 = never (default: 0)'))
-    .addOption(new Option('--grace <ms>', 'on SIGINT/SIGTERM/SIGHUP, time open connections get to finish ' +
-      `(default: ${DEFAULTS.graceMs}); a signal over ${SAME_STOP_MS} ms later exits at once`))
+    .addOption(
+      new Option(
+        '--grace <ms>',
+        'on SIGINT/SIGTERM/SIGHUP, time open connections get to finish ' +
+          `(default: ${DEFAULTS.graceMs}); a signal over ${SAME_STOP_MS} ms later exits at once`,
+      ),
+    )
     .addOption(new Option('--quiet', 'print only the listening line, --stats and errors'))
-    .addOption(new Option('--stats', 'print connections, msgs/s, bytes/s and memory (RSS, V8 heap) to stderr every second'))
+    .addOption(
+      new Option('--stats', 'print connections, msgs/s, bytes/s and memory (RSS, V8 heap) to stderr every second'),
+    )
     .addOption(new Option('--embedded', "serve from Node's own event loop (Loop.attach()) instead of Loop.run()"))
-    .addHelpText('after', `\n${SIGNALS_HELP}\n\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ` +
-      '2 bad usage, 130 stopped by a later signal.')
+    .addHelpText(
+      'after',
+      `\n${SIGNALS_HELP}\n\nExit codes: 0 stopped cleanly, 1 runtime error (e.g. port in use), ` +
+        '2 bad usage, 130 stopped by a later signal.',
+    )
     .action(async (flags: RawEchoFlags, cmd: Command) => {
       const explicit = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       let opts: EchoOptions;
       try {
         opts = echoOptions(flags, explicit);
       } catch (err) {
-        if (err instanceof UsageError) cmd.error(`iomux echo: ${err.message}`, { exitCode: EXIT_USAGE, code: 'iomux.usage' });
+        if (err instanceof UsageError)
+          cmd.error(`iomux echo: ${err.message}`, { exitCode: EXIT_USAGE, code: 'iomux.usage' });
         throw err;
       }
       const code = opts.workers > 1 ? await supervise(opts, new Log(opts.quiet)) : await runServer(opts, null);

@@ -69,12 +69,22 @@ export class DatagramTransport {
     loop.callSoon(() => this.#protocol.connectionMade?.(this));
   }
 
-  get socket(): Socket { return this.#sock; }
-  get localAddress(): HostPort { return this.#sock.localAddress as HostPort; }
+  get socket(): Socket {
+    return this.#sock;
+  }
+  get localAddress(): HostPort {
+    return this.#sock.localAddress as HostPort;
+  }
   /** The connected peer, or null for an unconnected endpoint. */
-  get remoteAddress(): HostPort | null { return this.#remote === null ? null : (this.#sock.remoteAddress as HostPort); }
-  getWriteBufferSize(): number { return this.#queuedBytes; }
-  isClosing(): boolean { return this.#state !== 'open'; }
+  get remoteAddress(): HostPort | null {
+    return this.#remote === null ? null : (this.#sock.remoteAddress as HostPort);
+  }
+  getWriteBufferSize(): number {
+    return this.#queuedBytes;
+  }
+  isClosing(): boolean {
+    return this.#state !== 'open';
+  }
 
   /**
    * Sends one datagram (a string as UTF-8). A connected endpoint takes no address (or only its
@@ -120,11 +130,16 @@ export class DatagramTransport {
   #target(address: HostPort | undefined): HostPort | null {
     if (this.#remote !== null) {
       if (address !== undefined && (address.host !== this.#remote.host || address.port !== this.#remote.port)) {
-        throw invalidArgValue('address', `the connected peer ${this.#remote.host}:${this.#remote.port} or nothing`, address);
+        throw invalidArgValue(
+          'address',
+          `the connected peer ${this.#remote.host}:${this.#remote.port} or nothing`,
+          address,
+        );
       }
       return null;
     }
-    if (address === undefined) throw invalidArgType('address', 'an object { host, port } (the endpoint is not connected)', address);
+    if (address === undefined)
+      throw invalidArgType('address', 'an object { host, port } (the endpoint is not connected)', address);
     return address;
   }
 
@@ -139,7 +154,7 @@ export class DatagramTransport {
         got = this.#sock.recvFrom(this.#buf);
       } catch (err) {
         this.#error(err as Error);
-        continue;  // the error was consumed by that call; more datagrams may be waiting
+        continue; // the error was consumed by that call; more datagrams may be waiting
       }
       if (got === null) return;
       this.#protocol.datagramReceived(Buffer.from(this.#buf.subarray(0, got.bytes)), got.address);
@@ -154,7 +169,7 @@ export class DatagramTransport {
       try {
         sent = this.#sendOne(bytes, to);
       } catch (err) {
-        sent = bytes.length;  // dropped, as asyncio drops a datagram whose send failed
+        sent = bytes.length; // dropped, as asyncio drops a datagram whose send failed
         this.#error(err as Error);
       }
       if (sent === null) return;
@@ -178,7 +193,9 @@ export class DatagramTransport {
     try {
       fn();
     } catch (err) {
-      this.#loop.callSoon(() => { throw err; });  // reaches the loop's exception handler
+      this.#loop.callSoon(() => {
+        throw err;
+      }); // reaches the loop's exception handler
     }
   }
 
@@ -212,10 +229,15 @@ function checkHostPort(name: string, value: unknown): HostPort | undefined {
  * names, resolved with `resolve` first). The socket's family follows the addresses (IPv6 if one
  * is IPv6), IPv4 otherwise.
  */
-export async function createDatagramEndpoint<P extends DatagramProtocol>(loop: Loop, factory: () => P,
-  opts: DatagramEndpointOptions): Promise<[DatagramTransport, P]> {
-  if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a DatagramProtocol', factory);
-  if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'an object { local, remote, reuseAddress }', opts);
+export async function createDatagramEndpoint<P extends DatagramProtocol>(
+  loop: Loop,
+  factory: () => P,
+  opts: DatagramEndpointOptions,
+): Promise<[DatagramTransport, P]> {
+  if (typeof factory !== 'function')
+    throw invalidArgType('factory', 'a function that returns a DatagramProtocol', factory);
+  if (typeof opts !== 'object' || opts === null)
+    throw invalidArgType('options', 'an object { local, remote, reuseAddress }', opts);
   let local = checkHostPort('options.local', opts.local);
   let remote = checkHostPort('options.remote', opts.remote);
   if (local === undefined && remote === undefined) {
@@ -223,7 +245,7 @@ export async function createDatagramEndpoint<P extends DatagramProtocol>(loop: L
   }
   // The first address fixes the family; the other one is resolved in it.
   if (local !== undefined) local = await resolveHostPort(loop, local, 0);
-  const family: 0 | 4 | 6 = local === undefined ? 0 : (isIP(local.host) === 6 ? 6 : 4);
+  const family: 0 | 4 | 6 = local === undefined ? 0 : isIP(local.host) === 6 ? 6 : 4;
   if (remote !== undefined) remote = await resolveHostPort(loop, remote, family);
   const six = isIP((local ?? remote)!.host) === 6;
   const sock = six ? Socket.udp6() : Socket.udp();

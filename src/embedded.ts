@@ -180,8 +180,11 @@ function startWatch(selector: BaseSelector, onReady: () => void): NativeWatch {
   if (rc < 0) {
     watch.close();
     if (rc === EINVAL && selector.backend === 'select') {
-      throw iomuxError('ERR_FD_OUT_OF_RANGE',
-        `attach(): the select wait thread needs a free file descriptor below FD_SETSIZE (${native.FD_SETSIZE})`, RangeError);
+      throw iomuxError(
+        'ERR_FD_OUT_OF_RANGE',
+        `attach(): the select wait thread needs a free file descriptor below FD_SETSIZE (${native.FD_SETSIZE})`,
+        RangeError,
+      );
     }
     // The wake fd is an eventfd on Linux, a pipe elsewhere (native/wait_thread.cc).
     throw errnoError(rc, rc === EAGAIN ? 'pthread_create' : process.platform === 'linux' ? 'eventfd' : 'pipe');

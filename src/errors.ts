@@ -73,13 +73,26 @@ function describe(value: unknown): string {
 }
 
 /** "The argument 'fd' must be a non-negative integer. Received -1 (number)" */
-export function invalidArgValue(name: string, expected: string, received: unknown, Base: ErrorBase = RangeError): IomuxError {
-  return iomuxError('ERR_INVALID_ARG_VALUE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, Base);
+export function invalidArgValue(
+  name: string,
+  expected: string,
+  received: unknown,
+  Base: ErrorBase = RangeError,
+): IomuxError {
+  return iomuxError(
+    'ERR_INVALID_ARG_VALUE',
+    `The argument '${name}' must be ${expected}. Received ${describe(received)}`,
+    Base,
+  );
 }
 
 /** A TypeError ERR_INVALID_ARG_TYPE: "The argument 'data' must be a Buffer ... Received 5 (number)" */
 export function invalidArgType(name: string, expected: string, received: unknown): IomuxError {
-  return iomuxError('ERR_INVALID_ARG_TYPE', `The argument '${name}' must be ${expected}. Received ${describe(received)}`, TypeError);
+  return iomuxError(
+    'ERR_INVALID_ARG_TYPE',
+    `The argument '${name}' must be ${expected}. Received ${describe(received)}`,
+    TypeError,
+  );
 }
 
 /** Throws ERR_INVALID_ARG_TYPE unless `cb` is a function. */

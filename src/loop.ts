@@ -30,9 +30,23 @@ import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describeObject } from './inspect.js';
 import { checkCallback, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { EmbeddedDriver, type EmbeddedHost } from './embedded.js';
-import { defaultExceptionHandler, reportException, type ExceptionContext, type ExceptionHandler } from './exceptions.js';
+import {
+  defaultExceptionHandler,
+  reportException,
+  type ExceptionContext,
+  type ExceptionHandler,
+} from './exceptions.js';
 import { Handle, HandleQueue, type TimerBook } from './handle.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fdOf, fdOrNull, type BackendName, type FileLike } from './selectors.js';
+import {
+  BaseSelector,
+  EVENT_READ,
+  EVENT_WRITE,
+  createSelector,
+  fdOf,
+  fdOrNull,
+  type BackendName,
+  type FileLike,
+} from './selectors.js';
 import { FdOwners } from './close-hooks.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
@@ -143,7 +157,8 @@ export class Loop {
     if (typeof opts !== 'object' || opts === null) throw invalidArgType('opts', 'an object', opts);
     const { backend, selector } = opts;
     if (selector !== undefined) {
-      if (backend !== undefined) throw invalidArgValue('opts', 'either a backend or a selector, not both', opts, TypeError);
+      if (backend !== undefined)
+        throw invalidArgValue('opts', 'either a backend or a selector, not both', opts, TypeError);
       if (!(selector instanceof BaseSelector)) throw invalidArgType('opts.selector', 'a BaseSelector', selector);
       if (selector.closed) throw invalidArgValue('opts.selector', 'an open selector', selector);
       this.selector = selector;
@@ -360,7 +375,12 @@ export class Loop {
 
   /** `Loop { backend: 'epoll', running: false, attached: false, closed: false }` */
   [inspect.custom](depth: number, options: InspectOptionsStylized): string {
-    const fields = { backend: this.selector.backend, running: this.isRunning(), attached: this.isAttached(), closed: this.closed };
+    const fields = {
+      backend: this.selector.backend,
+      running: this.isRunning(),
+      attached: this.isAttached(),
+      closed: this.closed,
+    };
     return describeObject('Loop', fields, depth, options);
   }
 
@@ -434,12 +454,16 @@ export class Loop {
    *   before or while waiting), ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from
    *   recv such as ECONNRESET
    */
-  sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> { return aio.sockRecv(this, s, n, opts); }
+  sockRecv(s: Socket, n: number, opts?: WaitOptions): Promise<Buffer> {
+    return aio.sockRecv(this, s, n, opts);
+  }
   /**
    * Reads into `buf`; resolves with the byte count (0 at EOF).
    * @throws (rejects) as sockRecv(); ERR_INVALID_ARG_TYPE if `buf` is not a Uint8Array
    */
-  sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> { return aio.sockRecvInto(this, s, buf, opts); }
+  sockRecvInto(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> {
+    return aio.sockRecvInto(this, s, buf, opts);
+  }
   /**
    * Sends all of `data` (a string as UTF-8), waiting for room as often as needed. Cut short by
    * a timeout or abort, the error's `bytesWritten` says how much the kernel took.
@@ -447,13 +471,17 @@ export class Loop {
    *   ERR_INVALID_ARG_VALUE (another send already waits on this socket), ERR_SOCKET_CLOSED,
    *   ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error from send such as EPIPE
    */
-  sockSendAll(s: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> { return aio.sockSendAll(this, s, data, opts); }
+  sockSendAll(s: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> {
+    return aio.sockSendAll(this, s, data, opts);
+  }
   /**
    * Resolves with the next connection on a listening socket.
    * @throws (rejects) ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE (another accept already waits),
    *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ABORT_ERR, ETIMEDOUT, or a system error such as EMFILE
    */
-  sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> { return aio.sockAccept(this, s, opts); }
+  sockAccept(s: Socket, opts?: WaitOptions): Promise<Socket> {
+    return aio.sockAccept(this, s, opts);
+  }
   /**
    * Connects `s` to `address` (a host name resolves in the socket's family, each address tried
    * in turn); resolves once connected.
@@ -461,19 +489,30 @@ export class Loop {
    *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ENOTFOUND, ABORT_ERR, ETIMEDOUT, or the connect error
    *   such as ECONNREFUSED or ENOENT
    */
-  sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> { return aio.sockConnect(this, s, address, opts); }
+  sockConnect(s: Socket, address: Address, opts?: WaitOptions): Promise<void> {
+    return aio.sockConnect(this, s, address, opts);
+  }
   /**
    * Sends one datagram to `address` (a UDP socket).
    * @throws (rejects) as sockSendAll(), and EMSGSIZE for a datagram too large
    */
-  sockSendTo(s: Socket, data: Uint8Array | string, address: { host: string; port: number }, opts?: WaitOptions): Promise<void> {
+  sockSendTo(
+    s: Socket,
+    data: Uint8Array | string,
+    address: { host: string; port: number },
+    opts?: WaitOptions,
+  ): Promise<void> {
     return aioDatagram.sockSendTo(this, s, data, address, opts);
   }
   /**
    * Receives one datagram into `buf`: its size and sender.
    * @throws (rejects) as sockRecvInto(), and ECONNREFUSED on a connected socket after an ICMP error
    */
-  sockRecvFrom(s: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<{ bytes: number; address: { host: string; port: number } }> {
+  sockRecvFrom(
+    s: Socket,
+    buf: Uint8Array,
+    opts?: WaitOptions,
+  ): Promise<{ bytes: number; address: { host: string; port: number } }> {
     return aioDatagram.sockRecvFrom(this, s, buf, opts);
   }
   /**
@@ -481,7 +520,9 @@ export class Loop {
    * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory,
    *   ERR_LOOP_CLOSED, ENOTFOUND, or a system error from bind/listen such as EADDRINUSE or EACCES
    */
-  createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> { return transports.createServer(this, factory, opts); }
+  createServer(factory: () => Protocol, opts: ListenOptions): Promise<Server> {
+    return transports.createServer(this, factory, opts);
+  }
   /**
    * Connects and wraps the socket in a Transport driving the Protocol from `factory`.
    * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad options or factory,
@@ -492,23 +533,37 @@ export class Loop {
   }
 
   /** A Transport over a pipe's read end: dataReceived, eofReceived, connectionLost (pipe-transports.ts). */
-  connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectReadPipe(this, factory, pipe); }
+  connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
+    return pipes.connectReadPipe(this, factory, pipe);
+  }
   /** A write-only Transport over a pipe's write end, buffered, with pause/resumeWriting. */
-  connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> { return pipes.connectWritePipe(this, factory, pipe); }
+  connectWritePipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
+    return pipes.connectWritePipe(this, factory, pipe);
+  }
 
   /**
    * Resolves a host name with getaddrinfo(3) on a native helper thread, completed through this
    * loop (owned or attached): every address, in the system's order. Unknown name: ENOTFOUND.
    */
-  getaddrinfo(host: string, port: number, opts?: LookupOptions): Promise<ResolvedAddress[]> { return names.getaddrinfo(this, this.#signals, host, port, opts); }
+  getaddrinfo(host: string, port: number, opts?: LookupOptions): Promise<ResolvedAddress[]> {
+    return names.getaddrinfo(this, this.#signals, host, port, opts);
+  }
   /** A UDP endpoint bound to `local` and/or connected to `remote`, driving `factory()`'s DatagramProtocol. */
-  createDatagramEndpoint<P extends DatagramProtocol>(factory: () => P, opts: DatagramEndpointOptions): Promise<[DatagramTransport, P]> {
+  createDatagramEndpoint<P extends DatagramProtocol>(
+    factory: () => P,
+    opts: DatagramEndpointOptions,
+  ): Promise<[DatagramTransport, P]> {
     return datagram.createDatagramEndpoint(this, factory, opts);
   }
   /** Connects and returns a [StreamReader, StreamWriter] pair (streams.ts). */
-  openConnection(opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> { return streams.openConnection(this, opts); }
+  openConnection(opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> {
+    return streams.openConnection(this, opts);
+  }
   /** Listens and calls `cb(reader, writer)` for each connection. */
-  startServer(cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>, opts: ListenOptions & { limit?: number }): Promise<Server> {
+  startServer(
+    cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>,
+    opts: ListenOptions & { limit?: number },
+  ): Promise<Server> {
     return streams.startServer(this, cb, opts);
   }
 
@@ -712,7 +767,7 @@ export class Loop {
     if (this.#closed) return closedError();
     if (this.#runner.running) return runningError();
     if (this.#embedded !== null) {
-      return iomuxError('ERR_LOOP_RUNNING', 'The loop is attached to Node\'s event loop; detach() before run()');
+      return iomuxError('ERR_LOOP_RUNNING', "The loop is attached to Node's event loop; detach() before run()");
     }
     return null;
   }

@@ -31,7 +31,7 @@ type HostPort = { host: string; port: number };
 const C = native.constants;
 const AF: Record<0 | 4 | 6, number> = { 0: 0 /* AF_UNSPEC */, 4: C.AF_INET, 6: C.AF_INET6 };
 const EAI = native.eaiConstants;
-const EAI_NONAME = EAI.EAI_NONAME ?? -2;  // glibc's value, should a platform not define it
+const EAI_NONAME = EAI.EAI_NONAME ?? -2; // glibc's value, should a platform not define it
 
 interface Pending {
   host: string;
@@ -48,10 +48,13 @@ class Lookups {
 
   constructor(signals: SignalTable, onClosed: () => void) {
     this.#signals = signals;
-    this.wakeFd = signals.helperWakeFd(() => this.collect(), () => {
-      onClosed();
-      this.cancelAll(iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while a name lookup ran'));
-    });
+    this.wakeFd = signals.helperWakeFd(
+      () => this.collect(),
+      () => {
+        onClosed();
+        this.cancelAll(iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while a name lookup ran'));
+      },
+    );
   }
 
   /** Settles every finished lookup (a wake byte may stand for several). */
@@ -62,7 +65,8 @@ class Lookups {
       this.pending.delete(id);
       this.#signals.holdHelper(-1);
       if (r === -1) p.reject(iomuxError('ERR_CANCELLED', `The lookup of ${p.host} was lost`));
-      else if (r.status !== 0 || r.addresses.length === 0) p.reject(lookupError(r.status || EAI_NONAME, r.errno, p.host));
+      else if (r.status !== 0 || r.addresses.length === 0)
+        p.reject(lookupError(r.status || EAI_NONAME, r.errno, p.host));
       else p.resolve(addresses(r.addresses, p.port));
     }
   }
@@ -82,7 +86,7 @@ class Lookups {
   }
 
   cancelAll(err: Error): void {
-    for (const id of Array.from(this.pending.keys())) this.cancel(id, err);  // a snapshot: cancel() deletes
+    for (const id of Array.from(this.pending.keys())) this.cancel(id, err); // a snapshot: cancel() deletes
   }
 }
 
@@ -103,7 +107,7 @@ function addresses(flat: Array<number | string>, port: number): ResolvedAddress[
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const family = flat[i] === C.AF_INET6 ? 6 : 4;
     const host = flat[i + 1] as string;
-    if (seen.has(`${family} ${host}`)) continue;  // a hosts file may list an address twice
+    if (seen.has(`${family} ${host}`)) continue; // a hosts file may list an address twice
     seen.add(`${family} ${host}`);
     out.push({ family, host, port });
   }
@@ -112,7 +116,8 @@ function addresses(flat: Array<number | string>, port: number): ResolvedAddress[
 
 /** Node's shape for dns failures: `getaddrinfo ENOTFOUND name`, code, syscall, hostname. */
 function lookupError(status: number, sysErrno: number, host: string): Error {
-  if (status === EAI.EAI_SYSTEM && sysErrno !== 0) return Object.assign(errnoError(-sysErrno, 'getaddrinfo'), { hostname: host });
+  if (status === EAI.EAI_SYSTEM && sysErrno !== 0)
+    return Object.assign(errnoError(-sysErrno, 'getaddrinfo'), { hostname: host });
   // As Node's dns does: "no such name" and "no address (of that family)" are both ENOTFOUND.
   const notFound = status === EAI.EAI_NONAME || status === EAI.EAI_NODATA || status === EAI.EAI_ADDRFAMILY;
   const code = notFound ? 'ENOTFOUND' : (Object.keys(EAI).find((k) => EAI[k] === status) ?? `EAI_${status}`);
@@ -121,7 +126,8 @@ function lookupError(status: number, sysErrno: number, host: string): Error {
 
 function checkPort(port: unknown, name = 'port'): number {
   if (typeof port !== 'number') throw invalidArgType(name, 'a number', port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgValue(name, 'an integer from 0 to 65535', port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidArgValue(name, 'an integer from 0 to 65535', port);
   return port;
 }
 
@@ -131,14 +137,21 @@ function checkPort(port: unknown, name = 'port'): number {
  * @throws (rejects) ENOTFOUND for an unknown name, EAI_AGAIN and the like, ABORT_ERR / ETIMEDOUT
  *   (the thread's result is then dropped), ERR_LOOP_CLOSED, ERR_INVALID_ARG_TYPE / _VALUE
  */
-export function getaddrinfo(loop: Loop, signals: SignalTable, host: string, port: number,
-  opts: LookupOptions = {}): Promise<ResolvedAddress[]> {
+export function getaddrinfo(
+  loop: Loop,
+  signals: SignalTable,
+  host: string,
+  port: number,
+  opts: LookupOptions = {},
+): Promise<ResolvedAddress[]> {
   let guard: WaitGuard | null = null;
   try {
     if (typeof host !== 'string') throw invalidArgType('host', 'a string', host);
-    if (host.length === 0 || host.includes('\0')) throw invalidArgValue('host', 'a non-empty name without NUL bytes', host);
+    if (host.length === 0 || host.includes('\0'))
+      throw invalidArgValue('host', 'a non-empty name without NUL bytes', host);
     checkPort(port);
-    if (typeof opts !== 'object' || opts === null) throw invalidArgType('options', 'an object { family, signal, timeout }', opts);
+    if (typeof opts !== 'object' || opts === null)
+      throw invalidArgType('options', 'an object { family, signal, timeout }', opts);
     const family = opts.family ?? 0;
     if (family !== 0 && family !== 4 && family !== 6) throw invalidArgValue('options.family', '0, 4 or 6', family);
     const checked = checkWaitOptions(opts);
@@ -146,9 +159,10 @@ export function getaddrinfo(loop: Loop, signals: SignalTable, host: string, port
     if (checked !== undefined) guard = new WaitGuard(loop, checked, 'getaddrinfo');
     const lookups = lookupsOf(loop, signals);
     const id = native.resolverStart(host, AF[family], lookups.wakeFd);
-    const start = (): Promise<ResolvedAddress[]> => new Promise((resolve, reject) => {
-      lookups.add(id, { host, port, resolve, reject });
-    });
+    const start = (): Promise<ResolvedAddress[]> =>
+      new Promise((resolve, reject) => {
+        lookups.add(id, { host, port, resolve, reject });
+      });
     if (guard === null) return start();
     const g = guard;
     return g.wait(start, () => (err) => lookups.cancel(id, err)).finally(() => g.done());

@@ -26,12 +26,25 @@ export interface NativeAddress {
 }
 
 export interface NativeConstants {
-  AF_INET: number; AF_INET6: number; AF_UNIX: number;
-  SOCK_STREAM: number; SOCK_DGRAM: number;
-  SOL_SOCKET: number; SO_REUSEADDR: number; SO_REUSEPORT?: number; SO_ERROR: number;
-  SO_RCVBUF: number; SO_SNDBUF: number; SO_KEEPALIVE: number;
-  IPPROTO_TCP: number; TCP_NODELAY: number; IPPROTO_IPV6: number; IPV6_V6ONLY: number;
-  SHUT_RD: number; SHUT_WR: number; SHUT_RDWR: number;
+  AF_INET: number;
+  AF_INET6: number;
+  AF_UNIX: number;
+  SOCK_STREAM: number;
+  SOCK_DGRAM: number;
+  SOL_SOCKET: number;
+  SO_REUSEADDR: number;
+  SO_REUSEPORT?: number;
+  SO_ERROR: number;
+  SO_RCVBUF: number;
+  SO_SNDBUF: number;
+  SO_KEEPALIVE: number;
+  IPPROTO_TCP: number;
+  TCP_NODELAY: number;
+  IPPROTO_IPV6: number;
+  IPV6_V6ONLY: number;
+  SHUT_RD: number;
+  SHUT_WR: number;
+  SHUT_RDWR: number;
 }
 
 /** A libuv poll on one fd: calls `onReadable` from Node's own event loop. */
@@ -93,7 +106,15 @@ export interface NativeAddon {
   getpeername(fd: number): NativeAddress | number;
   pipe(): [number, number] | number;
   /** One datagram to (family, host, port); family 0: to the connected peer. Bytes sent or -errno. */
-  sendto(fd: number, buf: Uint8Array, offset: number, length: number, family: number, host?: string, port?: number): number;
+  sendto(
+    fd: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    family: number,
+    host?: string,
+    port?: number,
+  ): number;
   /** One datagram and its sender, or -errno. */
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): (NativeAddress & { bytes: number }) | number;
   socketpair(): [number, number] | number;

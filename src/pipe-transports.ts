@@ -29,15 +29,25 @@ class PipeStream implements StreamEndpoint {
     this.#reading = reading;
   }
 
-  get [kBeforeClose](): (() => void) | null { return this.end[kBeforeClose]; }
-  set [kBeforeClose](hook: (() => void) | null) { this.end[kBeforeClose] = hook; }
-  get fd(): number { return this.end.fd; }
-  get closed(): boolean { return this.end.closed; }
-  fileno(): number { return this.end.fileno(); }
+  get [kBeforeClose](): (() => void) | null {
+    return this.end[kBeforeClose];
+  }
+  set [kBeforeClose](hook: (() => void) | null) {
+    this.end[kBeforeClose] = hook;
+  }
+  get fd(): number {
+    return this.end.fd;
+  }
+  get closed(): boolean {
+    return this.end.closed;
+  }
+  fileno(): number {
+    return this.end.fileno();
+  }
 
   recvInto(buf: Uint8Array, offset?: number, length?: number): number | null {
     if (this.#reading) return this.end.readInto(buf, offset, length);
-    throw errnoError(EPIPE, 'write');  // see the top of the file: every reader is gone
+    throw errnoError(EPIPE, 'write'); // see the top of the file: every reader is gone
   }
 
   send(buf: Uint8Array, offset?: number, length?: number): number | null {
@@ -49,7 +59,9 @@ class PipeStream implements StreamEndpoint {
     this.onShutdown?.();
   }
 
-  close(): void { this.end.close(); }
+  close(): void {
+    this.end.close();
+  }
 }
 
 function pipeEnd(pipe: unknown): PipeEnd {
@@ -58,7 +70,12 @@ function pipeEnd(pipe: unknown): PipeEnd {
   throw invalidArgType('pipe', 'a PipeEnd or a non-blocking fd', pipe);
 }
 
-function connect<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number, reading: boolean): Promise<[Transport, P]> {
+function connect<P extends Protocol>(
+  loop: Loop,
+  factory: () => P,
+  pipe: PipeEnd | number,
+  reading: boolean,
+): Promise<[Transport, P]> {
   let end: PipeEnd | undefined;
   try {
     if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
@@ -81,7 +98,11 @@ function connect<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd
  * non-blocking fd the transport takes over): dataReceived, eofReceived when every writer closed,
  * then connectionLost. The transport closes the pipe end when it ends.
  */
-export function connectReadPipe<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
+export function connectReadPipe<P extends Protocol>(
+  loop: Loop,
+  factory: () => P,
+  pipe: PipeEnd | number,
+): Promise<[Transport, P]> {
   return connect(loop, factory, pipe, true);
 }
 
@@ -89,6 +110,10 @@ export function connectReadPipe<P extends Protocol>(loop: Loop, factory: () => P
  * A write-only Transport over a pipe's write end, with the stream transport's buffering and
  * pause/resumeWriting. connectionLost gets an EPIPE error once the reader is gone.
  */
-export function connectWritePipe<P extends Protocol>(loop: Loop, factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {
+export function connectWritePipe<P extends Protocol>(
+  loop: Loop,
+  factory: () => P,
+  pipe: PipeEnd | number,
+): Promise<[Transport, P]> {
   return connect(loop, factory, pipe, false);
 }

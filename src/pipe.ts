@@ -31,8 +31,12 @@ export class PipeEnd {
   }
 
   /** The fd, or -1 once closed. */
-  get fd(): number { return this.#fd; }
-  get closed(): boolean { return this.#fd < 0; }
+  get fd(): number {
+    return this.#fd;
+  }
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
 
   /** @throws ERR_SOCKET_CLOSED once closed */
   fileno(): number {
@@ -82,7 +86,9 @@ export class PipeEnd {
     }
   }
 
-  [Symbol.dispose](): void { this.close(); }
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /**

@@ -59,8 +59,16 @@ export class Runner {
       if (active) this.stop();
     };
     Promise.resolve(p).then(
-      (value) => { outcome.state = 'fulfilled'; outcome.value = value; settled(); },
-      (error: unknown) => { outcome.state = 'rejected'; outcome.error = error; settled(); },
+      (value) => {
+        outcome.state = 'fulfilled';
+        outcome.value = value;
+        settled();
+      },
+      (error: unknown) => {
+        outcome.state = 'rejected';
+        outcome.error = error;
+        settled();
+      },
     );
     try {
       await this.run();
@@ -70,11 +78,16 @@ export class Runner {
     if (outcome.state === 'fulfilled') return outcome.value as T;
     if (outcome.state === 'rejected') throw outcome.error;
     if (this.#lastEnd === 'stopped') {
-      throw iomuxError('ERR_LOOP_STOPPED', 'The loop was stopped before the promise passed to runUntilComplete() settled');
+      throw iomuxError(
+        'ERR_LOOP_STOPPED',
+        'The loop was stopped before the promise passed to runUntilComplete() settled',
+      );
     }
-    throw iomuxError('ERR_LOOP_STALLED',
+    throw iomuxError(
+      'ERR_LOOP_STALLED',
       'The promise passed to runUntilComplete() is still pending, but the loop has nothing left to wait for ' +
-      '(no readers, writers, timers or callbacks) that could settle it');
+        '(no readers, writers, timers or callbacks) that could settle it',
+    );
   }
 
   /**

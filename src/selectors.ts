@@ -13,10 +13,12 @@ export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
 
 /** What a selector watches: a file descriptor, or an object whose fileno() returns one. */
-export type FileLike = number | {
-  /** The file descriptor to watch. */
-  fileno(): number;
-};
+export type FileLike =
+  | number
+  | {
+      /** The file descriptor to watch. */
+      fileno(): number;
+    };
 /** The kernel mechanism behind a selector. */
 export type BackendName = 'select' | 'poll' | 'epoll' | 'kqueue';
 
@@ -108,17 +110,36 @@ export function toNativeTimeout(timeoutMs: number | null | undefined): number {
 /** A live, read-only view of the fd -> key map (Python's `_SelectorMapping`). */
 class KeyMapView<T> implements ReadonlyMap<number, SelectorKey<T>> {
   readonly #map: Map<number, SelectorKey<T>>;
-  constructor(map: Map<number, SelectorKey<T>>) { this.#map = map; }
-  get size(): number { return this.#map.size; }
-  get(fd: number): SelectorKey<T> | undefined { return this.#map.get(fd); }
-  has(fd: number): boolean { return this.#map.has(fd); }
-  forEach(cb: (key: SelectorKey<T>, fd: number, map: ReadonlyMap<number, SelectorKey<T>>) => void, thisArg?: unknown): void {
+  constructor(map: Map<number, SelectorKey<T>>) {
+    this.#map = map;
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+  get(fd: number): SelectorKey<T> | undefined {
+    return this.#map.get(fd);
+  }
+  has(fd: number): boolean {
+    return this.#map.has(fd);
+  }
+  forEach(
+    cb: (key: SelectorKey<T>, fd: number, map: ReadonlyMap<number, SelectorKey<T>>) => void,
+    thisArg?: unknown,
+  ): void {
     for (const [fd, key] of this.#map) cb.call(thisArg, key, fd, this);
   }
-  entries(): MapIterator<[number, SelectorKey<T>]> { return this.#map.entries(); }
-  keys(): MapIterator<number> { return this.#map.keys(); }
-  values(): MapIterator<SelectorKey<T>> { return this.#map.values(); }
-  [Symbol.iterator](): MapIterator<[number, SelectorKey<T>]> { return this.#map.entries(); }
+  entries(): MapIterator<[number, SelectorKey<T>]> {
+    return this.#map.entries();
+  }
+  keys(): MapIterator<number> {
+    return this.#map.keys();
+  }
+  values(): MapIterator<SelectorKey<T>> {
+    return this.#map.values();
+  }
+  [Symbol.iterator](): MapIterator<[number, SelectorKey<T>]> {
+    return this.#map.entries();
+  }
   /** `SelectorKeyMap(1) { 5 => { fileobj: 5, fd: 5, events: 1, data: undefined } }` */
   [inspect.custom](depth: number, options: InspectOptionsStylized): string {
     return describeMap('SelectorKeyMap', this.#map, depth, options);
@@ -177,8 +198,10 @@ export abstract class BaseSelector<T = unknown> {
     this.#traits = TRAITS[backend];
     this.backend = backend;
     if (!native.backends.includes(backend)) {
-      throw iomuxError('ERR_BACKEND_UNAVAILABLE',
-        `The ${backend} backend is not available on ${process.platform} (available: ${native.backends.join(', ')})`);
+      throw iomuxError(
+        'ERR_BACKEND_UNAVAILABLE',
+        `The ${backend} backend is not available on ${process.platform} (available: ${native.backends.join(', ')})`,
+      );
     }
     const handle = new native.NativeSelector(this.ready);
     const rc = handle.open(BACKEND_IDS[backend]);
@@ -200,8 +223,11 @@ export abstract class BaseSelector<T = unknown> {
       throw iomuxError('ERR_FD_ALREADY_REGISTERED', `File descriptor ${fd} is already registered`);
     }
     if (fd >= this.#traits.fdLimit) {
-      throw iomuxError('ERR_FD_OUT_OF_RANGE',
-        `File descriptor ${fd} is out of range for ${this.backend}: it must be below FD_SETSIZE (${this.#traits.fdLimit})`, RangeError);
+      throw iomuxError(
+        'ERR_FD_OUT_OF_RANGE',
+        `File descriptor ${fd} is out of range for ${this.backend}: it must be below FD_SETSIZE (${this.#traits.fdLimit})`,
+        RangeError,
+      );
     }
     const rc = handle.add(fd, events);
     if (rc < 0) throw errnoError(rc, this.#traits.ctlSyscall);
@@ -348,7 +374,10 @@ export abstract class BaseSelector<T = unknown> {
       return key;
     }
     for (const key of this.#keys.values()) if (key.fileobj === fileobj) return key;
-    throw iomuxError('ERR_FD_NOT_REGISTERED', 'The file object is not registered (and its fileno() fails: it is closed)');
+    throw iomuxError(
+      'ERR_FD_NOT_REGISTERED',
+      'The file object is not registered (and its fileno() fails: it is closed)',
+    );
   }
 
   #remove(key: SelectorKey<T>): void {
@@ -373,7 +402,9 @@ export abstract class BaseSelector<T = unknown> {
  * @throws a system error if the backend cannot be opened
  */
 export class SelectSelector<T = unknown> extends BaseSelector<T> {
-  constructor() { super('select'); }
+  constructor() {
+    super('select');
+  }
 }
 
 /**
@@ -381,7 +412,9 @@ export class SelectSelector<T = unknown> extends BaseSelector<T> {
  * @throws a system error if the backend cannot be opened
  */
 export class PollSelector<T = unknown> extends BaseSelector<T> {
-  constructor() { super('poll'); }
+  constructor() {
+    super('poll');
+  }
 }
 
 /**
@@ -389,9 +422,13 @@ export class PollSelector<T = unknown> extends BaseSelector<T> {
  * @throws ERR_BACKEND_UNAVAILABLE off Linux, or a system error from epoll_create1 (EMFILE ...)
  */
 export class EpollSelector<T = unknown> extends BaseSelector<T> {
-  constructor() { super('epoll'); }
+  constructor() {
+    super('epoll');
+  }
   /** The epoll instance's own fd: readable when any registered fd is ready. */
-  fileno(): number { return this.backendFd(); }
+  fileno(): number {
+    return this.backendFd();
+  }
 }
 
 /**
@@ -399,9 +436,13 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
  * @throws ERR_BACKEND_UNAVAILABLE where kqueue is not built, or a system error from kqueue()
  */
 export class KqueueSelector<T = unknown> extends BaseSelector<T> {
-  constructor() { super('kqueue'); }
+  constructor() {
+    super('kqueue');
+  }
   /** The kqueue's own fd: readable when any registered fd is ready. */
-  fileno(): number { return this.backendFd(); }
+  fileno(): number {
+    return this.backendFd();
+  }
 }
 
 const CLASSES = { select: SelectSelector, poll: PollSelector, epoll: EpollSelector, kqueue: KqueueSelector } as const;
@@ -420,7 +461,8 @@ export function bestBackend(): BackendName {
 }
 
 /** epoll on Linux, kqueue on macOS/BSD, else poll (Python's `selectors.DefaultSelector`). */
-export const DefaultSelector: typeof EpollSelector | typeof KqueueSelector | typeof PollSelector = CLASSES[bestBackend()];
+export const DefaultSelector: typeof EpollSelector | typeof KqueueSelector | typeof PollSelector =
+  CLASSES[bestBackend()];
 export type DefaultSelector<T = unknown> = BaseSelector<T>;
 
 /**

@@ -69,7 +69,12 @@ function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): 
   const numeric = host === 'localhost' ? (family === 'IPv6' ? '::1' : '127.0.0.1') : host;
   const version = isIP(numeric);
   if (version === 0) {
-    throw invalidArgValue(`${name}.host`, "a numeric IP address or 'localhost' (no DNS lookups here: loop.sockConnect() and loop.getaddrinfo() resolve names)", host, TypeError);
+    throw invalidArgValue(
+      `${name}.host`,
+      "a numeric IP address or 'localhost' (no DNS lookups here: loop.sockConnect() and loop.getaddrinfo() resolve names)",
+      host,
+      TypeError,
+    );
   }
   if ((version === 6) !== (family === 'IPv6')) {
     throw invalidArgValue(`${name}.host`, `an ${family} address for this ${family} socket`, host, TypeError);
@@ -105,7 +110,8 @@ export class Socket {
    */
   constructor(fd: number, family: SocketFamily) {
     if (!Number.isInteger(fd) || fd < 0) throw invalidArgValue('fd', 'a non-negative integer', fd);
-    if (!Object.hasOwn(FAMILY_CODES, family)) throw invalidArgValue('family', "'IPv4', 'IPv6' or 'unix'", family, TypeError);
+    if (!Object.hasOwn(FAMILY_CODES, family))
+      throw invalidArgValue('family', "'IPv4', 'IPv6' or 'unix'", family, TypeError);
     this.#fd = fd;
     this.family = family;
   }
@@ -114,24 +120,34 @@ export class Socket {
    * A new TCP socket over IPv4.
    * @throws a system error from socket(2), e.g. EMFILE
    */
-  static tcp(): Socket { return Socket.#create('IPv4'); }
+  static tcp(): Socket {
+    return Socket.#create('IPv4');
+  }
   /**
    * A new TCP socket over IPv6.
    * @throws a system error from socket(2), e.g. EAFNOSUPPORT or EMFILE
    */
-  static tcp6(): Socket { return Socket.#create('IPv6'); }
+  static tcp6(): Socket {
+    return Socket.#create('IPv6');
+  }
   /**
    * A UDP socket (IPv4): sendTo/recvFrom, or connect() then send/recvInto.
    * @throws a system error from socket(2), e.g. EMFILE
    */
-  static udp(): Socket { return Socket.#create('IPv4', C.SOCK_DGRAM); }
+  static udp(): Socket {
+    return Socket.#create('IPv4', C.SOCK_DGRAM);
+  }
   /** A UDP socket (IPv6). @throws as udp() */
-  static udp6(): Socket { return Socket.#create('IPv6', C.SOCK_DGRAM); }
+  static udp6(): Socket {
+    return Socket.#create('IPv6', C.SOCK_DGRAM);
+  }
   /**
    * A new Unix stream socket.
    * @throws a system error from socket(2), e.g. EMFILE
    */
-  static unix(): Socket { return Socket.#create('unix'); }
+  static unix(): Socket {
+    return Socket.#create('unix');
+  }
 
   /**
    * A TCP socket of the family that `host` belongs to ('localhost' is IPv4).
@@ -146,15 +162,21 @@ export class Socket {
   }
 
   /** The fd, or -1 once closed. */
-  get fd(): number { return this.#fd; }
+  get fd(): number {
+    return this.#fd;
+  }
   /** True once close() has run. */
-  get closed(): boolean { return this.#fd < 0; }
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
 
   /**
    * The fd, for a selector (a Socket is a FileLike).
    * @throws ERR_SOCKET_CLOSED
    */
-  fileno(): number { return this.#open(); }
+  fileno(): number {
+    return this.#open();
+  }
 
   /**
    * Binds to a local address (port 0: the kernel picks one; see localAddress).
@@ -328,7 +350,9 @@ export class Socket {
   }
 
   /** close(), for `using`. */
-  [Symbol.dispose](): void { this.close(); }
+  [Symbol.dispose](): void {
+    this.close();
+  }
 
   /** `Socket { fd: 7, family: 'IPv4', closed: false }` */
   [inspect.custom](depth: number, options: InspectOptionsStylized): string {
@@ -339,23 +363,31 @@ export class Socket {
    * The bound address (getsockname(2)).
    * @throws ERR_SOCKET_CLOSED, or a system error
    */
-  get localAddress(): Address { return toAddress(native.getsockname(this.#open()), 'getsockname'); }
+  get localAddress(): Address {
+    return toAddress(native.getsockname(this.#open()), 'getsockname');
+  }
   /**
    * The peer's address (getpeername(2)).
    * @throws ERR_SOCKET_CLOSED, or a system error such as ENOTCONN
    */
-  get remoteAddress(): Address { return toAddress(native.getpeername(this.#open()), 'getpeername'); }
+  get remoteAddress(): Address {
+    return toAddress(native.getpeername(this.#open()), 'getpeername');
+  }
 
   /**
    * TCP_NODELAY: send small writes at once instead of coalescing them (Nagle).
    * @throws ERR_SOCKET_CLOSED, or a system error (EOPNOTSUPP on a Unix socket)
    */
-  setNoDelay(on = true): void { this.#setFlag(C.IPPROTO_TCP, C.TCP_NODELAY, on); }
+  setNoDelay(on = true): void {
+    this.#setFlag(C.IPPROTO_TCP, C.TCP_NODELAY, on);
+  }
   /**
    * SO_REUSEADDR: bind a port that still has connections in TIME_WAIT.
    * @throws ERR_SOCKET_CLOSED, or a system error
    */
-  setReuseAddress(on = true): void { this.#setFlag(C.SOL_SOCKET, C.SO_REUSEADDR, on); }
+  setReuseAddress(on = true): void {
+    this.#setFlag(C.SOL_SOCKET, C.SO_REUSEADDR, on);
+  }
   /**
    * SO_REUSEPORT: let several sockets bind the same port; the kernel spreads connections over them.
    * @throws EOPNOTSUPP where the platform has no SO_REUSEPORT; ERR_SOCKET_CLOSED

@@ -9,7 +9,15 @@
 // LimitOverrunError does, while readLine() then drops it (asyncio's readline does too).
 import type { Loop } from './loop.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import { createConnection, createServer, type ConnectOptions, type ListenOptions, type Protocol, type Server, type Transport } from './transports.js';
+import {
+  createConnection,
+  createServer,
+  type ConnectOptions,
+  type ListenOptions,
+  type Protocol,
+  type Server,
+  type Transport,
+} from './transports.js';
 
 const DEFAULT_LIMIT = 64 * 1024;
 
@@ -19,8 +27,10 @@ export type IncompleteReadError = Error & { code: 'ERR_INCOMPLETE_READ'; partial
 export type LimitOverrunError = Error & { code: 'ERR_LIMIT_OVERRUN'; consumed: number };
 
 function incompleteRead(partial: Buffer, expected: number | null): IncompleteReadError {
-  const err = iomuxError('ERR_INCOMPLETE_READ',
-    `${partial.length} bytes read on a total of ${expected ?? 'undefined'} expected bytes`) as unknown as IncompleteReadError;
+  const err = iomuxError(
+    'ERR_INCOMPLETE_READ',
+    `${partial.length} bytes read on a total of ${expected ?? 'undefined'} expected bytes`,
+  ) as unknown as IncompleteReadError;
   err.partial = partial;
   err.expected = expected;
   return err;
@@ -163,8 +173,10 @@ export class StreamReader {
   }
 
   #overrun(consumed: number): LimitOverrunError {
-    const err = iomuxError('ERR_LIMIT_OVERRUN',
-      `No separator found within the limit of ${this.limit} bytes`) as unknown as LimitOverrunError;
+    const err = iomuxError(
+      'ERR_LIMIT_OVERRUN',
+      `No separator found within the limit of ${this.limit} bytes`,
+    ) as unknown as LimitOverrunError;
     err.consumed = consumed;
     return err;
   }
@@ -182,7 +194,9 @@ export class StreamReader {
   #wait(what: string): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#waiter !== null) {
-      return Promise.reject(iomuxError('ERR_INVALID_ARG_VALUE', `${what}() called while another read is waiting on this StreamReader`));
+      return Promise.reject(
+        iomuxError('ERR_INVALID_ARG_VALUE', `${what}() called while another read is waiting on this StreamReader`),
+      );
     }
     // A reader that waits for more wants the transport to read, whatever the buffer holds
     // (readExactly(n) for n > limit would otherwise wait forever); asyncio does the same.
@@ -218,22 +232,26 @@ class StreamProtocol implements Protocol {
   constructor(limit: number | undefined, onConnected: ((r: StreamReader, w: StreamWriter) => void) | null) {
     this.reader = new StreamReader(limit);
     this.#onConnected = onConnected;
-    this.closed = new Promise<void>((resolve, reject) => { this.#closed = { resolve, reject }; });
-    this.closed.catch(() => {});  // waitClosed() re-raises it; nobody has to ask
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.#closed = { resolve, reject };
+    });
+    this.closed.catch(() => {}); // waitClosed() re-raises it; nobody has to ask
   }
 
   connectionMade(transport: Transport): void {
-    if (this.writer !== null) return;  // openConnection() made the pair already
+    if (this.writer !== null) return; // openConnection() made the pair already
     this.reader.setTransport(transport);
     this.writer = new StreamWriter(transport, this);
     this.#onConnected?.(this.reader, this.writer);
   }
 
-  dataReceived(data: Buffer): void { this.reader.feedData(data); }
+  dataReceived(data: Buffer): void {
+    this.reader.feedData(data);
+  }
 
   eofReceived(): boolean {
     this.reader.feedEof();
-    return true;  // keep the transport open for writing: the writer closes it
+    return true; // keep the transport open for writing: the writer closes it
   }
 
   connectionLost(err: Error | null): void {
@@ -247,7 +265,9 @@ class StreamProtocol implements Protocol {
     else this.#closed.reject(err);
   }
 
-  pauseWriting(): void { this.#paused = true; }
+  pauseWriting(): void {
+    this.#paused = true;
+  }
 
   resumeWriting(): void {
     this.#paused = false;
@@ -274,30 +294,49 @@ export class StreamWriter {
     this.#protocol = protocol;
   }
 
-  get transport(): Transport { return this.#transport; }
+  get transport(): Transport {
+    return this.#transport;
+  }
 
   /** Queues `data` (a string as UTF-8); await drain() to respect backpressure. @throws ERR_TRANSPORT_CLOSED */
-  write(data: Uint8Array | string): void { this.#transport.write(data); }
+  write(data: Uint8Array | string): void {
+    this.#transport.write(data);
+  }
 
   /** Resolves at once unless the write buffer is above its high-water mark; then once it drained. */
-  drain(): Promise<void> { return this.#protocol.drain(); }
+  drain(): Promise<void> {
+    return this.#protocol.drain();
+  }
 
   /** Half-closes: the peer reads EOF after what is queued; reading goes on. */
-  writeEof(): void { this.#transport.writeEof(); }
+  writeEof(): void {
+    this.#transport.writeEof();
+  }
 
-  canWriteEof(): boolean { return this.#transport.canWriteEof(); }
+  canWriteEof(): boolean {
+    return this.#transport.canWriteEof();
+  }
 
-  isClosing(): boolean { return this.#transport.isClosing(); }
+  isClosing(): boolean {
+    return this.#transport.isClosing();
+  }
 
   /** Closes once what is queued is sent. */
-  close(): void { this.#transport.close(); }
+  close(): void {
+    this.#transport.close();
+  }
 
   /** Resolves once the connection is gone; rejects with the error that ended it, if one did. */
-  waitClosed(): Promise<void> { return this.#protocol.closed; }
+  waitClosed(): Promise<void> {
+    return this.#protocol.closed;
+  }
 }
 
 /** Connects and returns the stream pair (asyncio.open_connection). */
-export async function openConnection(loop: Loop, opts: ConnectOptions & { limit?: number }): Promise<[StreamReader, StreamWriter]> {
+export async function openConnection(
+  loop: Loop,
+  opts: ConnectOptions & { limit?: number },
+): Promise<[StreamReader, StreamWriter]> {
   const limit = checkLimit(opts?.limit);
   const protocol = new StreamProtocol(limit, null);
   const [transport] = await createConnection(loop, () => protocol, opts);
@@ -313,15 +352,20 @@ export async function openConnection(loop: Loop, opts: ConnectOptions & { limit?
  * Listens and calls `cb(reader, writer)` for each connection (asyncio.start_server). A rejected
  * or thrown `cb` goes to the loop's exception handler and closes that connection.
  */
-export function startServer(loop: Loop, cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>,
-  opts: ListenOptions & { limit?: number }): Promise<Server> {
+export function startServer(
+  loop: Loop,
+  cb: (r: StreamReader, w: StreamWriter) => void | Promise<void>,
+  opts: ListenOptions & { limit?: number },
+): Promise<Server> {
   try {
     if (typeof cb !== 'function') throw invalidArgType('cb', 'a function (reader, writer) => void | Promise<void>', cb);
     const limit = checkLimit(opts?.limit);
     const onConnected = (r: StreamReader, w: StreamWriter): void => {
       const fail = (err: unknown): void => {
         w.transport.abort();
-        loop.callSoon(() => { throw err; });  // reaches the loop's exception handler
+        loop.callSoon(() => {
+          throw err;
+        }); // reaches the loop's exception handler
       };
       try {
         const result = cb(r, w);

@@ -118,31 +118,45 @@ export class Transport {
     return this.#sock instanceof Socket ? null : (this.#sock as StreamEndpoint & { end: PipeEnd }).end;
   }
   /** The protocol this transport calls. */
-  get protocol(): Protocol { return this.#protocol; }
+  get protocol(): Protocol {
+    return this.#protocol;
+  }
   /** True once close() or abort() was called, or the connection was lost. */
-  isClosing(): boolean { return this.#state !== 'open'; }
+  isClosing(): boolean {
+    return this.#state !== 'open';
+  }
   /** Bytes queued that the kernel has not taken yet. */
-  getWriteBufferSize(): number { return this.#queued; }
+  getWriteBufferSize(): number {
+    return this.#queued;
+  }
   /** The current water marks, in bytes. */
   getWriteBufferLimits(): {
     /** pauseWriting() above this. */
     high: number;
     /** resumeWriting() at or below this. */
     low: number;
-  } { return { high: this.#high, low: this.#low }; }
+  } {
+    return { high: this.#high, low: this.#low };
+  }
   /** True while dataReceived() can be called: open, not paused, no EOF yet. */
-  isReading(): boolean { return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived; }
+  isReading(): boolean {
+    return this.#state === 'open' && !this.#readingPaused && !this.#eofReceived;
+  }
 
   /**
    * The local address of the socket.
    * @throws ERR_SOCKET_CLOSED once the transport is closed
    */
-  get localAddress(): Address { return this.socket.localAddress; }
+  get localAddress(): Address {
+    return this.socket.localAddress;
+  }
   /**
    * The peer's address.
    * @throws ERR_SOCKET_CLOSED once the transport is closed, or a system error such as ENOTCONN
    */
-  get remoteAddress(): Address { return this.socket.remoteAddress; }
+  get remoteAddress(): Address {
+    return this.socket.remoteAddress;
+  }
 
   /**
    * Sends `data` now if the kernel takes it; queues only the remainder (copied). Strings are
@@ -180,7 +194,9 @@ export class Transport {
   }
 
   /** Always true: every stream socket can half-close (asyncio's API has it for SSL). */
-  canWriteEof(): boolean { return true; }
+  canWriteEof(): boolean {
+    return true;
+  }
 
   /** Stops reading, sends what is queued, then closes and calls connectionLost(null). */
   close(): void {
@@ -218,10 +234,14 @@ export class Transport {
    *   not a non-negative integer, or a low above high
    */
   setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
-    if (typeof limits !== 'object' || limits === null) throw invalidArgType('limits', 'an object { high, low }', limits);
+    if (typeof limits !== 'object' || limits === null)
+      throw invalidArgType('limits', 'an object { high, low }', limits);
     const high = limits.high ?? (limits.low !== undefined ? 4 * limits.low : DEFAULT_HIGH_WATER);
     const low = limits.low ?? Math.floor(high / 4);
-    for (const [name, v] of [['high', high], ['low', low]] as const) {
+    for (const [name, v] of [
+      ['high', high],
+      ['low', low],
+    ] as const) {
       if (typeof v !== 'number') throw invalidArgType(`limits.${name}`, 'a non-negative integer', v);
       if (!Number.isInteger(v) || v < 0) throw invalidArgValue(`limits.${name}`, 'a non-negative integer', v);
     }
@@ -281,7 +301,7 @@ export class Transport {
     if (this.#queued > 0) return this.#maybeResumeProtocol();
     this.#loop.removeWriter(this.#fd);
     this.#maybeResumeProtocol();
-    if (this.#state === 'closed') return;  // resumeWriting threw
+    if (this.#state === 'closed') return; // resumeWriting threw
     if (this.#state === 'closing') return this.#finish(null);
     if (this.#eofRequested) this.#shutdownWrite();
   };
@@ -397,7 +417,6 @@ export interface ConnectOptions {
   noDelay?: boolean;
 }
 
-
 /**
  * A listening socket whose connections each get a Transport and a Protocol from the factory,
  * after asyncio's `Server`. Made by Loop.createServer(). When accept() runs out of fds (EMFILE,
@@ -418,7 +437,9 @@ export class Server {
   #acceptPaused = false;
   #resolveClosed!: () => void;
   /** Resolves once the server stopped listening and every connection it made is gone. */
-  readonly closed: Promise<void> = new Promise((resolve) => { this.#resolveClosed = resolve; });
+  readonly closed: Promise<void> = new Promise((resolve) => {
+    this.#resolveClosed = resolve;
+  });
   /** Called when accept() fails with a resource error (default: the loop's exception handler). */
   onAcceptError: ((err: Error) => void) | null = null;
   /** How many connections accept() refused for lack of fds so far. */
@@ -443,11 +464,17 @@ export class Server {
   }
 
   /** The bound address (with the port the kernel picked for port 0). */
-  get address(): Address { return this.#address; }
+  get address(): Address {
+    return this.#address;
+  }
   /** True until close(). */
-  get listening(): boolean { return this.#listening; }
+  get listening(): boolean {
+    return this.#listening;
+  }
   /** The transports of the connections still open. */
-  get connections(): ReadonlySet<Transport> { return this.#transports; }
+  get connections(): ReadonlySet<Transport> {
+    return this.#transports;
+  }
 
   /** Stops accepting; open connections go on. `closed` resolves when they are all gone. */
   close(): void {
@@ -505,7 +532,7 @@ export class Server {
             continue;
           }
         }
-        throw err;  // to the loop's exception handler; the next connection is accepted as usual
+        throw err; // to the loop's exception handler; the next connection is accepted as usual
       }
       this.#transports.add(transport);
     }
@@ -563,8 +590,9 @@ function listenAddress(opts: ListenOptions | ConnectOptions): { sock: Socket; ad
 export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOptions = {}): Promise<Server> {
   // A host name binds its first address (names.ts); numeric hosts and paths go on at once.
   if (needsLookup(opts)) {
-    return resolveHostPort(loop, { host: opts.host!, port: opts.port ?? 0 }, 0)
-      .then((a) => createServer(loop, factory, { ...opts, host: a.host }));
+    return resolveHostPort(loop, { host: opts.host!, port: opts.port ?? 0 }, 0).then((a) =>
+      createServer(loop, factory, { ...opts, host: a.host }),
+    );
   }
   // Every failure is a rejection, bad arguments included, and a failure closes the socket.
   let sock: Socket | undefined;
@@ -598,7 +626,11 @@ export function createServer(loop: Loop, factory: () => Protocol, opts: ListenOp
  *   connect error such as ECONNREFUSED
  * @internal
  */
-export async function createConnection(loop: Loop, factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
+export async function createConnection(
+  loop: Loop,
+  factory: () => Protocol,
+  opts: ConnectOptions,
+): Promise<[Transport, Protocol]> {
   if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
   if (needsLookup(opts)) {
     // Every address of both families, in the system's order, each on a fresh socket; the last
@@ -616,7 +648,7 @@ export async function createConnection(loop: Loop, factory: () => Protocol, opts
   const { sock, address } = listenAddress(opts);
   try {
     await loop.sockConnect(sock, address);
-    releaseWaiters(sock);  // from here on the transport alone registers this fd
+    releaseWaiters(sock); // from here on the transport alone registers this fd
     if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
     // Inside the try: a throwing factory or a refused registration must not leak the socket.
     const protocol = factory();

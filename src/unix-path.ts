@@ -26,7 +26,7 @@ export function claimUnixPath(path: string): void {
   try {
     isSocket = lstatSync(path).isSocket();
   } catch {
-    return;                               // nothing there
+    return; // nothing there
   }
   if (!isSocket || isLive(path)) throw errnoError(-osConstants.errno.EADDRINUSE, 'bind');
   try {

@@ -113,8 +113,12 @@ export class WaitGuard {
  * Runs `op` under a guard made from `opts` (none when opts is undefined): done() whatever happens.
  * The guard's constructor throws for an already-aborted signal, which becomes a rejection here.
  */
-export async function guarded<T>(loop: Loop, opts: WaitOptions | undefined, operation: string,
-  op: (guard: WaitGuard | null) => Promise<T>): Promise<T> {
+export async function guarded<T>(
+  loop: Loop,
+  opts: WaitOptions | undefined,
+  operation: string,
+  op: (guard: WaitGuard | null) => Promise<T>,
+): Promise<T> {
   const guard = opts === undefined ? null : new WaitGuard(loop, opts, operation);
   try {
     return await op(guard);

@@ -48,8 +48,21 @@ export function serverSpecs(env: BenchEnv): ServerSpec[] {
           id: `iomux-${backend}-${style}${embedded ? EMBEDDED_SUFFIX : ''}`,
           kind: 'iomux',
           command: existsSync(cli)
-            ? [process.execPath, [cli, 'echo', '--port', '0', '--backend', backend, '--style', style, '--quiet',
-                ...(embedded ? ['--embedded'] : [])]]
+            ? [
+                process.execPath,
+                [
+                  cli,
+                  'echo',
+                  '--port',
+                  '0',
+                  '--backend',
+                  backend,
+                  '--style',
+                  style,
+                  '--quiet',
+                  ...(embedded ? ['--embedded'] : []),
+                ],
+              ]
             : { missing: 'dist/src/cli.js not built yet (src/cli.ts)' },
         });
       }
@@ -112,8 +125,12 @@ export class RunningServer {
     this.spec = spec;
     this.#child = child;
     this.port = port;
-    child.once('exit', () => { this.#exited = true; });
-    child.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-2000); });
+    child.once('exit', () => {
+      this.#exited = true;
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.#stderr = (this.#stderr + d.toString()).slice(-2000);
+    });
   }
 
   get pid(): number {
@@ -147,7 +164,9 @@ export class RunningServer {
         reject(new Error(`${spec.id}: ${why}${tail ? ` (stderr: ${tail})` : ''}`));
       };
       const timer = setTimeout(() => fail(`no listening line within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
-      const onErr = (d: Buffer): void => { err += d.toString(); };
+      const onErr = (d: Buffer): void => {
+        err += d.toString();
+      };
       const onOut = (d: Buffer): void => {
         out += d.toString();
         // Whole lines only: a line split across two reads would give the first digits of its port.
@@ -166,7 +185,8 @@ export class RunningServer {
       };
       // 'close', not 'exit': it comes once stdout and stderr have ended, so every line the server
       // wrote is in `err` (an 'exit' can overtake the last 'data' event under load).
-      const onExit = (code: number | null, sig: string | null): void => fail(`exited before listening (${sig ?? `exit ${code}`})`);
+      const onExit = (code: number | null, sig: string | null): void =>
+        fail(`exited before listening (${sig ?? `exit ${code}`})`);
       child.stdout?.on('data', onOut);
       child.stderr?.on('data', onErr);
       child.once('close', onExit);

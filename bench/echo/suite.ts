@@ -61,7 +61,10 @@ export interface EchoResult extends EchoCase {
   msgsPerSSpread: number | null;
 }
 
-export type EchoRun = Pick<EchoResult, 'msgsPerS' | 'p50Us' | 'p99Us' | 'p999Us' | 'userCpuUsPerMsg' | 'sysCpuUsPerMsg' | 'cpuShare'>;
+export type EchoRun = Pick<
+  EchoResult,
+  'msgsPerS' | 'p50Us' | 'p99Us' | 'p999Us' | 'userCpuUsPerMsg' | 'sysCpuUsPerMsg' | 'cpuShare'
+>;
 
 export interface EchoOptions {
   quick: boolean;
@@ -115,15 +118,46 @@ export function planEcho(env: BenchEnv, opts: EchoOptions): { specs: ServerSpec[
 
 function empty(c: EchoCase, status: EchoResult['status'], note: string): EchoResult {
   return {
-    ...c, status, note, durationS: null, loadgenWallS: null, msgs: null, msgsPerS: null, mibPerS: null, p50Us: null, p99Us: null,
-    p999Us: null, userCpuUsPerMsg: null, sysCpuUsPerMsg: null, userCpuShare: null, cpuShare: null, userTicks: null, sysTicks: null,
-    cpuResolutionUsPerMsg: null, runs: [], msgsPerSSpread: null,
+    ...c,
+    status,
+    note,
+    durationS: null,
+    loadgenWallS: null,
+    msgs: null,
+    msgsPerS: null,
+    mibPerS: null,
+    p50Us: null,
+    p99Us: null,
+    p999Us: null,
+    userCpuUsPerMsg: null,
+    sysCpuUsPerMsg: null,
+    userCpuShare: null,
+    cpuShare: null,
+    userTicks: null,
+    sysTicks: null,
+    cpuResolutionUsPerMsg: null,
+    runs: [],
+    msgsPerSSpread: null,
   };
 }
 
 function loadgenArgs(port: number, cell: EchoCell, durationS: number): string[] {
-  return ['--host', '127.0.0.1', '--port', String(port), '--conns', String(cell.conns), '--size', String(cell.size),
-    '--inflight', String(cell.inflight), '--duration', String(durationS), '--warmup', '0'];
+  return [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--conns',
+    String(cell.conns),
+    '--size',
+    String(cell.size),
+    '--inflight',
+    String(cell.inflight),
+    '--duration',
+    String(durationS),
+    '--warmup',
+    '0',
+  ];
 }
 
 async function measureOnce(env: BenchEnv, server: RunningServer, c: EchoCase, durationS: number): Promise<EchoResult> {
@@ -140,7 +174,9 @@ async function measureOnce(env: BenchEnv, server: RunningServer, c: EchoCase, du
   const errors = Number(j.errors);
   if (typeof j.error === 'string' || errors > 0 || run.code !== 0) {
     const why = typeof j.error === 'string' ? j.error : `${errors} connection errors`;
-    const tail = server.alive ? lastLine(run.stderr) : `server exited${server.stderrTail ? `: ${server.stderrTail}` : ''}`;
+    const tail = server.alive
+      ? lastLine(run.stderr)
+      : `server exited${server.stderrTail ? `: ${server.stderrTail}` : ''}`;
     return empty(c, 'error', `error: ${why}${tail ? ` (${tail})` : ''}`);
   }
   const msgs = Number(j.msgs);
@@ -163,10 +199,10 @@ async function measureOnce(env: BenchEnv, server: RunningServer, c: EchoCase, du
     res.userCpuUsPerMsg = (res.userTicks * tickUs) / msgs;
     res.sysCpuUsPerMsg = (res.sysTicks * tickUs) / msgs;
     res.cpuResolutionUsPerMsg = tickUs / msgs;
-    res.userCpuShare = (res.userTicks / env.clkTck) / Number(j.duration_s);
+    res.userCpuShare = res.userTicks / env.clkTck / Number(j.duration_s);
     // Per second of loadgen's measured window. The CPU deltas also cover connecting and closing,
     // so with many connections (C=1000) this can pass 100%; loadgenWallS gives the other view.
-    res.cpuShare = ((res.userTicks + res.sysTicks) / env.clkTck) / Number(j.duration_s);
+    res.cpuShare = (res.userTicks + res.sysTicks) / env.clkTck / Number(j.duration_s);
   } else {
     res.note = 'server CPU time unreadable (server gone?)';
   }
@@ -183,8 +219,15 @@ export function medianRun(all: EchoResult[]): EchoResult {
   const byRate = [...all].sort((a, b) => (a.msgsPerS ?? 0) - (b.msgsPerS ?? 0));
   const mid = byRate[Math.floor((byRate.length - 1) / 2)];
   const rates = byRate.map((r) => r.msgsPerS ?? 0);
-  const runs: EchoRun[] = all.map(({ msgsPerS, p50Us, p99Us, p999Us, userCpuUsPerMsg, sysCpuUsPerMsg, cpuShare }) =>
-    ({ msgsPerS, p50Us, p99Us, p999Us, userCpuUsPerMsg, sysCpuUsPerMsg, cpuShare }));
+  const runs: EchoRun[] = all.map(({ msgsPerS, p50Us, p99Us, p999Us, userCpuUsPerMsg, sysCpuUsPerMsg, cpuShare }) => ({
+    msgsPerS,
+    p50Us,
+    p99Us,
+    p999Us,
+    userCpuUsPerMsg,
+    sysCpuUsPerMsg,
+    cpuShare,
+  }));
   const median = mid.msgsPerS ?? 0;
   return { ...mid, runs, msgsPerSSpread: median > 0 ? (rates[rates.length - 1] - rates[0]) / median : null };
 }
@@ -192,13 +235,20 @@ export function medianRun(all: EchoResult[]): EchoResult {
 /** A short untimed run so JIT-compiled servers are measured warm, not while they compile. */
 async function warmUp(env: BenchEnv, server: RunningServer, quick: boolean): Promise<void> {
   if (env.loadgen.path === null) return;
-  const [file, args] = pinned(env.taskset.path, LOADGEN_CPU, env.loadgen.path,
-    loadgenArgs(server.port, { conns: 10, size: 64, inflight: 4 }, quick ? 0.3 : 1));
+  const [file, args] = pinned(
+    env.taskset.path,
+    LOADGEN_CPU,
+    env.loadgen.path,
+    loadgenArgs(server.port, { conns: 10, size: 64, inflight: 4 }, quick ? 0.3 : 1),
+  );
   await runJson(file, args, 60_000);
 }
 
 /** The order loadgen runs go in: cell by cell, and within a cell repeat by repeat over every server. */
-export function echoSchedule<T extends EchoCell & { server: string }>(cases: T[], repeat: number): Array<{ c: T; run: number }> {
+export function echoSchedule<T extends EchoCell & { server: string }>(
+  cases: T[],
+  repeat: number,
+): Array<{ c: T; run: number }> {
   const cells = new Map<string, T[]>();
   for (const c of cases) {
     const key = `${c.conns}/${c.size}/${c.inflight}`;
@@ -220,8 +270,14 @@ export function echoSchedule<T extends EchoCell & { server: string }>(cases: T[]
  * during a noisy minute; each (server, cell) keeps the run with the median msgs/s. A server that
  * dies is restarted for its next run; a cell whose run failed is not run again.
  */
-export async function runEcho(env: BenchEnv, specs: ServerSpec[], cases: EchoCase[], opts: EchoOptions,
-  progress: Progress, live: Set<RunningServer>): Promise<EchoResult[]> {
+export async function runEcho(
+  env: BenchEnv,
+  specs: ServerSpec[],
+  cases: EchoCase[],
+  opts: EchoOptions,
+  progress: Progress,
+  live: Set<RunningServer>,
+): Promise<EchoResult[]> {
   const final = new Map<EchoCase, EchoResult>();
   const runs = new Map<EchoCase, EchoResult[]>(cases.map((c) => [c, []]));
   const servers = new Map<string, RunningServer>();

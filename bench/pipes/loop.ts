@@ -10,8 +10,14 @@ import type { BackendName } from '../../src/selectors.js';
 import { Chain, WarmUp, type Pairs } from './pairs.js';
 
 /** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded round. */
-export async function runLoop(pairs: Pairs, backend: string, active: number, writes: number,
-  rounds: number, warmupMs = 0): Promise<{ us: number[]; warmupRounds: number; failures: number }> {
+export async function runLoop(
+  pairs: Pairs,
+  backend: string,
+  active: number,
+  writes: number,
+  rounds: number,
+  warmupMs = 0,
+): Promise<{ us: number[]; warmupRounds: number; failures: number }> {
   const loop = new Loop({ backend: backend as BackendName });
   const chain = new Chain(pairs);
   for (let i = 0; i < pairs.n; i++) {

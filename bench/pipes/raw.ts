@@ -8,8 +8,14 @@ import { Chain, WarmUp, type Pairs } from './pairs.js';
  * Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded
  * round (registration happens before, untimed).
  */
-export function runRaw(pairs: Pairs, backend: string, active: number, writes: number, rounds: number,
-  warmupMs = 0): { us: number[]; warmupRounds: number; failures: number } {
+export function runRaw(
+  pairs: Pairs,
+  backend: string,
+  active: number,
+  writes: number,
+  rounds: number,
+  warmupMs = 0,
+): { us: number[]; warmupRounds: number; failures: number } {
   const sel = createSelector(backend);
   const fdToIdx = new Int32Array(pairs.maxFd + 1).fill(-1);
   for (let i = 0; i < pairs.n; i++) {

@@ -18,12 +18,19 @@ import { summarize, type Summary } from '../report/stats.js';
 export type PipesImpl = 'loop' | 'raw' | 'c' | 'c-thread' | 'python';
 export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'raw', 'c', 'c-thread', 'python'];
 export const IMPL_LABEL: Record<PipesImpl, string> = {
-  loop: 'iomux Loop', raw: 'iomux raw Selector', c: 'C reference', 'c-thread': 'C + idle thread', python: 'Python selectors',
+  loop: 'iomux Loop',
+  raw: 'iomux raw Selector',
+  c: 'C reference',
+  'c-thread': 'C + idle thread',
+  python: 'Python selectors',
 };
 const REFERENCE_IMPLS = new Set<PipesImpl>(['c', 'c-thread', 'python']);
 
 /** The libevent bench.c shapes: one active pair and 100 writes, 100 active and 1000 writes. */
-export const SHAPES: ReadonlyArray<{ a: number; w: number }> = [{ a: 1, w: 100 }, { a: 100, w: 1000 }];
+export const SHAPES: ReadonlyArray<{ a: number; w: number }> = [
+  { a: 1, w: 100 },
+  { a: 100, w: 1000 },
+];
 export const SIZES: readonly number[] = [10, 100, 1000, 10000, 50000];
 /** Backends the C and Python references implement. */
 const REFERENCE_BACKENDS = new Set(['epoll', 'poll', 'select']);
@@ -87,8 +94,18 @@ const UNAVAILABLE: Record<string, [PipesStatus, string]> = {
 };
 
 function command(env: BenchEnv, c: PipesCase, rounds: number, warmupMs: number): [string, string[]] | string {
-  const args = ['--backend', c.backend, '--pairs', String(c.n), '--active', String(c.a),
-    '--writes', String(c.w), '--rounds', String(rounds)];
+  const args = [
+    '--backend',
+    c.backend,
+    '--pairs',
+    String(c.n),
+    '--active',
+    String(c.a),
+    '--writes',
+    String(c.w),
+    '--rounds',
+    String(rounds),
+  ];
   if (warmupMs > 0) args.push('--warmup-ms', String(warmupMs));
   switch (c.impl) {
     case 'loop':
@@ -99,7 +116,9 @@ function command(env: BenchEnv, c: PipesCase, rounds: number, warmupMs: number):
     case 'c-thread':
       return env.pipesRef.path ? [env.pipesRef.path, [...args, '--idle-thread']] : env.pipesRef.missing;
     case 'python':
-      return env.python.path ? [env.python.path, [join(env.root, 'bench', 'reference', 'pipes.py'), ...args]] : env.python.missing;
+      return env.python.path
+        ? [env.python.path, [join(env.root, 'bench', 'reference', 'pipes.py'), ...args]]
+        : env.python.missing;
   }
 }
 
@@ -112,9 +131,19 @@ export function roundsPerSession(opts: Pick<PipesOptions, 'rounds' | 'sessions'>
  * One process of one case: `opts.warmup` + `measured` rounds. Returns the measured rounds, or a
  * finished result when the case cannot run (n/a, missing program, error).
  */
-export async function runPipesSession(env: BenchEnv, c: PipesCase, opts: PipesOptions,
-  measured: number): Promise<number[] | PipesResult> {
-  const base = { ...c, warmupRounds: opts.warmup, usPerRound: [] as number[], sessionMedians: [] as number[], summary: null };
+export async function runPipesSession(
+  env: BenchEnv,
+  c: PipesCase,
+  opts: PipesOptions,
+  measured: number,
+): Promise<number[] | PipesResult> {
+  const base = {
+    ...c,
+    warmupRounds: opts.warmup,
+    usPerRound: [] as number[],
+    sessionMedians: [] as number[],
+    summary: null,
+  };
   if (c.a > c.n) return { ...base, status: 'a_gt_n', note: `n/a (A=${c.a} > N=${c.n})` };
   const total = opts.warmup + measured;
   const cmd = command(env, c, total, opts.warmupMs ?? 0);
@@ -141,8 +170,14 @@ export async function runPipesSession(env: BenchEnv, c: PipesCase, opts: PipesOp
 export function pooledResult(c: PipesCase, opts: PipesOptions, sessions: number[][]): PipesResult {
   const usPerRound = sessions.flat();
   return {
-    ...c, status: 'ok', note: '', warmupRounds: opts.warmup, warmupMs: opts.warmupMs ?? 0, usPerRound,
-    sessionMedians: sessions.map((s) => summarize(s).median), summary: summarize(usPerRound),
+    ...c,
+    status: 'ok',
+    note: '',
+    warmupRounds: opts.warmup,
+    warmupMs: opts.warmupMs ?? 0,
+    usPerRound,
+    sessionMedians: sessions.map((s) => summarize(s).median),
+    summary: summarize(usPerRound),
   };
 }
 
@@ -158,7 +193,12 @@ export function groupByShape(cases: PipesCase[]): PipesCase[][] {
   return [...groups.values()];
 }
 
-export async function runPipes(env: BenchEnv, cases: PipesCase[], opts: PipesOptions, progress: Progress): Promise<PipesResult[]> {
+export async function runPipes(
+  env: BenchEnv,
+  cases: PipesCase[],
+  opts: PipesOptions,
+  progress: Progress,
+): Promise<PipesResult[]> {
   const measured = roundsPerSession(opts);
   const done = new Map<PipesCase, PipesResult>();
   for (const group of groupByShape(cases)) {
@@ -166,7 +206,9 @@ export async function runPipes(env: BenchEnv, cases: PipesCase[], opts: PipesOpt
     for (let s = 0; s < opts.sessions; s++) {
       for (const c of group) {
         if (done.has(c)) continue;
-        progress.step(`pipes ${IMPL_LABEL[c.impl]} ${c.backend} N=${c.n} A=${c.a} W=${c.w} (session ${s + 1}/${opts.sessions})`);
+        progress.step(
+          `pipes ${IMPL_LABEL[c.impl]} ${c.backend} N=${c.n} A=${c.a} W=${c.w} (session ${s + 1}/${opts.sessions})`,
+        );
         const r = await runPipesSession(env, c, opts, measured);
         if (Array.isArray(r)) sessions.get(c)!.push(r);
         else done.set(c, r); // n/a or failed: the same in every session, so not retried

@@ -46,7 +46,10 @@ async function main(): Promise<number> {
   let result;
   try {
     const pairs = openPairs(n, backend === 'select' ? native.FD_SETSIZE : undefined);
-    result = api === 'loop' ? await runLoop(pairs, backend, a, w, rounds, warmupMs) : runRaw(pairs, backend, a, w, rounds, warmupMs);
+    result =
+      api === 'loop'
+        ? await runLoop(pairs, backend, a, w, rounds, warmupMs)
+        : runRaw(pairs, backend, a, w, rounds, warmupMs);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (err instanceof CaseUnavailable || code === 'ERR_FD_OUT_OF_RANGE') {
@@ -62,12 +65,27 @@ async function main(): Promise<number> {
     throw err;
   }
   const us = result.us.map((x) => Math.round(x * 1000) / 1000);
-  console.log(JSON.stringify({ backend, api, n, a, w, rounds, warmup_rounds: result.warmupRounds, us_per_round: us, failures: result.failures }));
+  console.log(
+    JSON.stringify({
+      backend,
+      api,
+      n,
+      a,
+      w,
+      rounds,
+      warmup_rounds: result.warmupRounds,
+      us_per_round: us,
+      failures: result.failures,
+    }),
+  );
   return result.failures === 0 ? 0 : 1;
 }
 
 // Exit explicitly: thousands of open fds and the loop's handles need not be torn down one by one.
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`pipes worker: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`pipes worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -24,36 +24,72 @@ export function pipesChart(results: PipesResult[], a: number, w: number): TopLev
   const rows = results
     .filter((r) => r.a === a && r.w === w && r.status === 'ok' && r.summary && CHARTED_IMPLS.includes(r.impl))
     .map((r) => ({
-      n: r.n, backend: r.backend, impl: IMPL_LABEL[r.impl],
-      median: r.summary!.median, p10: r.summary!.p10, p90: r.summary!.p90,
+      n: r.n,
+      backend: r.backend,
+      impl: IMPL_LABEL[r.impl],
+      median: r.summary!.median,
+      p10: r.summary!.p10,
+      p90: r.summary!.p90,
     }));
   if (rows.length === 0) return null;
   const implOrder = CHARTED_IMPLS.map((i) => IMPL_LABEL[i]);
   // The whole sweep on the axis, so sizes that could not run (FD_SETSIZE, fd limit) show as gaps.
   const x = {
-    field: 'n', type: 'quantitative', title: 'N socketpairs registered (missing points: see the table)',
+    field: 'n',
+    type: 'quantitative',
+    title: 'N socketpairs registered (missing points: see the table)',
     scale: { type: 'log', domain: [Math.min(...SIZES), Math.max(...SIZES)] },
   } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `pipes: time per round, A=${a} active, W=${w} writes`, subtitle: 'median, bars p10-p90; lower is better' },
+    title: {
+      text: `pipes: time per round, A=${a} active, W=${w} writes`,
+      subtitle: 'median, bars p10-p90; lower is better',
+    },
     width: 560,
     height: 360,
     data: { values: rows },
     encoding: {
       x,
-      color: { field: 'backend', type: 'nominal', title: 'backend', legend: { symbolType: 'stroke', symbolStrokeWidth: 3 } },
+      color: {
+        field: 'backend',
+        type: 'nominal',
+        title: 'backend',
+        legend: { symbolType: 'stroke', symbolStrokeWidth: 3 },
+      },
       strokeDash: {
-        field: 'impl', type: 'nominal', title: 'implementation', sort: implOrder,
+        field: 'impl',
+        type: 'nominal',
+        title: 'implementation',
+        sort: implOrder,
         // The dash legend has no colour of its own; give its strokes one so they show.
-        legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 500, encode: { symbols: { update: { stroke: { value: '#444' } } } } },
+        legend: {
+          symbolType: 'stroke',
+          symbolStrokeWidth: 2,
+          symbolSize: 500,
+          encode: { symbols: { update: { stroke: { value: '#444' } } } },
+        },
         // iomux solid, the references dashed (C) and dotted (Python), as the brief asks.
-        scale: { domain: implOrder, range: [[1, 0], [6, 2, 1, 2], [6, 4], [2, 3]] },
+        scale: {
+          domain: implOrder,
+          range: [
+            [1, 0],
+            [6, 2, 1, 2],
+            [6, 4],
+            [2, 3],
+          ],
+        },
       },
     },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'median', type: 'quantitative', scale: { type: 'log' }, title: 'µs per round' } } },
-      { mark: { type: 'rule', opacity: 0.5 }, encoding: { y: { field: 'p10', type: 'quantitative' }, y2: { field: 'p90' } } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: { y: { field: 'median', type: 'quantitative', scale: { type: 'log' }, title: 'µs per round' } },
+      },
+      {
+        mark: { type: 'rule', opacity: 0.5 },
+        encoding: { y: { field: 'p10', type: 'quantitative' }, y2: { field: 'p90' } },
+      },
     ],
   } as TopLevelSpec;
 }

@@ -74,7 +74,9 @@ function onPath(name: string): string | null {
     try {
       accessSync(p, constants.X_OK);
       return p;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -101,7 +103,9 @@ export function discoverEnv(): BenchEnv {
     echoRef: executable(rel('echo_ref'), built),
     loadgen: executable(rel('loadgen'), built),
     python: pyReal ? { path: pyReal, missing: '' } : { path: null, missing: 'python3 not found on PATH' },
-    taskset: taskset ? { path: taskset, missing: '' } : { path: null, missing: 'taskset not found: processes are not pinned' },
+    taskset: taskset
+      ? { path: taskset, missing: '' }
+      : { path: null, missing: 'taskset not found: processes are not pinned' },
     // Linux has used USER_HZ = 100 for utime since 2.6; getconf is asked first all the same.
     clkTck: Number.isFinite(tick) && tick > 0 ? tick : 100,
   };
@@ -109,7 +113,9 @@ export function discoverEnv(): BenchEnv {
 
 function fdLimits(): [string, string] {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const parts = line?.trim().split(/\s+/) ?? [];
     return [parts[3] ?? '?', parts[4] ?? '?'];
   } catch {

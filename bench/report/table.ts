@@ -11,7 +11,10 @@ type Align = 'l' | 'r';
 export function renderTable(headers: string[], rows: string[][], align: Align[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (cells: string[]): string =>
-    cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [fmt(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
 }
 
@@ -79,8 +82,16 @@ export function pipesTables(results: PipesResult[]): string {
           continue;
         }
         const [loop, raw, c, ct, py] = (['loop', 'raw', 'c', 'c-thread', 'python'] as const).map((i) => median(get(i)));
-        rows.push([String(n), backend, ...present.map((impl) => pipesCell(get(impl), notes)),
-          ratio(loop, c), ratio(raw, c), ratio(loop, ct), ratio(loop, py), ratio(raw, py)]);
+        rows.push([
+          String(n),
+          backend,
+          ...present.map((impl) => pipesCell(get(impl), notes)),
+          ratio(loop, c),
+          ratio(raw, c),
+          ratio(loop, ct),
+          ratio(loop, py),
+          ratio(raw, py),
+        ]);
       }
     }
     if (rows.length === 0) continue;
@@ -89,9 +100,16 @@ export function pipesTables(results: PipesResult[]): string {
       ? `${first.summary?.n} rounds (${sessions} process${sessions === 1 ? '' : 'es'}, ` +
         `${first.warmupMs ? `${first.warmupMs} ms of warm-up and ` : ''}${first.warmupRounds} warm-up rounds dropped in each)`
       : 'rounds';
-    out.push(`pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`);
-    out.push(renderTable(['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/C+thr', 'Loop/Py', 'raw/Py'],
-      rows, ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r', 'r']));
+    out.push(
+      `pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`,
+    );
+    out.push(
+      renderTable(
+        ['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/C+thr', 'Loop/Py', 'raw/Py'],
+        rows,
+        ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
     if (skippedN.size > 0) out.push(`(N=${[...skippedN].join(', ')} not run: fewer pairs than A=${a} active ones)`);
     out.push('');
   }
@@ -108,14 +126,18 @@ export function echoTables(results: EchoResult[], durationS: number, repeat: num
   for (const r of results) if (r.status === 'missing') missing.set(r.server, r.note);
   const shown = results.filter((r) => r.status !== 'missing');
   const cells = [...new Map(shown.map((r) => [cellLabel(r), r])).values()];
-  const runs = repeat > 1 ? `the median (by msgs/s) of ${repeat} loadgen runs of ${durationS} s; spread = (max - min) / median msgs/s`
-    : `one loadgen run of ${durationS} s`;
-  out.push(`echo: each row is ${runs}`,
+  const runs =
+    repeat > 1
+      ? `the median (by msgs/s) of ${repeat} loadgen runs of ${durationS} s; spread = (max - min) / median msgs/s`
+      : `one loadgen run of ${durationS} s`;
+  out.push(
+    `echo: each row is ${runs}`,
     '      server pinned to CPU 1, loadgen to CPU 0; latency is the round trip;',
-    '      the server\'s CPU: user and system µs per message, core use = (user + system) CPU s per s of the measured window\n' +
-    '      (the CPU also covers connecting and closing, so C=1000 rows can pass 100%);',
+    "      the server's CPU: user and system µs per message, core use = (user + system) CPU s per s of the measured window\n" +
+      '      (the CPU also covers connecting and closing, so C=1000 rows can pass 100%);',
     '      "vs" columns are msgs/s ratios (>1 is faster; "vs owned": an -embedded server, driven by Node\'s event loop,\n' +
-    '      against the same server owning its thread with run()); "<x" = under one clock tick over the run');
+      '      against the same server owning its thread with run()); "<x" = under one clock tick over the run',
+  );
   for (const cell of cells) {
     const here = shown.filter((r) => r.conns === cell.conns && r.size === cell.size && r.inflight === cell.inflight);
     const cRef = here.find((r) => r.kind === 'c' && r.status === 'ok');
@@ -123,26 +145,63 @@ export function echoTables(results: EchoResult[], durationS: number, repeat: num
     // embedded / owned msgs/s, for the --embedded twin of each iomux server (shown only where one ran).
     const vsOwned = (r: EchoResult): string => {
       const owned = ownedCounterpart(r.server);
-      return owned === null ? '' : ratio(r.msgsPerS, here.find((o) => o.server === owned && o.status === 'ok')?.msgsPerS);
+      return owned === null
+        ? ''
+        : ratio(r.msgsPerS, here.find((o) => o.server === owned && o.status === 'ok')?.msgsPerS);
     };
     const anyEmbedded = here.some((r) => ownedCounterpart(r.server) !== null);
     const rows = here.map((r) => {
-      if (r.status !== 'ok') return [r.server, `${r.status} ${notes.mark(r.note)}`, '', '', '', '', '', '', '', '', '', '', ''];
+      if (r.status !== 'ok')
+        return [r.server, `${r.status} ${notes.mark(r.note)}`, '', '', '', '', '', '', '', '', '', '', ''];
       // Zero ticks is "under one tick", shown as an upper bound rather than as free.
       const cpu = (x: number | null, ticks: number | null): string =>
-        x === null ? '?' : ticks === 0 && r.cpuResolutionUsPerMsg !== null ? `<${num(r.cpuResolutionUsPerMsg)}` : num(x);
+        x === null
+          ? '?'
+          : ticks === 0 && r.cpuResolutionUsPerMsg !== null
+            ? `<${num(r.cpuResolutionUsPerMsg)}`
+            : num(x);
       const spread = r.runs.length > 1 && r.msgsPerSSpread !== null ? `${Math.round(r.msgsPerSSpread * 100)}%` : '';
-      return [r.server, num(r.msgsPerS ?? 0), spread, num(r.mibPerS ?? 0), num(r.p50Us ?? 0), num(r.p99Us ?? 0), num(r.p999Us ?? 0),
-        cpu(r.userCpuUsPerMsg, r.userTicks), cpu(r.sysCpuUsPerMsg, r.sysTicks), r.cpuShare === null ? '?' : `${Math.round(r.cpuShare * 100)}%`,
-        ratio(r.msgsPerS, cRef?.msgsPerS), ratio(r.msgsPerS, net?.msgsPerS), vsOwned(r)];
+      return [
+        r.server,
+        num(r.msgsPerS ?? 0),
+        spread,
+        num(r.mibPerS ?? 0),
+        num(r.p50Us ?? 0),
+        num(r.p99Us ?? 0),
+        num(r.p999Us ?? 0),
+        cpu(r.userCpuUsPerMsg, r.userTicks),
+        cpu(r.sysCpuUsPerMsg, r.sysTicks),
+        r.cpuShare === null ? '?' : `${Math.round(r.cpuShare * 100)}%`,
+        ratio(r.msgsPerS, cRef?.msgsPerS),
+        ratio(r.msgsPerS, net?.msgsPerS),
+        vsOwned(r),
+      ];
     });
-    const headers = ['server', 'msgs/s', 'spread', 'MiB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'usr µs/msg', 'sys µs/msg',
-      'core use', 'vs C', 'vs net', 'vs owned'];
+    const headers = [
+      'server',
+      'msgs/s',
+      'spread',
+      'MiB/s',
+      'p50 µs',
+      'p99 µs',
+      'p99.9 µs',
+      'usr µs/msg',
+      'sys µs/msg',
+      'core use',
+      'vs C',
+      'vs net',
+      'vs owned',
+    ];
     // With one run per cell there is no spread to show; without an embedded server, no "vs owned".
     const keep = (_: unknown, i: number): boolean => (repeat > 1 || i !== 2) && (anyEmbedded || i !== 12);
     out.push('', `echo  ${cellLabel(cell)}`);
-    out.push(renderTable(headers.filter(keep), rows.map((row) => row.filter(keep)),
-      (['l', ...Array<Align>(headers.length - 1).fill('r')] as Align[]).filter(keep)));
+    out.push(
+      renderTable(
+        headers.filter(keep),
+        rows.map((row) => row.filter(keep)),
+        (['l', ...Array<Align>(headers.length - 1).fill('r')] as Align[]).filter(keep),
+      ),
+    );
   }
   const summary = embeddedSummary(shown, cells);
   if (summary !== '') out.push('', summary);
@@ -161,10 +220,21 @@ export function echoTables(results: EchoResult[], durationS: number, repeat: num
 function embeddedSummary(shown: EchoResult[], cells: EchoCell[]): string {
   const embedded = [...new Set(shown.map((r) => r.server).filter((id) => ownedCounterpart(id) !== null))];
   if (embedded.length === 0) return '';
-  const rate = (server: string, cell: EchoCell): number | null | undefined => shown.find((r) => r.server === server && r.status === 'ok' &&
-    r.conns === cell.conns && r.size === cell.size && r.inflight === cell.inflight)?.msgsPerS;
-  const rows = embedded.map((id) => [id.slice(0, -EMBEDDED_SUFFIX.length),
-    ...cells.map((cell) => ratio(rate(id, cell), rate(ownedCounterpart(id)!, cell)))]);
-  return ['echo  embedded / owned msgs/s (same server and cell; 1.00x = no cost for running inside Node\'s loop)',
-    renderTable(['server', ...cells.map(cellLabel)], rows, ['l', ...cells.map((): Align => 'r')])].join('\n');
+  const rate = (server: string, cell: EchoCell): number | null | undefined =>
+    shown.find(
+      (r) =>
+        r.server === server &&
+        r.status === 'ok' &&
+        r.conns === cell.conns &&
+        r.size === cell.size &&
+        r.inflight === cell.inflight,
+    )?.msgsPerS;
+  const rows = embedded.map((id) => [
+    id.slice(0, -EMBEDDED_SUFFIX.length),
+    ...cells.map((cell) => ratio(rate(id, cell), rate(ownedCounterpart(id)!, cell))),
+  ]);
+  return [
+    "echo  embedded / owned msgs/s (same server and cell; 1.00x = no cost for running inside Node's loop)",
+    renderTable(['server', ...cells.map(cellLabel)], rows, ['l', ...cells.map((): Align => 'r')]),
+  ].join('\n');
 }

@@ -13,13 +13,18 @@ export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
 /** The hard RLIMIT_NOFILE of this process (what a child's soft limit may be raised to). */
 export function hardFdLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const hard = line?.split(/\s+/)[4];
   return hard === undefined || hard === 'unlimited' ? 1 << 20 : Number(hard);
 }
 
 /** Spawns `node args...` with the soft fd limit raised to the hard one. */
-export function spawnNodeRaised(args: string[], stdio: Array<'pipe' | 'inherit' | 'ignore'> = ['ignore', 'pipe', 'pipe']): ChildProcess {
+export function spawnNodeRaised(
+  args: string[],
+  stdio: Array<'pipe' | 'inherit' | 'ignore'> = ['ignore', 'pipe', 'pipe'],
+): ChildProcess {
   const n = hardFdLimit();
   return spawn('prlimit', [`--nofile=${n}:${n}`, process.execPath, ...args], { stdio });
 }
@@ -46,7 +51,10 @@ export function startEcho(args: string[]): Promise<EchoChild> {
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the echo server did not listen within 10 s: ${stderr.join('\n')}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the echo server did not listen within 10 s: ${stderr.join('\n')}`)),
+      10_000,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`the echo server exited (${code}) before listening: ${stderr.join('\n')}`));

@@ -29,11 +29,15 @@ class Connection implements Idleable {
     this.#close = close;
   }
 
-  closeIdle(): void { this.#close(this); }
+  closeIdle(): void {
+    this.#close(this);
+  }
 }
 
 function sleep(loop: Loop, ms: number): Promise<void> {
-  return new Promise((resolve) => { loop.callLater(ms, resolve); });
+  return new Promise((resolve) => {
+    loop.callLater(ms, resolve);
+  });
 }
 
 export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
@@ -72,7 +76,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
     try {
       c.sock.shutdown('write');
     } catch {
-      close(c);                                    // ENOTCONN: the peer is gone already
+      close(c); // ENOTCONN: the peer is gone already
     }
   };
 
@@ -106,7 +110,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       try {
         sock = await loop.sockAccept(listener);
       } catch (err) {
-        if (!listening) return;                    // closed by stopAccepting()
+        if (!listening) return; // closed by stopAccepting()
         // Out of fds (or worse): wait instead of spinning on a listener that stays readable.
         if (acceptFailed(ctx, loop, err) === 'retry') await sleep(loop, ACCEPT_RETRY_MS);
         continue;
@@ -129,7 +133,7 @@ export function startAsyncEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer
       if (!listening) return;
       listening = false;
       idle.stop();
-      bound.close();               // rejects the pending sockAccept()
+      bound.close(); // rejects the pending sockAccept()
     },
     drain(done: () => void): void {
       draining = true;

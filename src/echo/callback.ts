@@ -33,8 +33,12 @@ class Connection implements Idleable {
   readonly onWritable: () => void;
   readonly #close: (c: Connection) => void;
 
-  constructor(sock: Socket, onReadable: (c: Connection) => void, onWritable: (c: Connection) => void,
-    close: (c: Connection) => void) {
+  constructor(
+    sock: Socket,
+    onReadable: (c: Connection) => void,
+    onWritable: (c: Connection) => void,
+    close: (c: Connection) => void,
+  ) {
     this.sock = sock;
     this.fd = sock.fd;
     this.onReadable = () => onReadable(this);
@@ -42,8 +46,12 @@ class Connection implements Idleable {
     this.#close = close;
   }
 
-  owes(): boolean { return this.pendingOff < this.pendingEnd; }
-  closeIdle(): void { this.#close(this); }
+  owes(): boolean {
+    return this.pendingOff < this.pendingEnd;
+  }
+  closeIdle(): void {
+    this.#close(this);
+  }
 }
 
 export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
@@ -82,15 +90,15 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
     let sent: number | null;
     try {
       n = c.sock.recvInto(scratch);
-      if (n === null) return;                    // a spurious wake-up
-      if (n === 0) return close(c);              // EOF
-      if (c.closing) return;                     // shutting down: drop what comes after our FIN
+      if (n === null) return; // a spurious wake-up
+      if (n === 0) return close(c); // EOF
+      if (c.closing) return; // shutting down: drop what comes after our FIN
       counters.msgs++;
       counters.bytes += n;
       c.touched = true;
       sent = c.sock.send(scratch, 0, n);
     } catch {
-      return close(c);                           // ECONNRESET, EPIPE: the peer is gone
+      return close(c); // ECONNRESET, EPIPE: the peer is gone
     }
     if (sent === n) return;
     // The kernel's send buffer is full: keep the rest and stop reading until it is sent.
@@ -126,7 +134,7 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       c.sock.shutdown('write');
       return true;
     } catch {
-      close(c);                                  // ENOTCONN: the peer is gone already
+      close(c); // ENOTCONN: the peer is gone already
       return false;
     }
   };
@@ -160,7 +168,7 @@ export function startCallbackEcho(loop: Loop, ctx: EchoContext): Promise<EchoSer
       } catch (err) {
         sock.close();
         if (!isUnwatchable(err)) throw err;
-        turnedAway(ctx, loop, err as Error);       // select(2) and an fd >= FD_SETSIZE
+        turnedAway(ctx, loop, err as Error); // select(2) and an fd >= FD_SETSIZE
         continue;
       }
       conns.add(c);

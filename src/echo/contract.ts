@@ -79,8 +79,10 @@ function due(last: WeakMap<EchoCounters, number>, counters: EchoCounters, now: n
 export function reportAcceptError(ctx: EchoContext, loop: Loop, err: Error): void {
   ctx.counters.acceptErrors++;
   if (!due(lastAcceptReport, ctx.counters, loop.time())) return;
-  ctx.log.info(`accept failed (${err.message}); pausing accepts, retrying every ${ACCEPT_RETRY_MS} ms ` +
-    `(${ctx.counters.acceptErrors} so far)`);
+  ctx.log.info(
+    `accept failed (${err.message}); pausing accepts, retrying every ${ACCEPT_RETRY_MS} ms ` +
+      `(${ctx.counters.acceptErrors} so far)`,
+  );
 }
 
 /**
@@ -91,6 +93,8 @@ export function reportAcceptError(ctx: EchoContext, loop: Loop, err: Error): voi
 export function turnedAway(ctx: EchoContext, loop: Loop, err: Error): void {
   ctx.counters.refused++;
   if (!due(lastRefusalReport, ctx.counters, loop.time())) return;
-  ctx.log.info(`turned away a connection the ${ctx.opts.backend} backend cannot watch (${err.message}); ` +
-    `${ctx.counters.refused} refused so far (poll or epoll have no such limit)`);
+  ctx.log.info(
+    `turned away a connection the ${ctx.opts.backend} backend cannot watch (${err.message}); ` +
+      `${ctx.counters.refused} refused so far (poll or epoll have no such limit)`,
+  );
 }

@@ -11,9 +11,7 @@ export const CONTROL_FD = 3;
 /** A worker's fd 4: the listening socket the supervisor opened, shared by every worker. */
 export const LISTEN_FD = 4;
 
-export type WorkerMessage =
-  | { type: 'listening'; port: number }
-  | ({ type: 'stats' } & StatsSample);
+export type WorkerMessage = { type: 'listening'; port: number } | ({ type: 'stats' } & StatsSample);
 
 export class ControlPipe {
   readonly id: number;
@@ -41,11 +39,11 @@ export class ControlPipe {
     loop.addReader(this.#fd, () => {
       let n = 0;
       try {
-        n = readSync(this.#fd, scratch);   // readable: this returns at once
+        n = readSync(this.#fd, scratch); // readable: this returns at once
       } catch {
         // EBADF/ECONNRESET: gone as well
       }
-      if (n > 0) return;                   // the supervisor sends nothing today; ignore
+      if (n > 0) return; // the supervisor sends nothing today; ignore
       this.unwatch();
       onGone();
     });

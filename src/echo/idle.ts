@@ -34,7 +34,7 @@ function peerTookBytes(c: Idleable): boolean {
   try {
     now = c.sock.sendQueueSize();
   } catch {
-    return false;                 // closed, or a platform without the call: our own I/O only
+    return false; // closed, or a platform without the call: our own I/O only
   }
   const before = c.sendQueue;
   c.sendQueue = now;

@@ -64,7 +64,7 @@ export function admit(sock: Socket, open: number, limit: number, counters: { ref
   try {
     if (sock.family !== 'unix') sock.setNoDelay(true);
   } catch {
-    sock.close();                              // reset before we got to it
+    sock.close(); // reset before we got to it
     return false;
   }
   return true;

@@ -73,9 +73,11 @@ export function parseBackend(text: string): BackendName {
   const have = availableBackends();
   if ((have as string[]).includes(text)) return text as BackendName;
   const known = ['select', 'poll', 'epoll', 'kqueue'].includes(text);
-  throw new UsageError(known
-    ? `--backend ${text} is not available on ${process.platform} (available: ${have.join(', ')})`
-    : `--backend must be one of ${have.join(', ')}, got '${text}'`);
+  throw new UsageError(
+    known
+      ? `--backend ${text} is not available on ${process.platform} (available: ${have.join(', ')})`
+      : `--backend must be one of ${have.join(', ')}, got '${text}'`,
+  );
 }
 
 export function parseStyle(text: string): EchoStyle {
@@ -114,8 +116,10 @@ export function formatEndpoint(host: string, port: number, path: string | null):
 /** The one line every start prints: where it listens and how. */
 export function listeningLine(opts: EchoOptions, port: number): string {
   const workers = `${opts.workers} worker${opts.workers === 1 ? '' : 's'}`;
-  return `iomux echo listening on ${formatEndpoint(opts.host, port, opts.path)} ` +
-    `(backend ${opts.backend}, style ${opts.style}, ${workers})`;
+  return (
+    `iomux echo listening on ${formatEndpoint(opts.host, port, opts.path)} ` +
+    `(backend ${opts.backend}, style ${opts.style}, ${workers})`
+  );
 }
 
 // Workers get their settings as JSON in an environment variable (see supervisor.ts).

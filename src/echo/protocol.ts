@@ -31,7 +31,9 @@ class EchoProtocol implements Protocol, Idleable {
     this.#shared = shared;
   }
 
-  get sock(): Socket { return this.#transport.socket; }
+  get sock(): Socket {
+    return this.#transport.socket;
+  }
 
   connectionMade(transport: Transport): void {
     this.#transport = transport;
@@ -54,7 +56,9 @@ class EchoProtocol implements Protocol, Idleable {
     this.#transport.write(data);
   }
 
-  pauseWriting(): void { this.#transport.pauseReading(); }
+  pauseWriting(): void {
+    this.#transport.pauseReading();
+  }
 
   resumeWriting(): void {
     this.touched = true;
@@ -67,7 +71,7 @@ class EchoProtocol implements Protocol, Idleable {
     shared.counters.conns--;
     if (shared.onDrained !== null && shared.conns.size === 0) {
       const done = shared.onDrained;
-      shared.onDrained = () => {};   // keeps refusing latecomers
+      shared.onDrained = () => {}; // keeps refusing latecomers
       done();
     }
   }
@@ -83,16 +87,25 @@ class EchoProtocol implements Protocol, Idleable {
     t.writeEof();
     t.resumeReading();
   }
-  abort(): void { this.#transport.abort(); }
-  closeIdle(): void { this.#transport.abort(); }
+  abort(): void {
+    this.#transport.abort();
+  }
+  closeIdle(): void {
+    this.#transport.abort();
+  }
 }
 
 export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
-  const server: Server = await loop.createServer(() => new EchoProtocol(shared),
-    opts.inherited ? { sock: listenSocket(opts).sock }
-      : opts.path !== null ? { path: opts.path } : { host: opts.host, port: opts.port });
+  const server: Server = await loop.createServer(
+    () => new EchoProtocol(shared),
+    opts.inherited
+      ? { sock: listenSocket(opts).sock }
+      : opts.path !== null
+        ? { path: opts.path }
+        : { host: opts.host, port: opts.port },
+  );
   server.onAcceptError = (err) => reportAcceptError(ctx, loop, err);
   server.onRefused = (err) => turnedAway(ctx, loop, err);
   const idle = new IdleSweeper(loop, opts.idleTimeoutMs, shared.conns);

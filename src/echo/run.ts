@@ -17,9 +17,12 @@ import { serveAttached } from './embedded.js';
 /** Starts the echo server in the style the options name, listening where they say. */
 function startEchoServer(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   switch (ctx.opts.style) {
-    case 'callback': return startCallbackEcho(loop, ctx);
-    case 'protocol': return startProtocolEcho(loop, ctx);
-    case 'async': return startAsyncEcho(loop, ctx);
+    case 'callback':
+      return startCallbackEcho(loop, ctx);
+    case 'protocol':
+      return startProtocolEcho(loop, ctx);
+    case 'async':
+      return startAsyncEcho(loop, ctx);
   }
 }
 
@@ -46,11 +49,22 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
     return 1;
   }
 
-  const stats = !opts.stats ? null : new StatsTicker(loop, counters, control === null
-    ? (s) => { log.stats(formatStats(s)); log.stats(formatMemory()); }
-    : (s) => control.send({ type: 'stats', ...s }));
+  const stats = !opts.stats
+    ? null
+    : new StatsTicker(
+        loop,
+        counters,
+        control === null
+          ? (s) => {
+              log.stats(formatStats(s));
+              log.stats(formatMemory());
+            }
+          : (s) => control.send({ type: 'stats', ...s }),
+      );
   let stopping!: () => void;
-  const stopped = new Promise<void>((resolve) => { stopping = resolve; });
+  const stopped = new Promise<void>((resolve) => {
+    stopping = resolve;
+  });
   const shutdown = new Shutdown(loop, server, {
     graceMs: opts.graceMs,
     log,
@@ -62,7 +76,11 @@ export async function runServer(opts: EchoOptions, control: ControlPipe | null):
     laterSignalExits: control === null,
   });
   holdSignals();
-  installSignalHandlers(loop, (sig) => shutdown.begin(sig, true), () => log.stats(formatStatus(counters)));
+  installSignalHandlers(
+    loop,
+    (sig) => shutdown.begin(sig, true),
+    () => log.stats(formatStatus(counters)),
+  );
   stats?.start();
 
   const port = 'port' in server.address ? server.address.port : 0;

@@ -36,7 +36,9 @@ export class Shutdown {
     this.#opts = opts;
   }
 
-  get started(): boolean { return this.#started; }
+  get started(): boolean {
+    return this.#started;
+  }
 
   /**
    * Starts the graceful shutdown. A signal while it runs is a copy of the one that began it if it
@@ -56,7 +58,9 @@ export class Shutdown {
     this.#started = true;
     this.#startedAt = this.#loop.time();
     const open = this.#server.counters.conns;
-    log.info(`${reason}: shutting down; ${open} open connection${open === 1 ? '' : 's'} get up to ${graceMs} ms to finish`);
+    log.info(
+      `${reason}: shutting down; ${open} open connection${open === 1 ? '' : 's'} get up to ${graceMs} ms to finish`,
+    );
     this.#server.stopAccepting();
     this.#grace = this.#loop.callLater(graceMs, () => {
       const left = this.#server.counters.conns;

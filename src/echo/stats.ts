@@ -106,6 +106,8 @@ export function formatMemory(m: { rss: number; heapUsed: number } = process.memo
 
 /** SIGUSR1's line: `status: 3 conns, 1200 msgs, 81920 bytes, 0 refused, 0 failed accepts` (totals). */
 export function formatStatus(c: EchoCounters): string {
-  return `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +
-    `${c.refused} refused, ${c.acceptErrors} failed accepts`;
+  return (
+    `status: ${c.conns} conn${c.conns === 1 ? '' : 's'}, ${c.msgs} msgs, ${c.bytes} bytes, ` +
+    `${c.refused} refused, ${c.acceptErrors} failed accepts`
+  );
 }

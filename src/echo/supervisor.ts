@@ -81,7 +81,15 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
     listener = null;
   };
   const slots: Slot[] = Array.from({ length: opts.workers }, (_, i) => ({
-    id: i + 1, child: null, pid: 0, startedAt: 0, crashes: 0, everListened: false, restart: null, stats: null, exitCode: null,
+    id: i + 1,
+    child: null,
+    pid: 0,
+    startedAt: 0,
+    crashes: 0,
+    everListened: false,
+    restart: null,
+    stats: null,
+    exitCode: null,
   }));
   let announced = false;
   let stopping: NodeJS.Signals | null = null;
@@ -90,7 +98,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
   let statsTimer: NodeJS.Timeout | null = null;
   let killTimer: NodeJS.Timeout | null = null;
   let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { resolveDone = resolve; });
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
 
   const live = () => slots.filter((s) => s.child !== null);
 
@@ -110,7 +120,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
   const reported = new Set<Slot>();
   let lastStatsAt = Date.now();
   const printStats = (): void => {
-    const samples = live().map((s) => s.stats).filter((s): s is StatsSample => s !== null);
+    const samples = live()
+      .map((s) => s.stats)
+      .filter((s): s is StatsSample => s !== null);
     log.stats(formatStats(sumSamples(samples)));
     reported.clear();
     lastStatsAt = Date.now();
@@ -225,7 +237,9 @@ export function supervise(opts: EchoOptions, log: Log): Promise<number> {
 
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   // Each worker prints its own status line.
-  process.on(STATUS_SIGNAL, () => { for (const s of live()) s.child!.kill(STATUS_SIGNAL); });
+  process.on(STATUS_SIGNAL, () => {
+    for (const s of live()) s.child!.kill(STATUS_SIGNAL);
+  });
   if (opts.stats) {
     statsTimer = setInterval(() => {
       if (Date.now() - lastStatsAt >= STATS_LATE_MS) printStats();

@@ -8,7 +8,14 @@ import type { Loop } from '../../src/loop.js';
 import { Socket } from '../../src/socket.js';
 import { backends, openLoop } from '../loop/helpers.js';
 import {
-  closedPort, connectedPair, ipv6LoopbackAvailable, listener, pattern, rejectionOf, track, type PairKind,
+  closedPort,
+  connectedPair,
+  ipv6LoopbackAvailable,
+  listener,
+  pattern,
+  rejectionOf,
+  track,
+  type PairKind,
 } from '../helpers/net.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
 
@@ -55,13 +62,18 @@ describe.each(backends)('%s loop', (backend) => {
 
   const pairKinds = (['tcp4', 'tcp6', 'unix', 'socketpair'] as PairKind[]).filter((k) => k !== 'tcp6' || ipv6);
 
-  test.each(pairKinds)('%s: sockSendAll of 16 MiB waits for room as often as needed; every byte arrives in order', async (kind) => {
-    const loop = openLoop(backend, 15_000);
-    const [a, b] = connectedPair(kind);
-    const data = pattern(16 << 20, 3);
-    const [, got] = await loop.runUntilComplete(Promise.all([loop.sockSendAll(a, data), recvExactly(loop, b, data.length)]));
-    expect(got.equals(data)).toBe(true);
-  });
+  test.each(pairKinds)(
+    '%s: sockSendAll of 16 MiB waits for room as often as needed; every byte arrives in order',
+    async (kind) => {
+      const loop = openLoop(backend, 15_000);
+      const [a, b] = connectedPair(kind);
+      const data = pattern(16 << 20, 3);
+      const [, got] = await loop.runUntilComplete(
+        Promise.all([loop.sockSendAll(a, data), recvExactly(loop, b, data.length)]),
+      );
+      expect(got.equals(data)).toBe(true);
+    },
+  );
 
   test('sockRecv resolves with at most n bytes; sockRecvInto fills the given view', async () => {
     const loop = openLoop(backend);
@@ -104,7 +116,9 @@ describe.each(backends)('%s loop', (backend) => {
 
   test('sockConnect rejects with ECONNREFUSED for a closed port (with its errno and syscall connect)', async () => {
     const loop = openLoop(backend);
-    const err = await loop.runUntilComplete(rejectionOf(loop.sockConnect(track(Socket.tcp()), { host: '127.0.0.1', port: closedPort() })));
+    const err = await loop.runUntilComplete(
+      rejectionOf(loop.sockConnect(track(Socket.tcp()), { host: '127.0.0.1', port: closedPort() })),
+    );
     expect([err.code, err.errno, err.syscall]).toEqual(['ECONNREFUSED', -osConstants.errno.ECONNREFUSED, 'connect']);
   });
 
@@ -167,7 +181,13 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     const [a] = connectedPair('socketpair');
     a.close();
-    for (const p of [loop.sockRecv(a, 1), loop.sockRecvInto(a, Buffer.alloc(1)), loop.sockSendAll(a, Buffer.from('x')), loop.sockAccept(a), loop.sockConnect(a, { path: '/nonexistent' })]) {
+    for (const p of [
+      loop.sockRecv(a, 1),
+      loop.sockRecvInto(a, Buffer.alloc(1)),
+      loop.sockSendAll(a, Buffer.from('x')),
+      loop.sockAccept(a),
+      loop.sockConnect(a, { path: '/nonexistent' }),
+    ]) {
       expect((await rejectionOf(p)).code).toBe('ERR_SOCKET_CLOSED');
     }
   });

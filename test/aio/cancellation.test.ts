@@ -9,38 +9,62 @@ import { native } from '../../src/native.js';
 import { Socket, socketpair } from '../../src/socket.js';
 import { availableBackends } from '../../src/selectors.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { connectedPair, drainSocket, fillSocket, listener, pattern, rejectionOf, track, waitReadable } from '../helpers/net.js';
+import {
+  connectedPair,
+  drainSocket,
+  fillSocket,
+  listener,
+  pattern,
+  rejectionOf,
+  track,
+  waitReadable,
+} from '../helpers/net.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
 describe.each(backends)('%s loop: closing a socket with a waiter', (backend) => {
   const waits: Array<[string, (loop: ReturnType<typeof openLoop>) => [Socket, Promise<unknown>]]> = [
-    ['sockRecv', (loop) => {
-      const [, b] = connectedPair('tcp4');
-      return [b, loop.sockRecv(b, 8)];
-    }],
-    ['sockRecvInto', (loop) => {
-      const [, b] = connectedPair('unix');
-      return [b, loop.sockRecvInto(b, Buffer.alloc(8))];
-    }],
-    ['sockSendAll', (loop) => {
-      const [a] = connectedPair('tcp4');
-      fillSocket(a);
-      return [a, loop.sockSendAll(a, Buffer.alloc(1 << 20))];
-    }],
-    ['sockAccept', (loop) => {
-      const l = listener('tcp4');
-      return [l, loop.sockAccept(l)];
-    }],
-    ['sockConnect', (loop) => {
-      // A listener that never accepts, with its backlog full: the handshake cannot complete, so
-      // the connect really waits (a plain loopback connect may finish at once).
-      const l = listener('tcp4', 0);
-      for (let i = 0; i < 4; i++) track(Socket.tcp()).connect(l.localAddress);
-      const c = track(Socket.tcp());
-      return [c, loop.sockConnect(c, l.localAddress)];
-    }],
+    [
+      'sockRecv',
+      (loop) => {
+        const [, b] = connectedPair('tcp4');
+        return [b, loop.sockRecv(b, 8)];
+      },
+    ],
+    [
+      'sockRecvInto',
+      (loop) => {
+        const [, b] = connectedPair('unix');
+        return [b, loop.sockRecvInto(b, Buffer.alloc(8))];
+      },
+    ],
+    [
+      'sockSendAll',
+      (loop) => {
+        const [a] = connectedPair('tcp4');
+        fillSocket(a);
+        return [a, loop.sockSendAll(a, Buffer.alloc(1 << 20))];
+      },
+    ],
+    [
+      'sockAccept',
+      (loop) => {
+        const l = listener('tcp4');
+        return [l, loop.sockAccept(l)];
+      },
+    ],
+    [
+      'sockConnect',
+      (loop) => {
+        // A listener that never accepts, with its backlog full: the handshake cannot complete, so
+        // the connect really waits (a plain loopback connect may finish at once).
+        const l = listener('tcp4', 0);
+        for (let i = 0; i < 4; i++) track(Socket.tcp()).connect(l.localAddress);
+        const c = track(Socket.tcp());
+        return [c, loop.sockConnect(c, l.localAddress)];
+      },
+    ],
   ];
 
   test.each(waits)('%s rejects with ERR_SOCKET_CLOSED, and the fd is unregistered at once', async (_name, start) => {
@@ -82,7 +106,7 @@ describe.each(backends)('%s loop: closing a socket with a waiter', (backend) => 
     expect(loop.selector.getMap().size).toBe(0);
   });
 
-  test('a new fd that reuses the closed one\'s number is not watched for the old waiter', async () => {
+  test("a new fd that reuses the closed one's number is not watched for the old waiter", async () => {
     const loop = openLoop(backend);
     const [, b] = connectedPair('tcp4');
     const fd = b.fd;
@@ -179,10 +203,14 @@ describe.each(backends)('%s loop: concurrent operations on one socket', (backend
       return Buffer.concat(got);
     })();
     const [, got, back] = await loop.runUntilComplete(
-      Promise.all([loop.sockSendAll(a, big), echo, (async () => {
-        await loop.sockSendAll(b, Buffer.from('reply'));
-        return loop.sockRecv(a, 16);
-      })()]),
+      Promise.all([
+        loop.sockSendAll(a, big),
+        echo,
+        (async () => {
+          await loop.sockSendAll(b, Buffer.from('reply'));
+          return loop.sockRecv(a, 16);
+        })(),
+      ]),
     );
     expect(got.equals(big)).toBe(true);
     expect(back.toString()).toBe('reply');

@@ -26,52 +26,64 @@ type Wait = (loop: Loop) => { sock: Socket; pending: Promise<unknown>; again: (o
 
 describe.each(backends)('%s loop: close() with async calls pending', (backend) => {
   const waits: Array<[string, Wait]> = [
-    ['sockRecv', (loop) => {
-      const [a, b] = connectedPair('tcp4');
-      return {
-        sock: b,
-        pending: loop.sockRecv(b, 8),
-        again: async (other) => {
-          a.send(Buffer.from('later'));
-          expect((await other.sockRecv(b, 8)).toString()).toBe('later');
-        },
-      };
-    }],
-    ['sockSendAll', (loop) => {
-      const [a, b] = connectedPair('unix');
-      fillSocket(a);
-      return {
-        sock: a,
-        pending: loop.sockSendAll(a, Buffer.alloc(1 << 20)),
-        again: async (other) => {
-          drainSocket(b);
-          await other.sockSendAll(a, Buffer.from('room again'));
-        },
-      };
-    }],
-    ['sockAccept', (loop) => {
-      const l = listener('tcp4');
-      return {
-        sock: l,
-        pending: loop.sockAccept(l),
-        again: async (other) => {
-          connectTo(l);
-          track(await other.sockAccept(l));
-        },
-      };
-    }],
+    [
+      'sockRecv',
+      (loop) => {
+        const [a, b] = connectedPair('tcp4');
+        return {
+          sock: b,
+          pending: loop.sockRecv(b, 8),
+          again: async (other) => {
+            a.send(Buffer.from('later'));
+            expect((await other.sockRecv(b, 8)).toString()).toBe('later');
+          },
+        };
+      },
+    ],
+    [
+      'sockSendAll',
+      (loop) => {
+        const [a, b] = connectedPair('unix');
+        fillSocket(a);
+        return {
+          sock: a,
+          pending: loop.sockSendAll(a, Buffer.alloc(1 << 20)),
+          again: async (other) => {
+            drainSocket(b);
+            await other.sockSendAll(a, Buffer.from('room again'));
+          },
+        };
+      },
+    ],
+    [
+      'sockAccept',
+      (loop) => {
+        const l = listener('tcp4');
+        return {
+          sock: l,
+          pending: loop.sockAccept(l),
+          again: async (other) => {
+            connectTo(l);
+            track(await other.sockAccept(l));
+          },
+        };
+      },
+    ],
   ];
 
-  test.each(waits)('%s rejects with ERR_LOOP_CLOSED, and another loop can then use the socket', async (_name, start) => {
-    const loop = openLoop(backend);
-    const { pending, again } = start(loop);
-    loop.close();
-    const err = await rejectionWithin(pending);
-    expect(err.code).toBe('ERR_LOOP_CLOSED');
-    const other = openLoop(backend);
-    await other.runUntilComplete(again(other));
-    expect(other.selector.getMap().size).toBeLessThanOrEqual(1); // at most a kept registration
-  });
+  test.each(waits)(
+    '%s rejects with ERR_LOOP_CLOSED, and another loop can then use the socket',
+    async (_name, start) => {
+      const loop = openLoop(backend);
+      const { pending, again } = start(loop);
+      loop.close();
+      const err = await rejectionWithin(pending);
+      expect(err.code).toBe('ERR_LOOP_CLOSED');
+      const other = openLoop(backend);
+      await other.runUntilComplete(again(other));
+      expect(other.selector.getMap().size).toBeLessThanOrEqual(1); // at most a kept registration
+    },
+  );
 
   test('a read and a sendAll waiting on one socket are both rejected; the socket stays open', async () => {
     const loop = openLoop(backend);
@@ -92,7 +104,7 @@ describe.each(backends)('%s loop: close() with async calls pending', (backend) =
     const loop = openLoop(backend);
     const [, b] = connectedPair('tcp4');
     const pending = loop.sockRecv(b, 8);
-    pending.catch(() => {});  // settled later; no unhandled-rejection warning meanwhile
+    pending.catch(() => {}); // settled later; no unhandled-rejection warning meanwhile
     await loop.runUntilComplete(sleep(10, loop));
     loop.close();
     expect((await rejectionWithin(pending)).code).toBe('ERR_LOOP_CLOSED');

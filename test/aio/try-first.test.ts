@@ -97,10 +97,10 @@ describe.each(backends)('%s loop', (backend) => {
     let registered = 0;
     const sel = loop.selector;
     const register = sel.register.bind(sel);
-    sel.register = ((...args: Parameters<typeof register>) => {
+    sel.register = (...args: Parameters<typeof register>) => {
       registered++;
       return register(...args);
-    });
+    };
     let sent = 0;
     // The peer answers each read a little later, so every sockRecv has to wait.
     const tick = () => {

@@ -50,7 +50,10 @@ describe.each(modes)('$name: sock* timeouts', (mode) => {
     const [a, b] = connectedPair('socketpair');
     await inMode(mode, async (loop) => {
       const big = Buffer.alloc(4 << 20, 7);
-      const err = await rejectionOf(loop.sockSendAll(a, big, { timeout: 20 })) as Error & { code: string; bytesWritten: number };
+      const err = (await rejectionOf(loop.sockSendAll(a, big, { timeout: 20 }))) as Error & {
+        code: string;
+        bytesWritten: number;
+      };
       expect(err.code).toBe('ETIMEDOUT');
       expect(err.bytesWritten).toBeGreaterThan(0);
       expect(err.bytesWritten).toBeLessThan(big.length);
@@ -66,14 +69,16 @@ describe.each(modes)('$name: sock* timeouts', (mode) => {
     const [a, b] = connectedPair('socketpair');
     a.send(Buffer.from('x'));
     const loop = mode.attached ? null : openLoop(mode.backend, 2000);
-    if (loop === null) return;  // liveness under attach() is the embedded driver's (test/loop/attached)
-    await loop.runUntilComplete((async () => {
-      expect((await loop.sockRecv(b, 4, { timeout: 60_000 })).toString()).toBe('x');
-      const waiting = loop.sockRecv(b, 4, { timeout: 60_000 });
-      a.send(Buffer.from('y'));
-      expect((await waiting).toString()).toBe('y');
-      await loop.sockSendAll(a, Buffer.from('z'), { timeout: 60_000 });
-    })());
+    if (loop === null) return; // liveness under attach() is the embedded driver's (test/loop/attached)
+    await loop.runUntilComplete(
+      (async () => {
+        expect((await loop.sockRecv(b, 4, { timeout: 60_000 })).toString()).toBe('x');
+        const waiting = loop.sockRecv(b, 4, { timeout: 60_000 });
+        a.send(Buffer.from('y'));
+        expect((await waiting).toString()).toBe('y');
+        await loop.sockSendAll(a, Buffer.from('z'), { timeout: 60_000 });
+      })(),
+    );
     // A live 60 s timer would keep run() waiting until the 2 s test deadline makes it throw.
     await loop.run();
   });
@@ -122,7 +127,7 @@ describe.each(modes)('$name: sock* cancellation with an AbortSignal', (mode) => 
         expect(err.cause).toBe('early');
       }
       expect((await loop.sockRecv(b, 16)).toString()).toBe('queued');
-      expect(drainSocket(b)).toEqual([0, false]);  // "never sent" was not sent
+      expect(drainSocket(b)).toEqual([0, false]); // "never sent" was not sent
       expect(loop.selector.getMap().size).toBe(0);
     });
   });
@@ -135,7 +140,7 @@ describe.each(modes)('$name: sock* cancellation with an AbortSignal', (mode) => 
       const caught = rejectionOf(first);
       ac.abort();
       expect((await caught).code).toBe('ABORT_ERR');
-      const second = loop.sockRecv(b, 8);  // not "busy"
+      const second = loop.sockRecv(b, 8); // not "busy"
       a.send(Buffer.from('ok'));
       expect((await second).toString()).toBe('ok');
     });
@@ -161,8 +166,14 @@ describe.each(modes)('$name: sock* cancellation with an AbortSignal', (mode) => 
     let listeners = 0;
     const add = ac.signal.addEventListener.bind(ac.signal);
     const remove = ac.signal.removeEventListener.bind(ac.signal);
-    ac.signal.addEventListener = (...args: Parameters<typeof add>) => { listeners++; add(...args); };
-    ac.signal.removeEventListener = (...args: Parameters<typeof remove>) => { listeners--; remove(...args); };
+    ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    };
+    ac.signal.removeEventListener = (...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    };
     await inMode(mode, async (loop) => {
       const p = loop.sockRecv(b, 4, { signal: ac.signal });
       a.send(Buffer.from('hi'));
@@ -179,7 +190,9 @@ describe('wait options: bad arguments and fd cleanup', () => {
     const [, b] = connectedPair('socketpair');
     await inMode(modes[0], async (loop) => {
       expect((await rejectionOf(loop.sockRecv(b, 4, { signal: {} as AbortSignal }))).code).toBe('ERR_INVALID_ARG_TYPE');
-      expect((await rejectionOf(loop.sockRecv(b, 4, { timeout: '5' as unknown as number }))).code).toBe('ERR_INVALID_ARG_TYPE');
+      expect((await rejectionOf(loop.sockRecv(b, 4, { timeout: '5' as unknown as number }))).code).toBe(
+        'ERR_INVALID_ARG_TYPE',
+      );
       expect((await rejectionOf(loop.sockRecv(b, 4, { timeout: NaN }))).code).toBe('ERR_INVALID_ARG_VALUE');
     });
   });

@@ -42,8 +42,12 @@ describe('pipesChart', () => {
     expect(labels).toContain("Title text 'pipes: time per round, A=1 active, W=100 writes'");
     expect(labels.some((l) => /^X-axis .* log scale with values from 10 to 50,000$/.test(l))).toBe(true);
     // The select case was n/a: no select colour in the legend, and no mark for N=10000.
-    expect(labels).toContain("Symbol legend titled 'backend' for fill color and stroke color with 2 values: epoll, poll");
-    expect(labels.filter((l) => l.includes('µs per round: 20; backend: epoll; implementation: iomux Loop'))).not.toHaveLength(0);
+    expect(labels).toContain(
+      "Symbol legend titled 'backend' for fill color and stroke color with 2 values: epoll, poll",
+    );
+    expect(
+      labels.filter((l) => l.includes('µs per round: 20; backend: epoll; implementation: iomux Loop')),
+    ).not.toHaveLength(0);
     expect(labels.filter((l) => /: 10000;/.test(l))).toEqual([]);
   });
 });
@@ -87,8 +91,11 @@ describe('echoChart', () => {
 
 describe('allCharts', () => {
   test('names one SVG per pipes shape with data and one for echo', () => {
-    expect(allCharts(pipes, [echoResult({ server: 'c', kind: 'c' })]).map(([name]) => name))
-      .toEqual(['pipes-a1-w100.svg', 'pipes-a100-w1000.svg', 'echo-msgs.svg']);
+    expect(allCharts(pipes, [echoResult({ server: 'c', kind: 'c' })]).map(([name]) => name)).toEqual([
+      'pipes-a1-w100.svg',
+      'pipes-a100-w1000.svg',
+      'echo-msgs.svg',
+    ]);
   });
 
   test('is empty when nothing ran', () => {

@@ -22,7 +22,9 @@ const env: BenchEnv = {
   echoRef: { path: '/opt/ref/echo_ref', missing: '' },
 };
 const all = { quick: true, durationS: 0.5, repeat: 1, filter: (): boolean => true };
-const iomuxIds = availableBackends().flatMap((b) => ECHO_STYLES.flatMap((s) => [`iomux-${b}-${s}`, `iomux-${b}-${s}-embedded`]));
+const iomuxIds = availableBackends().flatMap((b) =>
+  ECHO_STYLES.flatMap((s) => [`iomux-${b}-${s}`, `iomux-${b}-${s}-embedded`]),
+);
 
 describe('echoMatrix', () => {
   test('--quick runs a few distinct cells of the full matrix: ping-pong, pipelined and 16 KiB', () => {
@@ -61,26 +63,48 @@ describe('cellLabel', () => {
 describe('serverSpecs', () => {
   test('one iomux server per backend and style, each beside its --embedded twin, then Node net, Python and C', () => {
     expect(serverSpecs(env).map((s) => [s.id, s.kind])).toEqual([
-      ...iomuxIds.map((id) => [id, 'iomux']), ['node-net', 'node-net'], ['python', 'python'], ['c', 'c'],
+      ...iomuxIds.map((id) => [id, 'iomux']),
+      ['node-net', 'node-net'],
+      ['python', 'python'],
+      ['c', 'c'],
     ]);
   });
 
   test('each server is asked for a kernel-chosen port, the iomux ones for their backend and style too', () => {
     const specs = serverSpecs(env);
     const [b] = availableBackends();
-    expect(specs.find((s) => s.id === `iomux-${b}-async`)?.command).toEqual([process.execPath,
-      [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet']]);
-    expect(specs.find((s) => s.id === `iomux-${b}-async-embedded`)?.command).toEqual([process.execPath,
-      [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet', '--embedded']]);
-    expect(specs.find((s) => s.id === 'python')?.command).toEqual(['/opt/py/bin/python3',
-      [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0']]);
+    expect(specs.find((s) => s.id === `iomux-${b}-async`)?.command).toEqual([
+      process.execPath,
+      [join(env.root, 'dist', 'src', 'cli.js'), 'echo', '--port', '0', '--backend', b, '--style', 'async', '--quiet'],
+    ]);
+    expect(specs.find((s) => s.id === `iomux-${b}-async-embedded`)?.command).toEqual([
+      process.execPath,
+      [
+        join(env.root, 'dist', 'src', 'cli.js'),
+        'echo',
+        '--port',
+        '0',
+        '--backend',
+        b,
+        '--style',
+        'async',
+        '--quiet',
+        '--embedded',
+      ],
+    ]);
+    expect(specs.find((s) => s.id === 'python')?.command).toEqual([
+      '/opt/py/bin/python3',
+      [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0'],
+    ]);
     expect(specs.find((s) => s.id === 'c')?.command).toEqual(['/opt/ref/echo_ref', ['--port', '0']]);
   });
 
   test('a server whose program is missing carries the reason instead of a command', () => {
     const bare: BenchEnv = {
-      ...env, root: join(root, 'nothing-built-here'),
-      python: { path: null, missing: 'python3 not found on PATH' }, echoRef: { path: null, missing: 'echo_ref not found' },
+      ...env,
+      root: join(root, 'nothing-built-here'),
+      python: { path: null, missing: 'python3 not found on PATH' },
+      echoRef: { path: null, missing: 'echo_ref not found' },
     };
     const byId = new Map(serverSpecs(bare).map((s) => [s.id, s.command]));
     for (const id of iomuxIds) expect(byId.get(id)).toEqual({ missing: 'dist/src/cli.js not built yet (src/cli.ts)' });
@@ -95,20 +119,41 @@ describe('planEcho', () => {
     const cells = echoMatrix(true);
     expect(specs).toHaveLength(iomuxIds.length + 3);
     expect(cases).toHaveLength(specs.length * cells.length);
-    expect(cases.filter((c) => c.server === 'node-net')).toEqual(cells.map((cell) => ({
-      id: `echo/node-net/c${cell.conns}-s${cell.size}-k${cell.inflight}`, server: 'node-net', kind: 'node-net', ...cell,
-    })));
-    expect(cases[0]).toEqual({ id: `echo/${iomuxIds[0]}/c1-s64-k1`, server: iomuxIds[0], kind: 'iomux', conns: 1, size: 64, inflight: 1 });
+    expect(cases.filter((c) => c.server === 'node-net')).toEqual(
+      cells.map((cell) => ({
+        id: `echo/node-net/c${cell.conns}-s${cell.size}-k${cell.inflight}`,
+        server: 'node-net',
+        kind: 'node-net',
+        ...cell,
+      })),
+    );
+    expect(cases[0]).toEqual({
+      id: `echo/${iomuxIds[0]}/c1-s64-k1`,
+      server: iomuxIds[0],
+      kind: 'iomux',
+      conns: 1,
+      size: 64,
+      inflight: 1,
+    });
   });
 
   test('keeps only the servers with a case the filter accepts', () => {
-    const { specs, cases } = planEcho(env, { ...all, quick: false, filter: (id) => id.includes('/c/') && id.includes('-k16') });
+    const { specs, cases } = planEcho(env, {
+      ...all,
+      quick: false,
+      filter: (id) => id.includes('/c/') && id.includes('-k16'),
+    });
     expect(specs.map((s) => s.id)).toEqual(['c']);
-    expect(cases.map((c) => c.id)).toEqual([1, 10, 100, 1000].flatMap((c) => [`echo/c/c${c}-s64-k16`, `echo/c/c${c}-s16384-k16`]));
+    expect(cases.map((c) => c.id)).toEqual(
+      [1, 10, 100, 1000].flatMap((c) => [`echo/c/c${c}-s64-k16`, `echo/c/c${c}-s16384-k16`]),
+    );
   });
 
   test('a server that cannot run is still planned, so its cases are reported as missing', () => {
-    const { specs } = planEcho({ ...env, python: { path: null, missing: 'no python' } }, { ...all, filter: (id) => id.startsWith('echo/python/') });
+    const { specs } = planEcho(
+      { ...env, python: { path: null, missing: 'no python' } },
+      { ...all, filter: (id) => id.startsWith('echo/python/') },
+    );
     expect(specs.map((s) => [s.id, s.command])).toEqual([['python', { missing: 'no python' }]]);
   });
 

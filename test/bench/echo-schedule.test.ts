@@ -11,8 +11,14 @@ describe('echoSchedule', () => {
     const cases = [cell('a', 1), cell('a', 100), cell('b', 1), cell('b', 100)];
     const order = echoSchedule(cases, 2).map(({ c, run }) => `${c.server}/c${c.conns}/r${run}`);
     expect(order).toEqual([
-      'a/c1/r0', 'b/c1/r0', 'a/c1/r1', 'b/c1/r1',
-      'a/c100/r0', 'b/c100/r0', 'a/c100/r1', 'b/c100/r1',
+      'a/c1/r0',
+      'b/c1/r0',
+      'a/c1/r1',
+      'b/c1/r1',
+      'a/c100/r0',
+      'b/c100/r0',
+      'a/c100/r1',
+      'b/c100/r1',
     ]);
   });
 

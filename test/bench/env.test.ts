@@ -6,7 +6,14 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { benchProgram, BUILD_BENCH_HINT, discoverEnv, machineInfo, packageRoot, type BenchEnv } from '../../bench/report/env.js';
+import {
+  benchProgram,
+  BUILD_BENCH_HINT,
+  discoverEnv,
+  machineInfo,
+  packageRoot,
+  type BenchEnv,
+} from '../../bench/report/env.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim();
@@ -22,7 +29,11 @@ describe('discoverEnv', () => {
   const env = discoverEnv();
 
   test('finds the references and loadgen the build made, or says how to build them', () => {
-    for (const [tool, name] of [[env.pipesRef, 'pipes_ref'], [env.echoRef, 'echo_ref'], [env.loadgen, 'loadgen']] as const) {
+    for (const [tool, name] of [
+      [env.pipesRef, 'pipes_ref'],
+      [env.echoRef, 'echo_ref'],
+      [env.loadgen, 'loadgen'],
+    ] as const) {
       const built = benchProgram(repo, name);
       if (existsSync(built)) expect(tool).toEqual({ path: built, missing: '' });
       else expect(tool).toEqual({ path: null, missing: `${built} not found (${BUILD_BENCH_HINT})` });
@@ -40,7 +51,9 @@ describe('discoverEnv', () => {
 
   test('reports taskset as present or, when absent, that processes are not pinned', () => {
     const found = sh('command -v taskset || true');
-    expect(env.taskset).toEqual(found ? { path: found, missing: '' } : { path: null, missing: 'taskset not found: processes are not pinned' });
+    expect(env.taskset).toEqual(
+      found ? { path: found, missing: '' } : { path: null, missing: 'taskset not found: processes are not pinned' },
+    );
   });
 
   test('takes the clock tick rate from getconf CLK_TCK', () => {
@@ -67,8 +80,10 @@ describe('machineInfo', () => {
 
   const prlimit = sh('command -v prlimit || true');
   test.skipIf(prlimit === '')('tells the soft limit from the hard one when they differ', () => {
-    const [soft, hard] = [sh(`prlimit --pid ${process.pid} --nofile --noheadings --output SOFT`),
-      sh(`prlimit --pid ${process.pid} --nofile --noheadings --output HARD`)];
+    const [soft, hard] = [
+      sh(`prlimit --pid ${process.pid} --nofile --noheadings --output SOFT`),
+      sh(`prlimit --pid ${process.pid} --nofile --noheadings --output HARD`),
+    ];
     // Lower this test process's soft limit for a moment (never below what it has open), then restore it.
     const lower = String(Math.max(1024, Math.floor(Number(soft) / 2)));
     if (lower === soft || soft === 'unlimited') return;

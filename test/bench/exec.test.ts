@@ -8,7 +8,10 @@ const script = (sh: string): [string, string[]] => ['/bin/sh', ['-c', sh]];
 
 describe('runJson', () => {
   test('hands back the last stdout line that is a JSON object, with exit code 0 and no problem', async () => {
-    const run = await runJson(...script(`echo starting; echo '{"a": 1}'; echo '{"b": 2}'; echo '[3, 4]'; echo 42; echo done`), 10_000);
+    const run = await runJson(
+      ...script(`echo starting; echo '{"a": 1}'; echo '{"b": 2}'; echo '[3, 4]'; echo 42; echo done`),
+      10_000,
+    );
     expect(run).toEqual({ json: { b: 2 }, code: 0, problem: '', stderr: '' });
   });
 
@@ -20,7 +23,10 @@ describe('runJson', () => {
   });
 
   test('no JSON on stdout is a problem naming the exit code and the telling stderr line', async () => {
-    const run = await runJson(...script('echo "warming up" >&2; echo "pipes: socketpair failed: EMFILE" >&2; echo bye >&2; exit 1'), 10_000);
+    const run = await runJson(
+      ...script('echo "warming up" >&2; echo "pipes: socketpair failed: EMFILE" >&2; echo bye >&2; exit 1'),
+      10_000,
+    );
     expect(run.json).toBeNull();
     expect(run.code).toBe(1);
     expect(run.problem).toBe('no JSON on stdout (exit 1): pipes: socketpair failed: EMFILE');
@@ -85,7 +91,10 @@ describe('lastLine', () => {
 
 describe('pinned', () => {
   test('prefixes taskset -c CPU when both taskset and a CPU are given, CPU 0 included', () => {
-    expect(pinned('/usr/bin/taskset', 1, 'srv', ['--port', '0'])).toEqual(['/usr/bin/taskset', ['-c', '1', 'srv', '--port', '0']]);
+    expect(pinned('/usr/bin/taskset', 1, 'srv', ['--port', '0'])).toEqual([
+      '/usr/bin/taskset',
+      ['-c', '1', 'srv', '--port', '0'],
+    ]);
     expect(pinned('/usr/bin/taskset', 0, 'lg', [])).toEqual(['/usr/bin/taskset', ['-c', '0', 'lg']]);
   });
 

@@ -23,8 +23,16 @@ function report(notes: string[]): BenchReport {
     started: '2024-01-01T00:00:00.000Z',
     finished: '2024-01-01T00:01:00.000Z',
     machine: {
-      cpuModel: 'Test CPU', cores: 2, kernel: '6.1.0', platform: 'linux-x64', node: 'v20.0.0', python: null,
-      fdSoftLimit: '1024', fdHardLimit: '4096', clkTck: 100, taskset: false,
+      cpuModel: 'Test CPU',
+      cores: 2,
+      kernel: '6.1.0',
+      platform: 'linux-x64',
+      node: 'v20.0.0',
+      python: null,
+      fdSoftLimit: '1024',
+      fdHardLimit: '4096',
+      clkTck: 100,
+      taskset: false,
     },
     options: { quick: true, only: null },
     notes,
@@ -58,7 +66,10 @@ describe('writeReport', () => {
   });
 
   test('keeps null numbers as null (a case that did not run is not written as 0)', () => {
-    const r = { ...report([]), echo: [echoResult({ server: 'python', kind: 'python', status: 'missing', note: 'no python' })] };
+    const r = {
+      ...report([]),
+      echo: [echoResult({ server: 'python', kind: 'python', status: 'missing', note: 'no python' })],
+    };
     const back = JSON.parse(readFileSync(writeReport(scratch(), r), 'utf8')) as BenchReport;
     expect(back.echo[0].msgsPerS).toBeNull();
     expect(back.echo[0].status).toBe('missing');

@@ -7,7 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
-import { PIPES_IMPLS, SHAPES, SIZES, planPipes, runPipes, type PipesCase, type PipesOptions, type PipesResult } from '../../bench/pipes/suite.js';
+import {
+  PIPES_IMPLS,
+  SHAPES,
+  SIZES,
+  planPipes,
+  runPipes,
+  type PipesCase,
+  type PipesOptions,
+  type PipesResult,
+} from '../../bench/pipes/suite.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
 import type { Progress } from '../../bench/report/progress.js';
 import { availableBackends } from '../../src/selectors.js';
@@ -21,7 +30,9 @@ const realEnv = discoverEnv();
 describe('planPipes', () => {
   test('plans every shape × N × backend, with the C and Python columns only for backends they implement', () => {
     const isIomux = (impl: string): boolean => impl === 'loop' || impl === 'raw';
-    const perBackend = availableBackends().map((b) => PIPES_IMPLS.filter((i) => isIomux(i) || REFERENCE_BACKENDS.includes(b)).length);
+    const perBackend = availableBackends().map(
+      (b) => PIPES_IMPLS.filter((i) => isIomux(i) || REFERENCE_BACKENDS.includes(b)).length,
+    );
     const cases = planPipes(opts);
     expect(cases).toHaveLength(SHAPES.length * SIZES.length * perBackend.reduce((x, y) => x + y, 0));
     for (const c of cases.filter((k) => !isIomux(k.impl))) expect(REFERENCE_BACKENDS).toContain(c.backend);
@@ -30,7 +41,10 @@ describe('planPipes', () => {
 
   test('plans only the iomux columns for a backend the references lack (kqueue)', async () => {
     vi.resetModules();
-    vi.doMock('../../src/selectors.js', async (original) => ({ ...(await original<object>()), availableBackends: () => ['kqueue', 'poll'] }));
+    vi.doMock('../../src/selectors.js', async (original) => ({
+      ...(await original<object>()),
+      availableBackends: () => ['kqueue', 'poll'],
+    }));
     try {
       const { planPipes: plan } = await import('../../bench/pipes/suite.js');
       const n10 = plan({ ...opts, filter: (id) => id.startsWith('pipes/a1-w100/n10/') });
@@ -54,8 +68,9 @@ describe('planPipes', () => {
   test('keeps only the cases whose id the filter accepts, asking it once per case', () => {
     const asked: string[] = [];
     const cases = planPipes({ ...opts, filter: (id) => (asked.push(id), id.includes('/n1000/poll/')) });
-    expect(cases.map((c) => c.id)).toEqual(SHAPES.flatMap(({ a, w }) =>
-      PIPES_IMPLS.map((impl) => `pipes/a${a}-w${w}/n1000/poll/${impl}`)));
+    expect(cases.map((c) => c.id)).toEqual(
+      SHAPES.flatMap(({ a, w }) => PIPES_IMPLS.map((impl) => `pipes/a${a}-w${w}/n1000/poll/${impl}`)),
+    );
     expect(new Set(asked).size).toBe(asked.length);
     expect(asked).toHaveLength(planPipes(opts).length);
     expect(planPipes({ ...opts, filter: () => false })).toEqual([]);
@@ -68,9 +83,19 @@ describe('runPipes statuses', () => {
 
   const fakeRef = (name: string, body: string): string => fakePipesRef(dir, name, body);
 
-  const envWith = (pipesRef: string | null): BenchEnv =>
-    ({ ...realEnv, pipesRef: pipesRef === null ? { path: null, missing: 'pipes_ref not found (build it)' } : { path: pipesRef, missing: '' } });
-  const cCase = (n = 10, a = 1): PipesCase => ({ id: `pipes/a${a}-w100/n${n}/epoll/c`, impl: 'c', backend: 'epoll', n, a, w: 100 });
+  const envWith = (pipesRef: string | null): BenchEnv => ({
+    ...realEnv,
+    pipesRef:
+      pipesRef === null ? { path: null, missing: 'pipes_ref not found (build it)' } : { path: pipesRef, missing: '' },
+  });
+  const cCase = (n = 10, a = 1): PipesCase => ({
+    id: `pipes/a${a}-w100/n${n}/epoll/c`,
+    impl: 'c',
+    backend: 'epoll',
+    n,
+    a,
+    w: 100,
+  });
   const runOne = async (env: BenchEnv, c = cCase()): Promise<PipesResult> => {
     const [r] = await runPipes(env, [c], opts, quiet);
     return r;
@@ -105,14 +130,18 @@ describe('runPipes statuses', () => {
   });
 
   test('fewer rounds than asked for is an error saying how many', async () => {
-    const r = await runOne(envWith(fakeRef('short', `printf '{"us_per_round": [%s], "failures": 0}\\n' "$(us $((rounds - 1)) 0 1 1)"`)));
+    const r = await runOne(
+      envWith(fakeRef('short', `printf '{"us_per_round": [%s], "failures": 0}\\n' "$(us $((rounds - 1)) 0 1 1)"`)),
+    );
     expect(r.status).toBe('error');
     const [, got, want] = /^error: printed (\d+) rounds, expected (\d+)$/.exec(r.note) ?? [];
     expect(Number(got)).toBe(Number(want) - 1);
   });
 
   test('failed syscalls make an error even with every round printed', async () => {
-    const r = await runOne(envWith(fakeRef('failures', `printf '{"us_per_round": [%s], "failures": 2}\\n' "$(us $rounds 0 1 1)"`)));
+    const r = await runOne(
+      envWith(fakeRef('failures', `printf '{"us_per_round": [%s], "failures": 2}\\n' "$(us $rounds 0 1 1)"`)),
+    );
     expect([r.status, r.note]).toEqual(['error', 'error: 2 failed syscalls (exit 0)']);
   });
 
@@ -123,12 +152,21 @@ describe('runPipes statuses', () => {
   });
 
   test.skipIf(realEnv.pipesRef.path === null || !availableBackends().includes('select'))(
-    'the real C reference: select past FD_SETSIZE is n/a, epoll at N=10 measures', async () => {
-      const c = (backend: string, n: number): PipesCase => ({ id: `pipes/a1-w100/n${n}/${backend}/c`, impl: 'c', backend, n, a: 1, w: 100 });
+    'the real C reference: select past FD_SETSIZE is n/a, epoll at N=10 measures',
+    async () => {
+      const c = (backend: string, n: number): PipesCase => ({
+        id: `pipes/a1-w100/n${n}/${backend}/c`,
+        impl: 'c',
+        backend,
+        n,
+        a: 1,
+        w: 100,
+      });
       const [sel, ep] = await runPipes(realEnv, [c('select', 1000), c('epoll', 10)], opts, quiet);
       expect([sel.status, sel.note]).toEqual(['fd_setsize', 'n/a (FD_SETSIZE)']);
       expect(ep.status).toBe('ok');
       expect(ep.summary?.n).toBe(opts.rounds);
       expect(ep.summary!.median).toBeGreaterThan(0);
-    });
+    },
+  );
 });

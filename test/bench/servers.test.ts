@@ -8,7 +8,13 @@ import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { RunningServer, parseListeningPort, readCpuTimes, serverSpecs, type ServerSpec } from '../../bench/echo/servers.js';
+import {
+  RunningServer,
+  parseListeningPort,
+  readCpuTimes,
+  serverSpecs,
+  type ServerSpec,
+} from '../../bench/echo/servers.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
 import { sleep } from '../helpers/sleep.js';
 
@@ -21,7 +27,11 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-const fake = (sh: string): ServerSpec => ({ id: 'fake', kind: 'c', command: ['/bin/sh', ['-c', `${sh}; exec sleep 60`]] });
+const fake = (sh: string): ServerSpec => ({
+  id: 'fake',
+  kind: 'c',
+  command: ['/bin/sh', ['-c', `${sh}; exec sleep 60`]],
+});
 async function start(spec: ServerSpec, e = env): Promise<RunningServer> {
   const s = await RunningServer.start(spec, e);
   servers.push(s);
@@ -48,7 +58,9 @@ describe('readCpuTimes', () => {
     // Burn 200 ms of user CPU, not of wall time: on a loaded machine 200 ms of wall time can
     // hold far less CPU time than the assertion needs.
     const start = process.cpuUsage();
-    while (process.cpuUsage(start).user < 200_000) { /* burn user CPU */ }
+    while (process.cpuUsage(start).user < 200_000) {
+      /* burn user CPU */
+    }
     const after = readCpuTimes(process.pid)!;
     expect(Number.isInteger(after.stime)).toBe(true);
     expect((after.utime - before.utime) / env.clkTck).toBeGreaterThan(0.08);
@@ -57,11 +69,18 @@ describe('readCpuTimes', () => {
   test('finds the fields after a command name holding spaces and parentheses', async () => {
     // The child names itself through /proc/self/comm: the executable's name is not a reliable
     // source, since Node 24 renames its main thread "MainThread" at start-up.
-    const child = spawn(process.execPath, ['-e', [
-      'require("fs").writeFileSync("/proc/self/comm", "a) b (c");',
-      // CPU time, not wall time: on a loaded machine a wall-clock spin may get little of it.
-      'while (process.cpuUsage().user < 300000); console.log("busy"); setInterval(() => {}, 1000)',
-    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        [
+          'require("fs").writeFileSync("/proc/self/comm", "a) b (c");',
+          // CPU time, not wall time: on a loaded machine a wall-clock spin may get little of it.
+          'while (process.cpuUsage().user < 300000); console.log("busy"); setInterval(() => {}, 1000)',
+        ].join('\n'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     children.push(child);
     await once(child.stdout, 'data');
     expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('a) b (c\n');
@@ -97,20 +116,23 @@ describe('RunningServer', () => {
   });
 
   test('a server that exits before listening is a rejection quoting its stderr', async () => {
-    await expect(start(fake('echo "echo: bind failed: EADDRINUSE" >&2; exit 3')))
-      .rejects.toThrow('fake: exited before listening (exit 3) (stderr: echo: bind failed: EADDRINUSE)');
+    await expect(start(fake('echo "echo: bind failed: EADDRINUSE" >&2; exit 3'))).rejects.toThrow(
+      'fake: exited before listening (exit 3) (stderr: echo: bind failed: EADDRINUSE)',
+    );
   });
 
   test('stderr written after the exit, before the streams close, is still quoted', async () => {
     // A child that outlives the server holds its stderr open: the exit event comes first, so a
     // rejection made on 'exit' would lose the line (the cause of a flaky quote under load).
-    await expect(start(fake('(sleep 0.2; echo "late: bind failed" >&2) & exit 4')))
-      .rejects.toThrow('fake: exited before listening (exit 4) (stderr: late: bind failed)');
+    await expect(start(fake('(sleep 0.2; echo "late: bind failed" >&2) & exit 4'))).rejects.toThrow(
+      'fake: exited before listening (exit 4) (stderr: late: bind failed)',
+    );
   });
 
   test('a server without a program is a rejection with the reason', async () => {
-    await expect(start({ id: 'python', kind: 'python', command: { missing: 'python3 not found on PATH' } }))
-      .rejects.toThrow('python3 not found on PATH');
+    await expect(
+      start({ id: 'python', kind: 'python', command: { missing: 'python3 not found on PATH' } }),
+    ).rejects.toThrow('python3 not found on PATH');
   });
 
   test('keeps the tail of what the server says on stderr once running', async () => {
@@ -119,11 +141,14 @@ describe('RunningServer', () => {
     expect(s.stderrTail).toBe('accept failed: EMFILE');
   });
 
-  test.skipIf(realEnv.taskset.path === null || cpus().length < 2)('pinned with taskset, the PID watched is the server\'s own', async () => {
-    const s = await start(fake('echo "listening 4343"'), realEnv);
-    expect(readCpuTimes(s.pid)).not.toBeNull();
-    expect(readFileSync(`/proc/${s.pid}/comm`, 'utf8').trim()).not.toBe('taskset');
-  });
+  test.skipIf(realEnv.taskset.path === null || cpus().length < 2)(
+    "pinned with taskset, the PID watched is the server's own",
+    async () => {
+      const s = await start(fake('echo "listening 4343"'), realEnv);
+      expect(readCpuTimes(s.pid)).not.toBeNull();
+      expect(readFileSync(`/proc/${s.pid}/comm`, 'utf8').trim()).not.toBe('taskset');
+    },
+  );
 });
 
 describe('the real servers echo over loopback', () => {
@@ -132,19 +157,20 @@ describe('the real servers echo over loopback', () => {
     c: env.echoRef.path !== null,
   };
 
-  for (const id of ['node-net', 'c']) test.skipIf(!built[id])(`${id} answers with what it is sent`, async () => {
-    const s = await start(serverSpecs(env).find((x) => x.id === id)!);
-    const sock = connect({ host: '127.0.0.1', port: s.port });
-    try {
-      await once(sock, 'connect');
-      sock.write('hello, echo');
-      let got = '';
-      while (got.length < 11) got += String((await once(sock, 'data'))[0]);
-      expect(got).toBe('hello, echo');
-    } finally {
-      sock.destroy();
-    }
-    await s.stop();
-    expect(s.alive).toBe(false);
-  });
+  for (const id of ['node-net', 'c'])
+    test.skipIf(!built[id])(`${id} answers with what it is sent`, async () => {
+      const s = await start(serverSpecs(env).find((x) => x.id === id)!);
+      const sock = connect({ host: '127.0.0.1', port: s.port });
+      try {
+        await once(sock, 'connect');
+        sock.write('hello, echo');
+        let got = '';
+        while (got.length < 11) got += String((await once(sock, 'data'))[0]);
+        expect(got).toBe('hello, echo');
+      } finally {
+        sock.destroy();
+      }
+      await s.stop();
+      expect(s.alive).toBe(false);
+    });
 });

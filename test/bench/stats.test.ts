@@ -50,7 +50,7 @@ describe('summarize', () => {
     expect(s.median).toBe(9.5);
   });
 
-  test('leaves the caller\'s array in its original order', () => {
+  test("leaves the caller's array in its original order", () => {
     const samples = [3, 1, 2];
     summarize(samples);
     expect(samples).toEqual([3, 1, 2]);
@@ -64,18 +64,21 @@ describe('summarize', () => {
     // -0 is mapped to 0: the two sort as equals, so which one comes out as min is arbitrary.
     const value = fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((x) => (x === 0 ? 0 : x));
     const sample = fc.array(value, { minLength: 1, maxLength: 60 });
-    fc.assert(fc.property(sample, (xs) => {
-      const s = summarize(xs);
-      expect(s.n).toBe(xs.length);
-      expect(s.min).toBe(Math.min(...xs));
-      expect(s.max).toBe(Math.max(...xs));
-      // Interpolation may round by an ulp or so; allow that and nothing more.
-      const eps = 1e-9 * Math.max(1, Math.abs(s.min), Math.abs(s.max));
-      expect(s.p10).toBeGreaterThanOrEqual(s.min - eps);
-      expect(s.median).toBeGreaterThanOrEqual(s.p10 - eps);
-      expect(s.p90).toBeGreaterThanOrEqual(s.median - eps);
-      expect(s.max).toBeGreaterThanOrEqual(s.p90 - eps);
-      expect(summarize([...xs].reverse())).toEqual(s);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(sample, (xs) => {
+        const s = summarize(xs);
+        expect(s.n).toBe(xs.length);
+        expect(s.min).toBe(Math.min(...xs));
+        expect(s.max).toBe(Math.max(...xs));
+        // Interpolation may round by an ulp or so; allow that and nothing more.
+        const eps = 1e-9 * Math.max(1, Math.abs(s.min), Math.abs(s.max));
+        expect(s.p10).toBeGreaterThanOrEqual(s.min - eps);
+        expect(s.median).toBeGreaterThanOrEqual(s.p10 - eps);
+        expect(s.p90).toBeGreaterThanOrEqual(s.median - eps);
+        expect(s.max).toBeGreaterThanOrEqual(s.p90 - eps);
+        expect(summarize([...xs].reverse())).toEqual(s);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

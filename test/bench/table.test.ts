@@ -6,12 +6,16 @@ import { headersOf, pipesResult, rowWhere, sectionOf, tableOf } from './fixtures
 
 describe('renderTable', () => {
   test('pads each column to its widest cell, names left and numbers right', () => {
-    expect(renderTable(['name', 'n'], [['a', '1'], ['long', '100']], ['l', 'r'])).toBe([
-      'name    n',
-      '----  ---',
-      'a       1',
-      'long  100',
-    ].join('\n'));
+    expect(
+      renderTable(
+        ['name', 'n'],
+        [
+          ['a', '1'],
+          ['long', '100'],
+        ],
+        ['l', 'r'],
+      ),
+    ).toBe(['name    n', '----  ---', 'a       1', 'long  100'].join('\n'));
   });
 
   test('drops the padding a left-aligned last column would leave at the end of a line', () => {
@@ -22,21 +26,41 @@ describe('renderTable', () => {
 
 describe('num', () => {
   test.each([
-    [50000, '50,000'], [1234.5, '1,235'], [123.4, '123'], [12.34, '12.3'], [1.234, '1.23'],
-    [0.1234, '0.123'], [0, '0.000'], [-12.34, '-12.3'], [-4321, '-4,321'],
+    [50000, '50,000'],
+    [1234.5, '1,235'],
+    [123.4, '123'],
+    [12.34, '12.3'],
+    [1.234, '1.23'],
+    [0.1234, '0.123'],
+    [0, '0.000'],
+    [-12.34, '-12.3'],
+    [-4321, '-4,321'],
     // Values that round up into the next format keep three figures.
-    [999.6, '1,000'], [99.96, '100'], [9.996, '10.0'], [0.9996, '1.00'],
+    [999.6, '1,000'],
+    [99.96, '100'],
+    [9.996, '10.0'],
+    [0.9996, '1.00'],
   ])('%s is shown as %s (three significant figures, no exponent)', (x, shown) => {
     expect(num(x)).toBe(shown);
   });
 });
 
 describe('ratio', () => {
-  test.each([[3, 2, '1.50x'], [1, 3, '0.33x'], [0, 2, '0.00x']])('%s / %s is %s', (a, b, shown) => {
+  test.each([
+    [3, 2, '1.50x'],
+    [1, 3, '0.33x'],
+    [0, 2, '0.00x'],
+  ])('%s / %s is %s', (a, b, shown) => {
     expect(ratio(a, b)).toBe(shown);
   });
 
-  test.each([[null, 2], [2, null], [undefined, 2], [2, undefined], [2, 0]])('is blank for %s / %s (nothing measured to divide)', (a, b) => {
+  test.each([
+    [null, 2],
+    [2, null],
+    [undefined, 2],
+    [2, undefined],
+    [2, 0],
+  ])('is blank for %s / %s (nothing measured to divide)', (a, b) => {
     expect(ratio(a, b)).toBe('');
   });
 });
@@ -48,15 +72,23 @@ describe('pipesTables', () => {
     pipesResult({ impl: 'c', backend: 'epoll', n: 10, median: 5 }),
     pipesResult({ impl: 'python', backend: 'epoll', n: 10, median: 40 }),
     ...(['loop', 'raw', 'c', 'python'] as const).map((impl) =>
-      pipesResult({ impl, backend: 'select', n: 10000, status: 'fd_setsize', note: 'n/a (FD_SETSIZE)' })),
+      pipesResult({ impl, backend: 'select', n: 10000, status: 'fd_setsize', note: 'n/a (FD_SETSIZE)' }),
+    ),
     pipesResult({ impl: 'loop', backend: 'epoll', n: 50000, status: 'error', note: 'error: boom' }),
     pipesResult({ impl: 'raw', backend: 'epoll', n: 50000, status: 'error', note: 'error: boom' }),
     pipesResult({ impl: 'c', backend: 'epoll', n: 50000, status: 'fd_limit', note: 'n/a (fd limit)' }),
     pipesResult({ impl: 'python', backend: 'epoll', n: 50000, status: 'missing', note: 'python3 not found on PATH' }),
     ...(['loop', 'raw', 'c', 'python'] as const).map((impl) =>
-      pipesResult({ impl, backend: 'epoll', n: 10, a: 100, w: 1000, status: 'a_gt_n', note: 'n/a (A=100 > N=10)' })),
-    ...([['loop', 300], ['raw', 200], ['c', 100], ['python', 400]] as const).map(([impl, median]) =>
-      pipesResult({ impl, backend: 'epoll', n: 100, a: 100, w: 1000, median })),
+      pipesResult({ impl, backend: 'epoll', n: 10, a: 100, w: 1000, status: 'a_gt_n', note: 'n/a (A=100 > N=10)' }),
+    ),
+    ...(
+      [
+        ['loop', 300],
+        ['raw', 200],
+        ['c', 100],
+        ['python', 400],
+      ] as const
+    ).map(([impl, median]) => pipesResult({ impl, backend: 'epoll', n: 100, a: 100, w: 1000, median })),
   ];
   const text = pipesTables(results);
   const small = sectionOf(text, 'pipes  A=1 W=100:');
@@ -65,10 +97,21 @@ describe('pipesTables', () => {
 
   test('shows median [p10-p90] per implementation and the ratios of medians', () => {
     expect(at(small, '10', 'epoll')).toMatchObject({
-      'iomux Loop': '20.0 [18.0-25.0]', 'iomux raw Selector': '10.0 [10.0-10.0]', 'C reference': '5.00 [5.00-5.00]',
-      'Python selectors': '40.0 [40.0-40.0]', 'Loop/C': '4.00x', 'raw/C': '2.00x', 'Loop/Py': '0.50x', 'raw/Py': '0.25x',
+      'iomux Loop': '20.0 [18.0-25.0]',
+      'iomux raw Selector': '10.0 [10.0-10.0]',
+      'C reference': '5.00 [5.00-5.00]',
+      'Python selectors': '40.0 [40.0-40.0]',
+      'Loop/C': '4.00x',
+      'raw/C': '2.00x',
+      'Loop/Py': '0.50x',
+      'raw/Py': '0.25x',
     });
-    expect(at(large, '100', 'epoll')).toMatchObject({ 'Loop/C': '3.00x', 'raw/C': '2.00x', 'Loop/Py': '0.75x', 'raw/Py': '0.50x' });
+    expect(at(large, '100', 'epoll')).toMatchObject({
+      'Loop/C': '3.00x',
+      'raw/C': '2.00x',
+      'Loop/Py': '0.75x',
+      'raw/Py': '0.50x',
+    });
   });
 
   test('one row per (N, backend) that ran, in sweep order', () => {
@@ -82,14 +125,18 @@ describe('pipesTables', () => {
 
   test('an FD_SETSIZE or fd-limit case shows its n/a note and no ratio', () => {
     const select = at(small, '10000', 'select');
-    for (const label of ['iomux Loop', 'iomux raw Selector', 'C reference', 'Python selectors']) expect(select[label]).toBe('n/a (FD_SETSIZE)');
+    for (const label of ['iomux Loop', 'iomux raw Selector', 'C reference', 'Python selectors'])
+      expect(select[label]).toBe('n/a (FD_SETSIZE)');
     expect([select['Loop/C'], select['raw/C'], select['Loop/Py'], select['raw/Py']]).toEqual(['', '', '', '']);
     expect(at(small, '50000', 'epoll')['C reference']).toBe('n/a (fd limit)');
   });
 
   test('errors and missing tools get numbered footnotes, one number per distinct note', () => {
     expect(at(small, '50000', 'epoll')).toMatchObject({
-      'iomux Loop': 'error [1]', 'iomux raw Selector': 'error [1]', 'Python selectors': 'missing [2]', 'Loop/C': '',
+      'iomux Loop': 'error [1]',
+      'iomux raw Selector': 'error [1]',
+      'Python selectors': 'missing [2]',
+      'Loop/C': '',
     });
     expect(text).toContain('\n  [1] error: boom\n  [2] python3 not found on PATH\n');
   });
@@ -107,8 +154,12 @@ describe('pipesTables', () => {
     const t = pipesTables([pipesResult({ impl: 'loop', backend: 'poll', n: 100, median: 3 })]);
     const headers = headersOf(t);
     expect(headers.slice(0, 3)).toEqual(['N', 'backend', 'iomux Loop']);
-    for (const absent of ['iomux raw Selector', 'C reference', 'Python selectors']) expect(headers).not.toContain(absent);
-    expect(rowWhere(tableOf(t), { N: '100', backend: 'poll' })).toMatchObject({ 'iomux Loop': '3.00 [3.00-3.00]', 'Loop/C': '' });
+    for (const absent of ['iomux raw Selector', 'C reference', 'Python selectors'])
+      expect(headers).not.toContain(absent);
+    expect(rowWhere(tableOf(t), { N: '100', backend: 'poll' })).toMatchObject({
+      'iomux Loop': '3.00 [3.00-3.00]',
+      'Loop/C': '',
+    });
     expect(t).not.toContain('A=100 W=1000');
   });
 

@@ -34,12 +34,21 @@ const programs: Program[] = [
   ['pipes_ref (C)', env.pipesRef.path, []],
   ['pipes.py (Python)', env.python.path, [join(env.root, 'bench', 'reference', 'pipes.py')]],
   ['worker.js (iomux raw)', process.execPath, [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', 'raw']],
-  ['worker.js (iomux Loop)', process.execPath, [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', 'loop']],
+  [
+    'worker.js (iomux Loop)',
+    process.execPath,
+    [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', 'loop'],
+  ],
 ];
 
 describe.each(programs)('%s', (_name, cmd, pre) => {
   const run = (extra: string[]): { warmup_rounds: number; us_per_round: number[]; failures: number } =>
-    JSON.parse(execFileSync(cmd!, [...pre, ...ARGS, ...extra], { encoding: 'utf8', timeout: 20_000 }).trim().split('\n').pop()!) as ReturnType<typeof run>;
+    JSON.parse(
+      execFileSync(cmd!, [...pre, ...ARGS, ...extra], { encoding: 'utf8', timeout: 20_000 })
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as ReturnType<typeof run>;
 
   test.skipIf(cmd === null)('--warmup-ms runs unrecorded rounds first and still records exactly --rounds', () => {
     const warm = run(['--warmup-ms', '60']);

@@ -6,47 +6,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
-import {
-  connect, ensureBuilt, expectRefused, parseListening, roundTrip, startCli, startEcho,
-} from '../helpers/cli.js';
+import { connect, ensureBuilt, expectRefused, parseListening, roundTrip, startCli, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
 
 const STYLES = ['callback', 'protocol', 'async'] as const;
-const BACKENDS = availableBackends().filter((b) => b !== 'kqueue');  // kqueue: not on this CI (Linux)
+const BACKENDS = availableBackends().filter((b) => b !== 'kqueue'); // kqueue: not on this CI (Linux)
 
 /** 1 MiB of a pattern that shows any reordering or loss. */
 const BIG = Buffer.alloc(1024 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 11)) & 0xff;
 
 describe.each(STYLES)('style %s', (style) => {
-  it.each(BACKENDS)('backend %s: echoes two clients, stops on SIGTERM with exit 0, leaves nothing listening', async (backend) => {
-    const { proc, port, line } = await startEcho(['--style', style, '--backend', backend]);
-    expect(parseListening(line)).toEqual({ host: '127.0.0.1', port, backend, style, workers: 1 });
+  it.each(BACKENDS)(
+    'backend %s: echoes two clients, stops on SIGTERM with exit 0, leaves nothing listening',
+    async (backend) => {
+      const { proc, port, line } = await startEcho(['--style', style, '--backend', backend]);
+      expect(parseListening(line)).toEqual({ host: '127.0.0.1', port, backend, style, workers: 1 });
 
-    const a = await connect({ port });
-    const b = await connect({ port });
-    expect((await roundTrip(a, 'hello')).toString()).toBe('hello');
-    expect((await roundTrip(b, 'world')).toString()).toBe('world');
-    for (let i = 0; i < 20; i++) expect((await roundTrip(i % 2 ? a : b, `msg ${i}`)).toString()).toBe(`msg ${i}`);
-    // Larger than any socket buffer: the server must queue and resume partial writes.
-    expect((await roundTrip(a, BIG, 8000)).equals(BIG)).toBe(true);
-    a.destroy();
-    b.destroy();
+      const a = await connect({ port });
+      const b = await connect({ port });
+      expect((await roundTrip(a, 'hello')).toString()).toBe('hello');
+      expect((await roundTrip(b, 'world')).toString()).toBe('world');
+      for (let i = 0; i < 20; i++) expect((await roundTrip(i % 2 ? a : b, `msg ${i}`)).toString()).toBe(`msg ${i}`);
+      // Larger than any socket buffer: the server must queue and resume partial writes.
+      expect((await roundTrip(a, BIG, 8000)).equals(BIG)).toBe(true);
+      a.destroy();
+      b.destroy();
 
-    proc.child.kill('SIGTERM');
-    expect(await proc.waitForExit()).toEqual({ code: 0, signal: null });
-    await expectRefused(port);
-  });
+      proc.child.kill('SIGTERM');
+      expect(await proc.waitForExit()).toEqual({ code: 0, signal: null });
+      await expectRefused(port);
+    },
+  );
 
   it('listens on a Unix socket and removes it on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iomux-cli-'));
     const path = join(dir, 'echo.sock');
     try {
       const proc = startCli(['echo', '--unix', path, '--style', style]);
-      await proc.waitForLine(new RegExp(`^iomux echo listening on ${path} \\(backend \\w+, style ${style}, 1 worker\\)$`));
+      await proc.waitForLine(
+        new RegExp(`^iomux echo listening on ${path} \\(backend \\w+, style ${style}, 1 worker\\)$`),
+      );
       const c = await connect({ path });
       expect((await roundTrip(c, 'over unix')).toString()).toBe('over unix');
       expect((await roundTrip(c, BIG, 8000)).equals(BIG)).toBe(true);
@@ -62,7 +65,10 @@ describe.each(STYLES)('style %s', (style) => {
     const { proc, port } = await startEcho(['--style', style, '--stats']);
     const c = await connect({ port });
     for (let i = 0; i < 10; i++) await roundTrip(c, 'x'.repeat(100));
-    const m = await proc.waitForLine(/^iomux echo: stats: (\d+) conns?, (\d+) msgs\/s, ([\d.]+) (B|KiB|MiB)\/s$/, { stream: 'stderr', ms: 3000 });
+    const m = await proc.waitForLine(/^iomux echo: stats: (\d+) conns?, (\d+) msgs\/s, ([\d.]+) (B|KiB|MiB)\/s$/, {
+      stream: 'stderr',
+      ms: 3000,
+    });
     expect(Number(m[1])).toBe(1);
     expect(Number(m[2])).toBeGreaterThan(0);
     expect(Number(m[3])).toBeGreaterThan(0);

@@ -10,26 +10,29 @@ beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
 
 const STYLES = ['callback', 'protocol', 'async'] as const;
-const BACKENDS = availableBackends().filter((b) => b !== 'kqueue');  // kqueue: not on this CI (Linux)
+const BACKENDS = availableBackends().filter((b) => b !== 'kqueue'); // kqueue: not on this CI (Linux)
 
 /** Larger than any socket buffer: partial writes are queued and resumed. */
 const BIG = Buffer.alloc(512 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 13 + (i >> 9)) & 0xff;
 
 describe.each(STYLES)('--embedded, style %s', (style) => {
-  it.each(BACKENDS)('backend %s: echoes two clients from inside Node, stops on SIGTERM with exit 0', async (backend) => {
-    const { proc, port, line } = await startEcho(['--embedded', '--style', style, '--backend', backend]);
-    expect(parseListening(line)).toEqual({ host: '127.0.0.1', port, backend, style, workers: 1 });
-    const a = await connect({ port });
-    const b = await connect({ port });
-    for (let i = 0; i < 10; i++) expect((await roundTrip(i % 2 ? a : b, `msg ${i}`)).toString()).toBe(`msg ${i}`);
-    expect((await roundTrip(a, BIG, 8000)).equals(BIG)).toBe(true);
-    a.destroy();
-    b.destroy();
-    proc.child.kill('SIGTERM');
-    expect(await proc.waitForExit()).toEqual({ code: 0, signal: null });
-    await expectRefused(port);
-  });
+  it.each(BACKENDS)(
+    'backend %s: echoes two clients from inside Node, stops on SIGTERM with exit 0',
+    async (backend) => {
+      const { proc, port, line } = await startEcho(['--embedded', '--style', style, '--backend', backend]);
+      expect(parseListening(line)).toEqual({ host: '127.0.0.1', port, backend, style, workers: 1 });
+      const a = await connect({ port });
+      const b = await connect({ port });
+      for (let i = 0; i < 10; i++) expect((await roundTrip(i % 2 ? a : b, `msg ${i}`)).toString()).toBe(`msg ${i}`);
+      expect((await roundTrip(a, BIG, 8000)).equals(BIG)).toBe(true);
+      a.destroy();
+      b.destroy();
+      proc.child.kill('SIGTERM');
+      expect(await proc.waitForExit()).toEqual({ code: 0, signal: null });
+      await expectRefused(port);
+    },
+  );
 });
 
 describe('--embedded with --workers', () => {

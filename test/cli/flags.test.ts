@@ -26,8 +26,19 @@ describe('--help', () => {
     const r = await runCli(['echo', '--help']);
     expect(r.code).toBe(0);
     const text = r.stdout.join('\n');
-    for (const flag of ['--host', '--port', '--unix', '--backend', '--style', '--workers', '--max-conns',
-      '--idle-timeout', '--grace', '--quiet', '--stats']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--unix',
+      '--backend',
+      '--style',
+      '--workers',
+      '--max-conns',
+      '--idle-timeout',
+      '--grace',
+      '--quiet',
+      '--stats',
+    ]) {
       expect(text).toContain(flag);
     }
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1']) expect(text).toContain(sig);
@@ -98,7 +109,9 @@ describe('a port in use prints one line and exits 1', () => {
 
 describe('a Unix socket path in use prints one line and exits 1', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'iomux-cli-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'iomux-cli-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each(STYLES)('style %s: a live server holds it, or a regular file is there', async (style) => {
@@ -141,9 +154,19 @@ describe('the defaults', () => {
     if (!(await portIsFree(7007))) ctx.skip('port 7007 is in use on this machine');
     const proc = startCli(['echo']);
     const m = await proc.waitForLine(/^iomux echo listening on .*$/);
-    const best = availableBackends().includes('epoll') ? 'epoll' : availableBackends().includes('kqueue') ? 'kqueue' : 'poll';
+    const best = availableBackends().includes('epoll')
+      ? 'epoll'
+      : availableBackends().includes('kqueue')
+        ? 'kqueue'
+        : 'poll';
     expect(m[0]).toBe(`iomux echo listening on 127.0.0.1:7007 (backend ${best}, style protocol, 1 worker)`);
-    expect(parseListening(m[0])).toEqual({ host: '127.0.0.1', port: 7007, backend: best, style: 'protocol', workers: 1 });
+    expect(parseListening(m[0])).toEqual({
+      host: '127.0.0.1',
+      port: 7007,
+      backend: best,
+      style: 'protocol',
+      workers: 1,
+    });
     proc.child.kill('SIGTERM');
     expect((await proc.waitForExit()).code).toBe(0);
   });

@@ -4,9 +4,7 @@
 // backpressure instead of growing the server's memory.
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  closedByServer, connect, cpuMs, ensureBuilt, roundTrip, rssMiB, startEcho,
-} from '../helpers/cli.js';
+import { closedByServer, connect, cpuMs, ensureBuilt, roundTrip, rssMiB, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
 
@@ -56,7 +54,9 @@ describe.each(STYLES)('style %s', (style) => {
     expect(await served(silent, 2000)).toBe(true);
     const closed = closedByServer(silent, 3000);
     let activeClosed = false;
-    active.once('close', () => { activeClosed = true; });
+    active.once('close', () => {
+      activeClosed = true;
+    });
     // The active one talks every 50 ms, for two idle periods and more.
     for (let t = 0; t < 2 * idleMs + 100; t += 50) {
       expect(await served(active, 1000)).toBe(true);
@@ -121,7 +121,7 @@ describe.each(STYLES)('style %s', (style) => {
     }
     const taken = c.bytesWritten - c.writableLength;
     const rssAfter = rssMiB(proc.pid);
-    expect(stalled, 'the client\'s writes block').toBe(true);
+    expect(stalled, "the client's writes block").toBe(true);
     // Both kernels' socket buffers hold a few MiB each; the server holds at most a chunk or two.
     expect(taken).toBeLessThan(48 * 1024 * 1024);
     expect(rssAfter).toBeLessThan(150);
@@ -142,11 +142,14 @@ describe.each(STYLES)('style %s', (style) => {
     for (let i = 0; i < 40 && waiting === null; i++) {
       const c = await connect({ port });
       if (await served(c, 400)) clients.push(c);
-      else waiting = c;  // accepted by the kernel, but the server cannot take it
+      else waiting = c; // accepted by the kernel, but the server cannot take it
     }
     expect(waiting, 'a connection the server could not accept').not.toBeNull();
     expect(clients.length).toBeGreaterThan(5);
-    await proc.waitForLine(/accept failed \(EMFILE: too many open files, accept4\); pausing accepts/, { stream: 'stderr', ms: 2000 });
+    await proc.waitForLine(/accept failed \(EMFILE: too many open files, accept4\); pausing accepts/, {
+      stream: 'stderr',
+      ms: 2000,
+    });
 
     // Stuck at the limit with a connection waiting: the listener stays readable, so a server
     // that kept polling it would burn a whole CPU. Allow a tenth of one.
@@ -166,13 +169,17 @@ describe.each(STYLES)('style %s', (style) => {
 
   it('select past FD_SETSIZE: surplus connections are turned away, counted as refused and logged once (issue 9, bug 12)', async () => {
     const { proc, port } = await startEcho(['--style', style, '--backend', 'select', '--stats']);
-    const total = 1100;  // the server holds ~25 fds of its own: about 100 land at or past 1024
+    const total = 1100; // the server holds ~25 fds of its own: about 100 land at or past 1024
     const clients: net.Socket[] = [];
     for (let i = 0; i < total; i++) clients.push(await connect({ port }, 10_000));
     // Every connection ends up served or refused; the stats line adds both up.
     const m = await (async () => {
-      for (let after = 0; ; ) {
-        const line = await proc.waitForLine(/stats: (\d+) conns?, [^,]+, [^,]+(?:, (\d+) refused)?/, { stream: 'stderr', ms: 10_000, after });
+      for (let after = 0; ;) {
+        const line = await proc.waitForLine(/stats: (\d+) conns?, [^,]+, [^,]+(?:, (\d+) refused)?/, {
+          stream: 'stderr',
+          ms: 10_000,
+          after,
+        });
         after = proc.stderr.indexOf(line.input, after) + 1;
         if (Number(line[1]) + Number(line[2] ?? 0) === total) return line;
       }

@@ -3,9 +3,7 @@
 // second later exits at once with 130 (test/cli/signals.test.ts has the copies within a second).
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  closedByServer, connect, ensureBuilt, expectRefused, roundTrip, startEcho,
-} from '../helpers/cli.js';
+import { closedByServer, connect, ensureBuilt, expectRefused, roundTrip, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
 
@@ -41,8 +39,14 @@ function readToEnd(sock: net.Socket, ms: number): Promise<{ bytes: Buffer; ended
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => reject(new Error(`no EOF within ${ms} ms`)), ms);
     sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.once('end', () => { clearTimeout(timer); resolve({ bytes: Buffer.concat(chunks), ended: 'end' }); });
-    sock.once('error', () => { clearTimeout(timer); resolve({ bytes: Buffer.concat(chunks), ended: 'error' }); });
+    sock.once('end', () => {
+      clearTimeout(timer);
+      resolve({ bytes: Buffer.concat(chunks), ended: 'end' });
+    });
+    sock.once('error', () => {
+      clearTimeout(timer);
+      resolve({ bytes: Buffer.concat(chunks), ended: 'error' });
+    });
     sock.resume();
   });
 }
@@ -75,7 +79,7 @@ describe.each(STYLES)('style %s', (style) => {
     const sent = await writeUntilStalled(c);
     const started = performance.now();
     proc.child.kill('SIGTERM');
-    await sleep(200);  // the server has stopped reading from us by now
+    await sleep(200); // the server has stopped reading from us by now
     const { bytes, ended } = await readToEnd(c, 4000);
     expect(ended).toBe('end');
     expect(bytes.length).toBeGreaterThan(0);
@@ -97,31 +101,45 @@ describe.each(STYLES)('style %s', (style) => {
     // server's FIN take seconds to reach it, and that measures the client, not the server.
     const { proc, port } = await startEcho(['--style', style, '--grace', '40000']);
     const chunk = Buffer.alloc(4096, 1);
-    const AFTER_FIN = 3;   // chunks each client sends after it has the server's FIN
-    const outcomes = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const c = await connect({ port });
-      let received = 0;
-      const pump = setInterval(() => { if (c.writableLength < 4 * chunk.length) c.write(chunk); }, 1);
-      // A reset at any time, even after the server's FIN, means it closed with unread input.
-      const how = await new Promise<string>((resolve) => {
-        let ending = 'closed before any FIN';
-        c.on('data', (d: Buffer) => { received += d.length; });
-        c.once('end', () => {
-          clearInterval(pump);
-          ending = 'end';
-          // Input that reaches the server after its FIN: it must read and drop it, not reset.
-          for (let k = 0; k < AFTER_FIN; k++) c.write(chunk);
-          c.end();
+    const AFTER_FIN = 3; // chunks each client sends after it has the server's FIN
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const c = await connect({ port });
+        let received = 0;
+        const pump = setInterval(() => {
+          if (c.writableLength < 4 * chunk.length) c.write(chunk);
+        }, 1);
+        // A reset at any time, even after the server's FIN, means it closed with unread input.
+        const how = await new Promise<string>((resolve) => {
+          let ending = 'closed before any FIN';
+          c.on('data', (d: Buffer) => {
+            received += d.length;
+          });
+          c.once('end', () => {
+            clearInterval(pump);
+            ending = 'end';
+            // Input that reaches the server after its FIN: it must read and drop it, not reset.
+            for (let k = 0; k < AFTER_FIN; k++) c.write(chunk);
+            c.end();
+          });
+          c.once('error', (err: NodeJS.ErrnoException) => {
+            clearInterval(pump);
+            ending = err.code ?? err.message;
+          });
+          c.once('close', () => {
+            clearInterval(pump);
+            resolve(ending);
+          });
         });
-        c.once('error', (err: NodeJS.ErrnoException) => { clearInterval(pump); ending = err.code ?? err.message; });
-        c.once('close', () => { clearInterval(pump); resolve(ending); });
-      });
-      return { i, how, dropped: c.bytesWritten - received };
-    }).concat([(async () => {
-      await sleep(300);  // every client is sending by now
-      proc.child.kill('SIGTERM');
-      return { i: -1, how: 'end', dropped: Infinity };
-    })()]));
+        return { i, how, dropped: c.bytesWritten - received };
+      }).concat([
+        (async () => {
+          await sleep(300); // every client is sending by now
+          proc.child.kill('SIGTERM');
+          return { i: -1, how: 'end', dropped: Infinity };
+        })(),
+      ]),
+    );
     expect(outcomes.filter((o) => o.how !== 'end').map((o) => `${o.i}:${o.how}`)).toEqual([]);
     // What the server read but never echoed: at least the chunks sent after its FIN, so the
     // drain really did read input after the half-close.
@@ -149,7 +167,7 @@ describe.each(STYLES)('style %s', (style) => {
     await writeUntilStalled(stuck);
     proc.child.kill('SIGTERM');
     await proc.waitForLine(/SIGTERM: shutting down/, { stream: 'stderr' });
-    await sleep(1200);  // past the window in which copies of the first count as the same stop
+    await sleep(1200); // past the window in which copies of the first count as the same stop
     const started = performance.now();
     proc.child.kill('SIGINT');
     expect(await proc.waitForExit(3000)).toEqual({ code: 130, signal: null });

@@ -6,7 +6,13 @@
 import type net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  connect, ensureBuilt, expectRefused, owedClient, roundTrip, startEcho, type CliProcess,
+  connect,
+  ensureBuilt,
+  expectRefused,
+  owedClient,
+  roundTrip,
+  startEcho,
+  type CliProcess,
 } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -16,7 +22,8 @@ afterEach(cleanup);
 const WORKER_LISTENING = /^iomux echo: worker (\d+) listening \(pid (\d+)\)$/;
 
 async function workerPids(proc: CliProcess, count: number): Promise<number[]> {
-  for (let id = 1; id <= count; id++) await proc.waitForLine(new RegExp(`^iomux echo: worker ${id} listening`), { stream: 'stderr' });
+  for (let id = 1; id <= count; id++)
+    await proc.waitForLine(new RegExp(`^iomux echo: worker ${id} listening`), { stream: 'stderr' });
   const pids = new Map<number, number>();
   for (const line of proc.stderr) {
     const m = WORKER_LISTENING.exec(line);

@@ -3,7 +3,15 @@
 // of them stopped.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  connect, ensureBuilt, expectRefused, isAlive, owedClient, roundTrip, startEcho, waitForDeath, type CliProcess,
+  connect,
+  ensureBuilt,
+  expectRefused,
+  isAlive,
+  owedClient,
+  roundTrip,
+  startEcho,
+  waitForDeath,
+  type CliProcess,
 } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
@@ -18,7 +26,8 @@ const WORKER_LISTENING = /^iomux echo: worker (\d+) listening \(pid (\d+)\)$/;
  * said they listen (stderr can be read after the listening line on stdout).
  */
 async function workerPids(proc: CliProcess, count: number): Promise<Map<number, number>> {
-  for (let id = 1; id <= count; id++) await proc.waitForLine(new RegExp(`^iomux echo: worker ${id} listening`), { stream: 'stderr' });
+  for (let id = 1; id <= count; id++)
+    await proc.waitForLine(new RegExp(`^iomux echo: worker ${id} listening`), { stream: 'stderr' });
   const pids = new Map<number, number>();
   for (const line of proc.stderr) {
     const m = WORKER_LISTENING.exec(line);
@@ -48,12 +57,16 @@ describe('--workers', () => {
     await echoesOnFreshConnections(port, 10);
 
     process.kill(first, 'SIGKILL');
-    await proc.waitForLine(new RegExp(`^iomux echo: worker 1 \\(pid ${first}\\) was killed by SIGKILL; restarting it in \\d+ ms$`),
-      { stream: 'stderr' });
+    await proc.waitForLine(
+      new RegExp(`^iomux echo: worker 1 \\(pid ${first}\\) was killed by SIGKILL; restarting it in \\d+ ms$`),
+      { stream: 'stderr' },
+    );
     // Worker 2 alone keeps the port answering meanwhile.
     await echoesOnFreshConnections(port, 10);
-    const replaced = await proc.waitForLine(/^iomux echo: worker 1 listening \(pid (\d+)\)$/,
-      { stream: 'stderr', after: proc.stderr.findIndex((l) => l.includes(`pid ${first})`) && l.includes('killed')) });
+    const replaced = await proc.waitForLine(/^iomux echo: worker 1 listening \(pid (\d+)\)$/, {
+      stream: 'stderr',
+      after: proc.stderr.findIndex((l) => l.includes(`pid ${first})`) && l.includes('killed')),
+    });
     const replacement = Number(replaced[1]);
     expect(replacement).not.toBe(first);
     expect(isAlive(replacement)).toBe(true);
@@ -83,7 +96,7 @@ describe('--workers', () => {
     await owedClient({ port });
     proc.child.kill('SIGTERM');
     await proc.waitForLine(/^iomux echo: SIGTERM: stopping 2 workers$/, { stream: 'stderr' });
-    await sleep(1200);  // past the window in which copies of the first count as the same stop
+    await sleep(1200); // past the window in which copies of the first count as the same stop
     proc.child.kill('SIGTERM');
     expect(await proc.waitForExit(3000)).toEqual({ code: 130, signal: null });
     for (const pid of pids) await waitForDeath(pid, 3000);
@@ -107,9 +120,14 @@ describe('--workers', () => {
       const results = await Promise.allSettled(attempts);
       const failed = results.filter((r) => r.status === 'rejected' || r.value !== 'ok');
       expect(failed.map((r) => (r.status === 'rejected' ? String(r.reason) : r.value))).toEqual([]);
-      const died = await proc.waitForLine(new RegExp(`^iomux echo: worker (\\d+) \\(pid ${victim}\\) was killed.*$`), { stream: 'stderr', ms: 10_000 });
-      const restarted = await proc.waitForLine(new RegExp(`^iomux echo: worker ${died[1]} listening \\(pid (\\d+)\\)$`),
-        { stream: 'stderr', after: proc.stderr.indexOf(died[0]), ms: 10_000 });
+      const died = await proc.waitForLine(new RegExp(`^iomux echo: worker (\\d+) \\(pid ${victim}\\) was killed.*$`), {
+        stream: 'stderr',
+        ms: 10_000,
+      });
+      const restarted = await proc.waitForLine(
+        new RegExp(`^iomux echo: worker ${died[1]} listening \\(pid (\\d+)\\)$`),
+        { stream: 'stderr', after: proc.stderr.indexOf(died[0]), ms: 10_000 },
+      );
       pids[round % 2] = Number(restarted[1]);
     }
     proc.child.kill('SIGTERM');
@@ -130,11 +148,15 @@ describe('--workers', () => {
     const delays: number[] = [];
     for (let round = 0; round < 3; round++) {
       process.kill(pid, 'SIGKILL');
-      const died = await proc.waitForLine(new RegExp(`^iomux echo: worker 1 \\(pid ${pid}\\) was killed by SIGKILL; restarting it in (\\d+) ms$`),
-        { stream: 'stderr' });
+      const died = await proc.waitForLine(
+        new RegExp(`^iomux echo: worker 1 \\(pid ${pid}\\) was killed by SIGKILL; restarting it in (\\d+) ms$`),
+        { stream: 'stderr' },
+      );
       delays.push(Number(died[1]));
       const at = proc.stderr.findIndex((l) => l === died[0]);
-      pid = Number((await proc.waitForLine(/^iomux echo: worker 1 listening \(pid (\d+)\)$/, { stream: 'stderr', after: at }))[1]);
+      pid = Number(
+        (await proc.waitForLine(/^iomux echo: worker 1 listening \(pid (\d+)\)$/, { stream: 'stderr', after: at }))[1],
+      );
     }
     expect(delays).toEqual([100, 200, 400]);
     await echoesOnFreshConnections(port, 4);
@@ -146,6 +168,9 @@ describe('--workers', () => {
     const { proc, port } = await startEcho(['--workers', '2', '--stats']);
     const c = await connect({ port });
     for (let i = 0; i < 20; i++) await roundTrip(c, 'x');
-    await proc.waitForLine(/^iomux echo: stats: 1 conn, \d+ msgs\/s, [\d.]+ (B|KiB|MiB)\/s$/, { stream: 'stderr', ms: 4000 });
+    await proc.waitForLine(/^iomux echo: stats: 1 conn, \d+ msgs\/s, [\d.]+ (B|KiB|MiB)\/s$/, {
+      stream: 'stderr',
+      ms: 4000,
+    });
   });
 });

@@ -55,7 +55,11 @@ describe('Socket.udp', () => {
     const buf = Buffer.alloc(16);
     let err: unknown;
     for (let i = 0; i < 1000 && err === undefined; i++) {
-      try { s.recvFrom(buf); } catch (e) { err = e; }
+      try {
+        s.recvFrom(buf);
+      } catch (e) {
+        err = e;
+      }
     }
     expect((err as { code?: string }).code).toBe('ECONNREFUSED');
     expect(s.recvFrom(buf)).toBeNull();
@@ -63,7 +67,11 @@ describe('Socket.udp', () => {
 
   test('bad arguments: data, address, buffer', () => {
     const s = boundUdp();
-    expectError(() => s.sendTo(5 as unknown as string, { host: '127.0.0.1', port: 1 }), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(
+      () => s.sendTo(5 as unknown as string, { host: '127.0.0.1', port: 1 }),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+    );
     expectError(() => s.sendTo('x', { host: '::1', port: 1 }), TypeError, 'ERR_INVALID_ARG_VALUE');
     expectError(() => s.recvFrom('x' as unknown as Uint8Array), TypeError, 'ERR_INVALID_ARG_TYPE');
   });
@@ -78,15 +86,23 @@ class Endpoint implements DatagramProtocol {
   #onDatagram: ((data: Buffer, from: HostPort) => void) | null;
   constructor(onDatagram: ((data: Buffer, from: HostPort) => void) | null = null) {
     this.#onDatagram = onDatagram;
-    this.lost = new Promise((resolve) => { this.#lost = resolve; });
+    this.lost = new Promise((resolve) => {
+      this.#lost = resolve;
+    });
   }
-  connectionMade(t: DatagramTransport): void { this.transport = t; }
+  connectionMade(t: DatagramTransport): void {
+    this.transport = t;
+  }
   datagramReceived(data: Buffer, from: HostPort): void {
     this.got.push([data.toString(), from]);
     this.#onDatagram?.(data, from);
   }
-  errorReceived(err: Error & { code?: string }): void { this.errors.push(err.code ?? err.message); }
-  connectionLost(err: Error | null): void { this.#lost(err); }
+  errorReceived(err: Error & { code?: string }): void {
+    this.errors.push(err.code ?? err.message);
+  }
+  connectionLost(err: Error | null): void {
+    this.#lost(err);
+  }
 }
 
 describe.each(modes)('$name: UDP on the loop', (mode) => {
@@ -108,7 +124,9 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
     await inMode(mode, async (loop) => {
       const before = openFdCount();
       const [server] = await loop.createDatagramEndpoint(
-        () => new Endpoint((data, from) => server.sendTo(data, from)), { local: { host: '127.0.0.1', port: 0 } });
+        () => new Endpoint((data, from) => server.sendTo(data, from)),
+        { local: { host: '127.0.0.1', port: 0 } },
+      );
       const [client, proto] = await loop.createDatagramEndpoint(() => new Endpoint(), { remote: server.localAddress });
       const sizes = [1, 100, 1400, 9000, 0, 60000];
       for (const n of sizes) client.sendTo(Buffer.alloc(n, 'u'));
@@ -126,7 +144,9 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
 
   test('a connected endpoint gets ECONNREFUSED in errorReceived and stays open', async () => {
     await inMode(mode, async (loop) => {
-      const [t, proto] = await loop.createDatagramEndpoint(() => new Endpoint(), { remote: { host: '127.0.0.1', port: closedUdpPort() } });
+      const [t, proto] = await loop.createDatagramEndpoint(() => new Endpoint(), {
+        remote: { host: '127.0.0.1', port: closedUdpPort() },
+      });
       for (let i = 0; i < 200 && proto.errors.length === 0; i++) {
         t.sendTo('hello?');
         await sleep(2, loop);
@@ -140,12 +160,21 @@ describe.each(modes)('$name: UDP on the loop', (mode) => {
 
   test('createDatagramEndpoint takes reuseAddress and localhost; bad options are rejections', async () => {
     await inMode(mode, async (loop) => {
-      const [t] = await loop.createDatagramEndpoint(() => new Endpoint(), { local: { host: 'localhost', port: 0 }, reuseAddress: true });
+      const [t] = await loop.createDatagramEndpoint(() => new Endpoint(), {
+        local: { host: 'localhost', port: 0 },
+        reuseAddress: true,
+      });
       expect(t.localAddress.host).toBe('127.0.0.1');
       t.abort();
-      expect((await rejectionOf(loop.createDatagramEndpoint(() => new Endpoint(), {}))).code).toBe('ERR_INVALID_ARG_VALUE');
-      expect((await rejectionOf(loop.createDatagramEndpoint(5 as never, { local: { host: '127.0.0.1', port: 0 } }))).code).toBe('ERR_INVALID_ARG_TYPE');
-      const unconnected = (await loop.createDatagramEndpoint(() => new Endpoint(), { local: { host: '127.0.0.1', port: 0 } }))[0];
+      expect((await rejectionOf(loop.createDatagramEndpoint(() => new Endpoint(), {}))).code).toBe(
+        'ERR_INVALID_ARG_VALUE',
+      );
+      expect(
+        (await rejectionOf(loop.createDatagramEndpoint(5 as never, { local: { host: '127.0.0.1', port: 0 } }))).code,
+      ).toBe('ERR_INVALID_ARG_TYPE');
+      const unconnected = (
+        await loop.createDatagramEndpoint(() => new Endpoint(), { local: { host: '127.0.0.1', port: 0 } })
+      )[0];
       expectError(() => unconnected.sendTo('x'), TypeError, 'ERR_INVALID_ARG_TYPE');
       unconnected.close();
       expectError(() => unconnected.sendTo('x', { host: '127.0.0.1', port: 9 }), Error, 'ERR_TRANSPORT_CLOSED');
@@ -179,7 +208,9 @@ describe.each(modes)('$name: datagram write buffering', (mode) => {
       for (let i = 0; i < 10; i++) t.sendTo(Buffer.alloc(10_000, i), to);
       expect(t.getWriteBufferSize()).toBe(100_000);
       expect(events).toEqual(['pause']);
-      loop.callLater(5, () => { sock.full = false; });
+      loop.callLater(5, () => {
+        sock.full = false;
+      });
       for (let i = 0; i < 100 && t.getWriteBufferSize() > 0; i++) await sleep(2, loop);
       expect(t.getWriteBufferSize()).toBe(0);
       expect(events).toEqual(['pause', 'resume']);

@@ -45,7 +45,12 @@ type Started = { port: number; shutdown: () => void; finished: () => Promise<voi
  * reports, and runs the loop until it ends by itself. Returns the client's report.
  */
 async function drive(loop: Loop, started: Started, load: Load): Promise<Report> {
-  const { stdout } = spawnNode(ECHO_CLIENT, [String(started.port), String(load.sessions), String(load.rounds), String(load.maxSize)]);
+  const { stdout } = spawnNode(ECHO_CLIENT, [
+    String(started.port),
+    String(load.sessions),
+    String(load.rounds),
+    String(load.maxSize),
+  ]);
   const report = readOnLoop(loop, stdout).then((out) => {
     started.shutdown();
     return JSON.parse(out.toString()) as Report;
@@ -74,30 +79,41 @@ describe.each(backends)('%s loop', (backend) => {
     const before = openFdCount();
     const loop = openLoop(backend, 20_000);
     const listener = track(startCallbackEcho(loop, 0));
-    const report = await drive(loop, {
-      port: (listener.localAddress as { port: number }).port,
-      shutdown: () => {
-        loop.removeReader(listener);
-        listener.close();
+    const report = await drive(
+      loop,
+      {
+        port: (listener.localAddress as { port: number }).port,
+        shutdown: () => {
+          loop.removeReader(listener);
+          listener.close();
+        },
+        finished: async () => {},
       },
-      finished: async () => {},
-    }, small);
+      small,
+    );
     expectAllEchoed(report, small);
     await cleanup();
     expect(openFdCount()).toBe(before);
   });
 
-  test.each([['small', small], ['large (up to 4 MiB per write)', large]] as const)(
+  test.each([
+    ['small', small],
+    ['large (up to 4 MiB per write)', large],
+  ] as const)(
     'echo-protocol.ts: Node clients, %s random payloads, come back intact; server.close() and `closed` end it',
     async (_size, load) => {
       const before = openFdCount();
       const loop = openLoop(backend, 20_000);
       const server = await startProtocolEcho(loop, 0);
-      const report = await drive(loop, {
-        port: (server.address as { port: number }).port,
-        shutdown: () => server.close(),
-        finished: () => server.closed,
-      }, load);
+      const report = await drive(
+        loop,
+        {
+          port: (server.address as { port: number }).port,
+          shutdown: () => server.close(),
+          finished: () => server.closed,
+        },
+        load,
+      );
       expectAllEchoed(report, load);
       expect(server.connections.size).toBe(0);
       await cleanup();
@@ -105,20 +121,27 @@ describe.each(backends)('%s loop', (backend) => {
     },
   );
 
-  test.each([['small', small], ['large (up to 4 MiB per write)', large]] as const)(
+  test.each([
+    ['small', small],
+    ['large (up to 4 MiB per write)', large],
+  ] as const)(
     'echo-async.ts: Node clients, %s random payloads, come back intact; closing the listener ends acceptForever',
     async (_size, load) => {
       const before = openFdCount();
       const loop = openLoop(backend, 20_000);
       const listener = track(listen(0));
       const accepting = rejectionOf(acceptForever(loop, listener));
-      const report = await drive(loop, {
-        port: (listener.localAddress as { port: number }).port,
-        shutdown: () => listener.close(), // rejects the pending sockAccept
-        finished: async () => {
-          expect((await accepting).code).toBe('ERR_SOCKET_CLOSED');
+      const report = await drive(
+        loop,
+        {
+          port: (listener.localAddress as { port: number }).port,
+          shutdown: () => listener.close(), // rejects the pending sockAccept
+          finished: async () => {
+            expect((await accepting).code).toBe('ERR_SOCKET_CLOSED');
+          },
         },
-      }, load);
+        load,
+      );
       expectAllEchoed(report, load);
       await cleanup();
       expect(openFdCount()).toBe(before);
@@ -127,17 +150,24 @@ describe.each(backends)('%s loop', (backend) => {
 });
 
 describe.each(backends)('%s loop: echo-streams.ts', (backend) => {
-  test.each([['small', small], ['large (up to 4 MiB per write)', large]] as const)(
+  test.each([
+    ['small', small],
+    ['large (up to 4 MiB per write)', large],
+  ] as const)(
     'echo-streams.ts: Node clients, %s random payloads, come back intact; server.close() and `closed` end it',
     async (_size, load) => {
       const before = openFdCount();
       const loop = openLoop(backend, 20_000);
       const server = await startStreamsEcho(loop, 0);
-      const report = await drive(loop, {
-        port: (server.address as { port: number }).port,
-        shutdown: () => server.close(),
-        finished: () => server.closed,
-      }, load);
+      const report = await drive(
+        loop,
+        {
+          port: (server.address as { port: number }).port,
+          shutdown: () => server.close(),
+          finished: () => server.closed,
+        },
+        load,
+      );
       expectAllEchoed(report, load);
       expect(server.connections.size).toBe(0);
       await cleanup();
@@ -152,12 +182,24 @@ describe.each(backends)('%s loop attached to Node', (backend) => {
     const loop = new PlainLoop({ backend });
     try {
       const { echo, web, webPort } = await startEchoAndWeb(loop);
-      const { stdout } = spawnNode(ECHO_CLIENT, [String((echo.address as { port: number }).port), String(small.sessions), String(small.rounds), String(small.maxSize)]);
+      const { stdout } = spawnNode(ECHO_CLIENT, [
+        String((echo.address as { port: number }).port),
+        String(small.sessions),
+        String(small.rounds),
+        String(small.maxSize),
+      ]);
       const page = new Promise<string>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: webPort, agent: false }, (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (s: string) => { text += s; }).on('end', () => resolve(text));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: webPort, agent: false }, (res) => {
+            let text = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (s: string) => {
+                text += s;
+              })
+              .on('end', () => resolve(text));
+          })
+          .on('error', reject);
       });
       const report = JSON.parse((await readOnLoop(loop, stdout)).toString()) as Report;
       expect(await page).toMatch(/^echo connections: \d+\n$/);
@@ -174,15 +216,21 @@ describe.each(backends)('%s loop attached to Node', (backend) => {
 });
 
 describe('the example files', () => {
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s is under 40 lines', (name) => {
-    const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
-    const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
-    expect(lines).toBeLessThan(40);
-  });
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])(
+    '%s is under 40 lines',
+    (name) => {
+      const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
+      const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+      expect(lines).toBeLessThan(40);
+    },
+  );
 
-  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])('%s imports only the public API (and Node built-ins)', (name) => {
-    const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
-    const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
-    expect(imports).toEqual(['../src/index.js']);
-  });
+  test.each(['echo-callbacks.ts', 'echo-protocol.ts', 'echo-async.ts', 'echo-embedded.ts', 'echo-streams.ts'])(
+    '%s imports only the public API (and Node built-ins)',
+    (name) => {
+      const text = readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8');
+      const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
+      expect(imports).toEqual(['../src/index.js']);
+    },
+  );
 });

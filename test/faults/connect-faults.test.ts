@@ -23,7 +23,9 @@ describe.each(backends)('%s loop: connects that fail', (backend) => {
         const err = await rejectionOf(loop.sockConnect(s, { host: '127.0.0.1', port: closedPort() }));
         expect([err.code, err.syscall]).toEqual(['ECONNREFUSED', 'connect']);
         s.close();
-        const err2 = await rejectionOf(loop.createConnection(() => new Recorder(), { host: '127.0.0.1', port: closedPort() }));
+        const err2 = await rejectionOf(
+          loop.createConnection(() => new Recorder(), { host: '127.0.0.1', port: closedPort() }),
+        );
         expect(err2.code).toBe('ECONNREFUSED');
       }
       expect(loop.selector.getMap().size).toBeLessThanOrEqual(4); // the bystander's fds only
@@ -41,10 +43,12 @@ describe.each(backends)('%s loop: connects that fail', (backend) => {
         const s = Socket.tcp();
         const connecting = rejectionOf(loop.sockConnect(s, l.localAddress));
         const timer = loop.callLater(100, () => s.close());
-        attempts.push(connecting.then((err) => {
-          timer.cancel();
-          return err.code;
-        }));
+        attempts.push(
+          connecting.then((err) => {
+            timer.cancel();
+            return err.code;
+          }),
+        );
       }
       expect(await Promise.all(attempts)).toEqual(Array(5).fill('ERR_SOCKET_CLOSED'));
       for (const f of fillers) f.close();

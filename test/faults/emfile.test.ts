@@ -94,9 +94,16 @@ afterEach(() => {
 beforeAll(() => ensureBuilt());
 
 /** Runs the child in `mode`; `onFull` runs once it reports that its fd table is full. */
-function runChild(backend: string, mode: 'accept' | 'socket', onFull?: (port: number) => Promise<void>): Promise<Record<string, unknown>> {
-  const child = spawn('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, '--input-type=module', '-e', CHILD, '--', INDEX, backend, mode],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+function runChild(
+  backend: string,
+  mode: 'accept' | 'socket',
+  onFull?: (port: number) => Promise<void>,
+): Promise<Record<string, unknown>> {
+  const child = spawn(
+    'prlimit',
+    [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, '--input-type=module', '-e', CHILD, '--', INDEX, backend, mode],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   children.add(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));

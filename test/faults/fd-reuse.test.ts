@@ -45,48 +45,54 @@ async function until(loop: Loop, cond: () => boolean): Promise<void> {
 describe.each(backends)('%s loop: fd reuse within one batch', (backend) => {
   test('a transport aborted mid-batch by another: the fd number, reused at once, gets no stale readiness', async () => {
     const selects = (loop: Loop) => (loop.selector as unknown as { selects: number }).selects;
-    await withBystander(() => openLoop(backend, 15_000), async (loop) => {
-      const victims: Transport[] = [];
-      let swap: { fd: number; at: number; peer: Socket; mine: Socket } | undefined;
-      const newOwnerCalls: number[] = [];
-      const srv = await loop.createServer(() => {
-        let me!: Transport;
-        return {
-          connectionMade(t) {
-            me = t;
-            victims.push(t);
+    await withBystander(
+      () => openLoop(backend, 15_000),
+      async (loop) => {
+        const victims: Transport[] = [];
+        let swap: { fd: number; at: number; peer: Socket; mine: Socket } | undefined;
+        const newOwnerCalls: number[] = [];
+        const srv = await loop.createServer(
+          () => {
+            let me!: Transport;
+            return {
+              connectionMade(t) {
+                me = t;
+                victims.push(t);
+              },
+              dataReceived() {
+                if (swap !== undefined) return;
+                const other = victims.find((t) => t !== me)!;
+                const fd = other.socket.fd;
+                other.abort();
+                const [mine, peer] = pairAt(fd);
+                swap = { fd, at: selects(loop), peer, mine };
+                loop.addReader(mine, () => {
+                  newOwnerCalls.push(selects(loop));
+                  mine.recv(16);
+                  loop.removeReader(mine);
+                });
+                loop.callLater(10, () => peer.send(Buffer.from('z'))); // its own readiness, later
+              },
+            };
           },
-          dataReceived() {
-            if (swap !== undefined) return;
-            const other = victims.find((t) => t !== me)!;
-            const fd = other.socket.fd;
-            other.abort();
-            const [mine, peer] = pairAt(fd);
-            swap = { fd, at: selects(loop), peer, mine };
-            loop.addReader(mine, () => {
-              newOwnerCalls.push(selects(loop));
-              mine.recv(16);
-              loop.removeReader(mine);
-            });
-            loop.callLater(10, () => peer.send(Buffer.from('z'))); // its own readiness, later
-          },
-        };
-      }, { host: '127.0.0.1', port: 0 });
-      const clients = [track(Socket.tcp()), track(Socket.tcp())];
-      for (const c of clients) await loop.sockConnect(c, srv.address);
-      await until(loop, () => victims.length === 2);
-      // Both in the kernel before the next select: one batch holds both fds.
-      for (const c of clients) c.send(Buffer.from('go'));
-      await until(loop, () => newOwnerCalls.length === 1);
-      expect(newOwnerCalls[0]).toBeGreaterThan(swap!.at);
-      await sleep(20, loop);
-      expect(newOwnerCalls).toHaveLength(1);
-      swap!.mine.close();
-      swap!.peer.close();
-      for (const c of clients) c.close();
-      srv.close();
-      srv.abortConnections();
-      await srv.closed;
-    });
+          { host: '127.0.0.1', port: 0 },
+        );
+        const clients = [track(Socket.tcp()), track(Socket.tcp())];
+        for (const c of clients) await loop.sockConnect(c, srv.address);
+        await until(loop, () => victims.length === 2);
+        // Both in the kernel before the next select: one batch holds both fds.
+        for (const c of clients) c.send(Buffer.from('go'));
+        await until(loop, () => newOwnerCalls.length === 1);
+        expect(newOwnerCalls[0]).toBeGreaterThan(swap!.at);
+        await sleep(20, loop);
+        expect(newOwnerCalls).toHaveLength(1);
+        swap!.mine.close();
+        swap!.peer.close();
+        for (const c of clients) c.close();
+        srv.close();
+        srv.abortConnections();
+        await srv.closed;
+      },
+    );
   });
 });

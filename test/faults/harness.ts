@@ -16,8 +16,12 @@ import { openFdCount } from '../helpers/resources.js';
 export function echoProtocol(): Protocol {
   let t: Parameters<NonNullable<Protocol['connectionMade']>>[0];
   return {
-    connectionMade(transport) { t = transport; },
-    dataReceived(data) { t.write(data); },
+    connectionMade(transport) {
+      t = transport;
+    },
+    dataReceived(data) {
+      t.write(data);
+    },
   };
 }
 
@@ -74,7 +78,10 @@ export class Bystander {
  * Runs `fault` on a fresh loop from `open` beside a bystander exchanging data, then checks the
  * three promises. `fault` gets the loop and the bystander and returns what must finish.
  */
-export async function withBystander(open: () => Loop, fault: (loop: Loop, by: Bystander) => Promise<unknown>): Promise<void> {
+export async function withBystander(
+  open: () => Loop,
+  fault: (loop: Loop, by: Bystander) => Promise<unknown>,
+): Promise<void> {
   const baseline = openFdCount();
   const loop = open();
   const by = await Bystander.start(loop);

@@ -15,7 +15,10 @@ import { sleep } from '../helpers/sleep.js';
 afterEach(cleanup);
 
 /** A server of `make`'s Recorders and a raw client connected to it (connectionMade has run). */
-async function rawClientOf(loop: Loop, make: () => Recorder): Promise<{ client: Socket; server: () => Recorder; close: () => void }> {
+async function rawClientOf(
+  loop: Loop,
+  make: () => Recorder,
+): Promise<{ client: Socket; server: () => Recorder; close: () => void }> {
   let last: Recorder | undefined;
   const srv = trackServer(await loop.createServer(() => (last = make()), { host: '127.0.0.1', port: 0 }));
   const client = track(Socket.tcp());
@@ -39,7 +42,10 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
 
   test('a reset in the middle of an 8 MiB transport write ends that transport with ECONNRESET or EPIPE', async () => {
     await withBystander(open, async (loop) => {
-      const { client, server, close } = await rawClientOf(loop, () => new Recorder({ onMade: (t) => t.write(pattern(8 << 20, 1)) }));
+      const { client, server, close } = await rawClientOf(
+        loop,
+        () => new Recorder({ onMade: (t) => t.write(pattern(8 << 20, 1)) }),
+      );
       await sleep(5, loop);
       expect(server().transport.getWriteBufferSize()).toBeGreaterThan(0); // mid-write
       client.send(Buffer.from('unread')); // so the server side has something to answer with a RST too
@@ -69,13 +75,17 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
   test('half-close by the client: the server still sends everything it owes, then closes', async () => {
     await withBystander(open, async (loop) => {
       const reply = pattern(2 << 20, 3);
-      const { client, server, close } = await rawClientOf(loop, () => new Recorder({
-        keepOpenOnEof: true,
-        onEof: (t) => {
-          t.write(reply);
-          t.close(); // flushes, then closes
-        },
-      }));
+      const { client, server, close } = await rawClientOf(
+        loop,
+        () =>
+          new Recorder({
+            keepOpenOnEof: true,
+            onEof: (t) => {
+              t.write(reply);
+              t.close(); // flushes, then closes
+            },
+          }),
+      );
       await loop.sockSendAll(client, Buffer.from('request'));
       client.shutdown('write');
       const got = await readAll(loop, client);
@@ -91,13 +101,17 @@ describe.each(backends)('%s loop: faults from the peer', (backend) => {
     await withBystander(open, async (loop) => {
       const reply = pattern(1 << 20, 4);
       let t!: Transport;
-      const { client, server, close } = await rawClientOf(loop, () => new Recorder({
-        onMade: (tr) => {
-          t = tr;
-          tr.write(reply);
-          tr.writeEof();
-        },
-      }));
+      const { client, server, close } = await rawClientOf(
+        loop,
+        () =>
+          new Recorder({
+            onMade: (tr) => {
+              t = tr;
+              tr.write(reply);
+              tr.writeEof();
+            },
+          }),
+      );
       const got = await readAll(loop, client);
       expect(got.equals(reply)).toBe(true);
       // The server's read side is still open: it receives what the client sends after the EOF.

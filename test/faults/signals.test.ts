@@ -31,96 +31,121 @@ function burst(loop: Loop, sig: string): Promise<void> {
   const [r, w] = trackedPipe();
   shell(`sleep 0.03; for i in 1 2 3 4 5; do kill -s ${sig} ${process.pid}; sleep 0.005; done; printf x >&3`, w);
   closeTracked(w);
-  return new Promise((resolve) => loop.addReader(r, () => {
-    loop.removeReader(r);
-    closeTracked(r);
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    loop.addReader(r, () => {
+      loop.removeReader(r);
+      closeTracked(r);
+      resolve();
+    }),
+  );
 }
 
 /** Each wait: starts it, arranges its event EVENT_MS later, and checks what it returned. */
 const waits: Array<[string, (loop: Loop) => Promise<void>]> = [
-  ['a timer wait', async (loop) => {
-    const start = loop.time();
-    await sleep(EVENT_MS, loop);
-    expect(loop.time() - start).toBeGreaterThanOrEqual(EVENT_MS);
-  }],
-  ['a wait without timeout (a reader; the data comes from another process)', async (loop) => {
-    const [a, b] = socketpair();
-    writeLater(a.fd, EVENT_MS);
-    await new Promise<void>((resolve) => loop.addReader(b, () => {
-      loop.removeReader(b);
-      resolve();
-    }));
-    expect(b.recv(8)?.toString()).toBe('x');
-    a.close();
-    b.close();
-  }],
-  ['sockRecv (the data comes from another process)', async (loop) => {
-    const [a, b] = socketpair();
-    writeLater(a.fd, EVENT_MS);
-    expect((await loop.sockRecv(b, 8)).toString()).toBe('x');
-    a.close();
-    b.close();
-  }],
-  ['sockSendAll on a full socket', async (loop) => {
-    const [a, b] = socketpair();
-    const queued = fillSocket(a);
-    loop.callLater(EVENT_MS, () => drainSocket(b));
-    await loop.sockSendAll(a, Buffer.from('after the drain'));
-    let got = '';
-    while (!got.endsWith('after the drain')) got += (await loop.sockRecv(b, 1 << 20)).toString('latin1');
-    expect(got.length).toBeLessThanOrEqual(queued + 15);
-    a.close();
-    b.close();
-  }],
-  ['sockAccept', async (loop) => {
-    const l = listener('tcp4');
-    const client = track(Socket.tcp());
-    loop.callLater(EVENT_MS, () => client.connect(l.localAddress));
-    const conn = track(await loop.sockAccept(l));
-    expect(conn.remoteAddress).toEqual(client.localAddress);
-    conn.close();
-    client.close();
-    l.close();
-  }],
+  [
+    'a timer wait',
+    async (loop) => {
+      const start = loop.time();
+      await sleep(EVENT_MS, loop);
+      expect(loop.time() - start).toBeGreaterThanOrEqual(EVENT_MS);
+    },
+  ],
+  [
+    'a wait without timeout (a reader; the data comes from another process)',
+    async (loop) => {
+      const [a, b] = socketpair();
+      writeLater(a.fd, EVENT_MS);
+      await new Promise<void>((resolve) =>
+        loop.addReader(b, () => {
+          loop.removeReader(b);
+          resolve();
+        }),
+      );
+      expect(b.recv(8)?.toString()).toBe('x');
+      a.close();
+      b.close();
+    },
+  ],
+  [
+    'sockRecv (the data comes from another process)',
+    async (loop) => {
+      const [a, b] = socketpair();
+      writeLater(a.fd, EVENT_MS);
+      expect((await loop.sockRecv(b, 8)).toString()).toBe('x');
+      a.close();
+      b.close();
+    },
+  ],
+  [
+    'sockSendAll on a full socket',
+    async (loop) => {
+      const [a, b] = socketpair();
+      const queued = fillSocket(a);
+      loop.callLater(EVENT_MS, () => drainSocket(b));
+      await loop.sockSendAll(a, Buffer.from('after the drain'));
+      let got = '';
+      while (!got.endsWith('after the drain')) got += (await loop.sockRecv(b, 1 << 20)).toString('latin1');
+      expect(got.length).toBeLessThanOrEqual(queued + 15);
+      a.close();
+      b.close();
+    },
+  ],
+  [
+    'sockAccept',
+    async (loop) => {
+      const l = listener('tcp4');
+      const client = track(Socket.tcp());
+      loop.callLater(EVENT_MS, () => client.connect(l.localAddress));
+      const conn = track(await loop.sockAccept(l));
+      expect(conn.remoteAddress).toEqual(client.localAddress);
+      conn.close();
+      client.close();
+      l.close();
+    },
+  ],
 ];
 
 describe.each(backends)('%s loop: signals during blocking waits', (backend) => {
   const open = () => openLoop(backend, 15_000);
 
-  test.each(waits)('SIGUSR2 (a loop handler) during %s: the handler runs, the wait ends on its event', async (_name, wait) => {
-    let handled = 0;
-    await withBystander(open, async (loop) => {
-      loop.addSignalHandler('SIGUSR2', () => {
-        handled++;
-      });
-      const sent = burst(loop, 'USR2');
-      await wait(loop);
-      await sent;
-      // Signals of one kind that arrive together may merge into one (signal(7)).
-      expect(handled).toBeGreaterThanOrEqual(1);
-      loop.removeSignalHandler('SIGUSR2');
-    });
-  });
-
-  test.each(waits)('SIGWINCH (Node\'s own listener) during %s: the wait resumes and ends on its event', async (_name, wait) => {
-    let seenByNode = 0;
-    const listener = () => {
-      seenByNode++;
-    };
-    process.on('SIGWINCH', listener);
-    try {
+  test.each(waits)(
+    'SIGUSR2 (a loop handler) during %s: the handler runs, the wait ends on its event',
+    async (_name, wait) => {
+      let handled = 0;
       await withBystander(open, async (loop) => {
-        const sent = burst(loop, 'WINCH');
+        loop.addSignalHandler('SIGUSR2', () => {
+          handled++;
+        });
+        const sent = burst(loop, 'USR2');
         await wait(loop);
         await sent;
+        // Signals of one kind that arrive together may merge into one (signal(7)).
+        expect(handled).toBeGreaterThanOrEqual(1);
+        loop.removeSignalHandler('SIGUSR2');
       });
-      // Node's handler ran once Node's own loop got the thread back.
-      for (let i = 0; i < 100 && seenByNode === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(seenByNode).toBeGreaterThanOrEqual(1);
-    } finally {
-      process.off('SIGWINCH', listener);
-    }
-  });
+    },
+  );
+
+  test.each(waits)(
+    "SIGWINCH (Node's own listener) during %s: the wait resumes and ends on its event",
+    async (_name, wait) => {
+      let seenByNode = 0;
+      const listener = () => {
+        seenByNode++;
+      };
+      process.on('SIGWINCH', listener);
+      try {
+        await withBystander(open, async (loop) => {
+          const sent = burst(loop, 'WINCH');
+          await wait(loop);
+          await sent;
+        });
+        // Node's handler ran once Node's own loop got the thread back.
+        for (let i = 0; i < 100 && seenByNode === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(seenByNode).toBeGreaterThanOrEqual(1);
+      } finally {
+        process.off('SIGWINCH', listener);
+      }
+    },
+  );
 });

@@ -31,58 +31,77 @@ async function until(loop: Loop, cond: () => boolean): Promise<void> {
 }
 
 const phases: Array<[string, (loop: Loop, seen: Reported) => Promise<void>]> = [
-  ['reader', async (loop, seen) => {
-    const [a, b] = socketpair();
-    a.send(Buffer.from('xy'));
-    let calls = 0;
-    loop.addReader(b, () => {
-      if (++calls === 1) throw new Error('reader');
-      b.recv(16);
-      loop.removeReader(b);
-    });
-    await until(loop, () => calls === 2); // level-triggered: called again after it threw
-    expect(seen[0][1].fd).toBe(b.fd);
-    a.close();
-    b.close();
-  }],
-  ['writer', async (loop, seen) => {
-    const [a, b] = socketpair();
-    let calls = 0;
-    loop.addWriter(a, () => {
-      if (++calls === 1) throw new Error('writer');
-      loop.removeWriter(a);
-    });
-    await until(loop, () => calls === 2);
-    expect(seen[0][1].fd).toBe(a.fd);
-    a.close();
-    b.close();
-  }],
-  ['timer', async (loop, seen) => {
-    let after = false;
-    loop.callLater(5, () => { throw new Error('timer'); });
-    loop.callLater(10, () => void (after = true));
-    await until(loop, () => after);
-    expect(seen[0][1].handle).toBeDefined();
-  }],
-  ['callSoon', async (loop, seen) => {
-    let after = false;
-    loop.callSoon(() => { throw new Error('callSoon'); });
-    loop.callSoon(() => void (after = true));
-    await until(loop, () => after);
-    expect(seen[0][1].handle).toBeDefined();
-  }],
-  ['signal handler', async (loop, seen) => {
-    let calls = 0;
-    loop.addSignalHandler('SIGUSR2', () => {
-      if (++calls === 1) throw new Error('signal handler');
-    });
-    process.kill(process.pid, 'SIGUSR2');
-    await until(loop, () => calls === 1);
-    process.kill(process.pid, 'SIGUSR2');
-    await until(loop, () => calls === 2); // still installed and running
-    expect(seen[0][1].signal).toBe('SIGUSR2');
-    loop.removeSignalHandler('SIGUSR2');
-  }],
+  [
+    'reader',
+    async (loop, seen) => {
+      const [a, b] = socketpair();
+      a.send(Buffer.from('xy'));
+      let calls = 0;
+      loop.addReader(b, () => {
+        if (++calls === 1) throw new Error('reader');
+        b.recv(16);
+        loop.removeReader(b);
+      });
+      await until(loop, () => calls === 2); // level-triggered: called again after it threw
+      expect(seen[0][1].fd).toBe(b.fd);
+      a.close();
+      b.close();
+    },
+  ],
+  [
+    'writer',
+    async (loop, seen) => {
+      const [a, b] = socketpair();
+      let calls = 0;
+      loop.addWriter(a, () => {
+        if (++calls === 1) throw new Error('writer');
+        loop.removeWriter(a);
+      });
+      await until(loop, () => calls === 2);
+      expect(seen[0][1].fd).toBe(a.fd);
+      a.close();
+      b.close();
+    },
+  ],
+  [
+    'timer',
+    async (loop, seen) => {
+      let after = false;
+      loop.callLater(5, () => {
+        throw new Error('timer');
+      });
+      loop.callLater(10, () => void (after = true));
+      await until(loop, () => after);
+      expect(seen[0][1].handle).toBeDefined();
+    },
+  ],
+  [
+    'callSoon',
+    async (loop, seen) => {
+      let after = false;
+      loop.callSoon(() => {
+        throw new Error('callSoon');
+      });
+      loop.callSoon(() => void (after = true));
+      await until(loop, () => after);
+      expect(seen[0][1].handle).toBeDefined();
+    },
+  ],
+  [
+    'signal handler',
+    async (loop, seen) => {
+      let calls = 0;
+      loop.addSignalHandler('SIGUSR2', () => {
+        if (++calls === 1) throw new Error('signal handler');
+      });
+      process.kill(process.pid, 'SIGUSR2');
+      await until(loop, () => calls === 1);
+      process.kill(process.pid, 'SIGUSR2');
+      await until(loop, () => calls === 2); // still installed and running
+      expect(seen[0][1].signal).toBe('SIGUSR2');
+      loop.removeSignalHandler('SIGUSR2');
+    },
+  ],
 ];
 
 type Site = 'connectionMade' | 'dataReceived' | 'eofReceived' | 'connectionLost';
@@ -121,25 +140,28 @@ describe.each(backends)('%s loop: a callback that throws', (backend) => {
     expect(seen.map(([err]) => (err as Error).message)).toEqual([name]);
   });
 
-  test.each(sites)('in protocol.%s: reported; that connection ends with EOF at the client; the bystander goes on', async (site) => {
-    let seen: Reported = [];
-    await withBystander(open, async (loop) => {
-      seen = record(loop);
-      const srv = await loop.createServer(() => throwingIn(site), { host: '127.0.0.1', port: 0 });
-      const c = track(Socket.tcp());
-      await loop.sockConnect(c, srv.address);
-      // (Sending to a connection whose connectionMade failed would race its close: bytes it never
-      // read make the kernel answer with a RST instead of a FIN.)
-      if (site !== 'connectionMade') await loop.sockSendAll(c, Buffer.from('hi'));
-      if (site === 'eofReceived' || site === 'connectionLost') c.shutdown('write');
-      for (;;) {
-        const chunk = await loop.sockRecv(c, 64);
-        if (chunk.length === 0) break;
-      }
-      c.close();
-      srv.close();
-      await srv.closed;
-    });
-    expect(seen.map(([err]) => (err as Error).message)).toEqual([site]);
-  });
+  test.each(sites)(
+    'in protocol.%s: reported; that connection ends with EOF at the client; the bystander goes on',
+    async (site) => {
+      let seen: Reported = [];
+      await withBystander(open, async (loop) => {
+        seen = record(loop);
+        const srv = await loop.createServer(() => throwingIn(site), { host: '127.0.0.1', port: 0 });
+        const c = track(Socket.tcp());
+        await loop.sockConnect(c, srv.address);
+        // (Sending to a connection whose connectionMade failed would race its close: bytes it never
+        // read make the kernel answer with a RST instead of a FIN.)
+        if (site !== 'connectionMade') await loop.sockSendAll(c, Buffer.from('hi'));
+        if (site === 'eofReceived' || site === 'connectionLost') c.shutdown('write');
+        for (;;) {
+          const chunk = await loop.sockRecv(c, 64);
+          if (chunk.length === 0) break;
+        }
+        c.close();
+        srv.close();
+        await srv.closed;
+      });
+      expect(seen.map(([err]) => (err as Error).message)).toEqual([site]);
+    },
+  );
 });

@@ -41,11 +41,13 @@ export interface CliProcess {
   /** Resolves after the exit, once every output line has been read. */
   readonly closed: Promise<void>;
   /** Resolves with the first line (past or future) on `stream` that matches, or rejects after `ms`. */
-  waitForLine(re: RegExp, opts?: { stream?: 'stdout' | 'stderr'; ms?: number; after?: number }): Promise<RegExpExecArray>;
+  waitForLine(
+    re: RegExp,
+    opts?: { stream?: 'stdout' | 'stderr'; ms?: number; after?: number },
+  ): Promise<RegExpExecArray>;
   /** Resolves with the exit, or rejects after `ms`. */
   waitForExit(ms?: number): Promise<Exit>;
 }
-
 
 export interface StartOptions {
   /** Runs the CLI under `prlimit --nofile=N:N`. */
@@ -55,17 +57,27 @@ export interface StartOptions {
 /** Spawns `node dist/src/cli.js ...args`, collecting its output lines. */
 export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
   const argv = [CLI, ...args];
-  const child = opts.nofile === undefined
-    ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
-    // prlimit execs the command, so the pid stays the server's.
-    : spawn('prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    opts.nofile === undefined
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : // prlimit execs the command, so the pid stays the server's.
+        spawn('prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, ...argv], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   const lines: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
-  const waiters: Array<{ stream: 'stdout' | 'stderr'; re: RegExp; from: number; resolve: (m: RegExpExecArray) => void }> = [];
+  const waiters: Array<{
+    stream: 'stdout' | 'stderr';
+    re: RegExp;
+    from: number;
+    resolve: (m: RegExpExecArray) => void;
+  }> = [];
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   // 'close' comes after 'exit' once the pipes are drained too: every output line is in by then.
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let exit: Exit | null = null;
-  void exited.then((e) => { exit = e; });
+  void exited.then((e) => {
+    exit = e;
+  });
 
   const feed = (stream: 'stdout' | 'stderr') => {
     let pending = '';
@@ -92,7 +104,8 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
   feed('stdout');
   feed('stderr');
 
-  const describe = () => `exit ${JSON.stringify(exit)}\nstdout:\n${lines.stdout.join('\n')}\nstderr:\n${lines.stderr.join('\n')}`;
+  const describe = () =>
+    `exit ${JSON.stringify(exit)}\nstdout:\n${lines.stdout.join('\n')}\nstderr:\n${lines.stderr.join('\n')}`;
   const proc: CliProcess = {
     child,
     pid: child.pid!,
@@ -106,7 +119,15 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
         if (m !== null) return Promise.resolve(m);
       }
       return new Promise((resolve, reject) => {
-        const w = { stream, re, from: lines[stream].length, resolve: (m: RegExpExecArray) => { clearTimeout(timer); resolve(m); } };
+        const w = {
+          stream,
+          re,
+          from: lines[stream].length,
+          resolve: (m: RegExpExecArray) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        };
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
           reject(new Error(`no ${stream} line matching ${re} within ${ms} ms\n${describe()}`));
@@ -117,7 +138,10 @@ export function startCli(args: string[], opts: StartOptions = {}): CliProcess {
     waitForExit(ms = 5000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`still running after ${ms} ms\n${describe()}`)), ms);
-        void exited.then((e) => { clearTimeout(timer); resolve(e); });
+        void exited.then((e) => {
+          clearTimeout(timer);
+          resolve(e);
+        });
       });
     },
   };
@@ -136,7 +160,8 @@ export interface RunningEcho {
   line: string;
 }
 
-const LISTENING = /^iomux echo listening on (?:\[([^\]]+)\]|([^:\s]+)):(\d+) \(backend (\w+), style (\w+), (\d+) workers?\)$/;
+const LISTENING =
+  /^iomux echo listening on (?:\[([^\]]+)\]|([^:\s]+)):(\d+) \(backend (\w+), style (\w+), (\d+) workers?\)$/;
 
 /** Starts `iomux echo --port 0 ...args` and waits for its listening line. */
 export async function startEcho(args: string[], opts: StartOptions = {}): Promise<RunningEcho> {
@@ -145,9 +170,13 @@ export async function startEcho(args: string[], opts: StartOptions = {}): Promis
   return { proc, host: m[1] ?? m[2], port: Number(m[3]), line: m[0] };
 }
 
-export function parseListening(line: string): { host: string; port: number; backend: string; style: string; workers: number } | null {
+export function parseListening(
+  line: string,
+): { host: string; port: number; backend: string; style: string; workers: number } | null {
   const m = LISTENING.exec(line);
-  return m === null ? null : { host: m[1] ?? m[2], port: Number(m[3]), backend: m[4], style: m[5], workers: Number(m[6]) };
+  return m === null
+    ? null
+    : { host: m[1] ?? m[2], port: Number(m[3]), backend: m[4], style: m[5], workers: Number(m[6]) };
 }
 
 /** Runs the CLI to completion (for --help and bad flags). */
@@ -170,9 +199,18 @@ export function connect(target: { port: number; host?: string } | { path: string
         sock.destroy();
       }),
     );
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`connect timed out after ${ms} ms`)); }, ms);
-    sock.once('connect', () => { clearTimeout(timer); resolve(sock); });
-    sock.once('error', (err) => { clearTimeout(timer); reject(err); });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`connect timed out after ${ms} ms`));
+    }, ms);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      resolve(sock);
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -197,7 +235,10 @@ export function roundTrip(sock: net.Socket, data: Buffer | string, ms = 3000): P
     };
     const onClose = () => done(new Error(`closed after ${got} of ${want.length} bytes`));
     const onError = (err: Error) => done(err);
-    const timer = setTimeout(() => done(new Error(`echo timed out after ${ms} ms (${got} of ${want.length} bytes)`)), ms);
+    const timer = setTimeout(
+      () => done(new Error(`echo timed out after ${ms} ms (${got} of ${want.length} bytes)`)),
+      ms,
+    );
     sock.on('data', onData);
     sock.once('close', onClose);
     sock.once('error', onError);
@@ -230,7 +271,10 @@ export function closedByServer(sock: net.Socket, ms = 3000): Promise<number> {
   return new Promise((resolve, reject) => {
     if (sock.readableEnded || sock.destroyed) return resolve(0);
     const timer = setTimeout(() => reject(new Error(`the server did not close the connection within ${ms} ms`)), ms);
-    const done = () => { clearTimeout(timer); resolve(performance.now() - start); };
+    const done = () => {
+      clearTimeout(timer);
+      resolve(performance.now() - start);
+    };
     sock.once('end', done);
     sock.once('close', done);
     sock.on('error', () => {});
@@ -266,7 +310,6 @@ export async function occupyPort(): Promise<number> {
   hold(() => void server.close());
   return (server.address() as net.AddressInfo).port;
 }
-
 
 // ---- /proc ----------------------------------------------------------------------------------------
 

@@ -150,7 +150,9 @@ export function openSelector<T = unknown>(backend: BackendName): BaseSelector<T>
 
 /** The soft RLIMIT_NOFILE of this process. */
 export function fdSoftLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s+/)[3];
   return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
 }

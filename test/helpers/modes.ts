@@ -32,7 +32,10 @@ export async function inMode<T>(mode: Mode, body: (loop: Loop) => Promise<T>, bu
   loop.attach();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('test deadline exceeded: the attached loop was still waiting')), budgetMs);
+    timer = setTimeout(
+      () => reject(new Error('test deadline exceeded: the attached loop was still waiting')),
+      budgetMs,
+    );
   });
   try {
     return await Promise.race([body(loop), deadline]);

@@ -103,11 +103,13 @@ export function waitFor(sock: Socket | number, events: number, ms = 2000): numbe
 }
 
 export function waitReadable(sock: Socket | number, ms = 2000): void {
-  if (waitFor(sock, EVENT_READ, ms) === 0) throw new Error(`fd ${typeof sock === 'number' ? sock : sock.fd} not readable within ${ms} ms`);
+  if (waitFor(sock, EVENT_READ, ms) === 0)
+    throw new Error(`fd ${typeof sock === 'number' ? sock : sock.fd} not readable within ${ms} ms`);
 }
 
 export function waitWritable(sock: Socket | number, ms = 2000): void {
-  if (waitFor(sock, EVENT_WRITE, ms) === 0) throw new Error(`fd ${typeof sock === 'number' ? sock : sock.fd} not writable within ${ms} ms`);
+  if (waitFor(sock, EVENT_WRITE, ms) === 0)
+    throw new Error(`fd ${typeof sock === 'number' ? sock : sock.fd} not writable within ${ms} ms`);
 }
 
 /** A listening socket of `kind` on loopback (an ephemeral port or a fresh path); tracked. */
@@ -121,7 +123,9 @@ export function listener(kind: Exclude<PairKind, 'socketpair'>, backlog = 64): S
 
 /** A client socket of the listener's family connected to it (connect finished); tracked. */
 export function connectTo(server: Socket): Socket {
-  const client = track(server.family === 'IPv4' ? Socket.tcp() : server.family === 'IPv6' ? Socket.tcp6() : Socket.unix());
+  const client = track(
+    server.family === 'IPv4' ? Socket.tcp() : server.family === 'IPv6' ? Socket.tcp6() : Socket.unix(),
+  );
   if (!client.connect(server.localAddress)) {
     waitWritable(client);
     client.finishConnect();
@@ -272,7 +276,9 @@ export function readOnLoop(loop: Loop, fd: number): Promise<Buffer> {
 }
 
 /** The error `p` rejects with (fails if it resolves). */
-export async function rejectionOf(p: Promise<unknown>): Promise<Error & { code?: string; errno?: number; syscall?: string }> {
+export async function rejectionOf(
+  p: Promise<unknown>,
+): Promise<Error & { code?: string; errno?: number; syscall?: string }> {
   try {
     await p;
   } catch (err) {
@@ -312,7 +318,9 @@ export class Recorder implements Protocol {
   onPause?: (t: Transport) => void;
   onResume?: (t: Transport) => void;
 
-  constructor(init: Partial<Pick<Recorder, 'keepOpenOnEof' | 'onMade' | 'onData' | 'onEof' | 'onPause' | 'onResume'>> = {}) {
+  constructor(
+    init: Partial<Pick<Recorder, 'keepOpenOnEof' | 'onMade' | 'onData' | 'onEof' | 'onPause' | 'onResume'>> = {},
+  ) {
     Object.assign(this, init);
     this.lost = new Promise((resolve) => (this.#resolveLost = resolve));
   }
@@ -402,7 +410,11 @@ done();
 `;
 
 /** loop.createConnection, typed with the protocol the factory makes (Loop's returns a plain Protocol). */
-export async function connect<P extends Protocol>(loop: Loop, factory: () => P, opts: ConnectOptions): Promise<[Transport, P]> {
+export async function connect<P extends Protocol>(
+  loop: Loop,
+  factory: () => P,
+  opts: ConnectOptions,
+): Promise<[Transport, P]> {
   const [t, p] = await loop.createConnection(factory, opts);
   return [t, p as P];
 }

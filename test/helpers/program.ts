@@ -12,10 +12,18 @@ export async function runProgram(code: string, ms = 10_000): Promise<{ exit: num
   ensureBuilt();
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exit = await new Promise<number | string>((resolve) => {
-    const t = setTimeout(() => { child.kill('SIGKILL'); resolve('hung'); }, ms);
-    child.on('exit', (c) => { clearTimeout(t); resolve(c ?? 'signal'); });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('hung');
+    }, ms);
+    child.on('exit', (c) => {
+      clearTimeout(t);
+      resolve(c ?? 'signal');
+    });
   });
   return { exit, out };
 }

@@ -15,10 +15,14 @@ beforeAll(ensureBuilt);
 
 /** Runs `body` (an ES module that sees Loop, socketpair and fdCount) with `nofile` fds; returns its stdout lines. */
 function run(nofile: number, body: string): { status: number | null; lines: string[]; stderr: string } {
-  const script = `import { closeSync, openSync, readdirSync } from 'node:fs';\nimport { Loop, socketpair } from ${JSON.stringify(INDEX)};\n` +
+  const script =
+    `import { closeSync, openSync, readdirSync } from 'node:fs';\nimport { Loop, socketpair } from ${JSON.stringify(INDEX)};\n` +
     `const fdCount = () => readdirSync('/proc/self/fd').length;\n${body}`;
-  const r = spawnSync('prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, '--input-type=module', '-e', script],
-    { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(
+    'prlimit',
+    [`--nofile=${nofile}:${nofile}`, process.execPath, '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   return { status: r.status, lines: r.stdout.trim().split('\n'), stderr: r.stderr };
 }
 
@@ -33,8 +37,12 @@ for (;;) { try { spare.push(openSync('/dev/null', 'r')); } catch (err) { if (err
 
 describe.each(['select', 'poll'] as const)('%s attach() without the fds its wait thread needs', (backend) => {
   // Both parities of the fd limit, so an odd fd left over by the socketpairs is covered either way.
-  test.each([256, 257])('out of fds (limit %i): EMFILE from eventfd, not attached; once one is free, attach() works and detach() gives it back', (nofile) => {
-    const { status, lines, stderr } = run(nofile, `
+  test.each([256, 257])(
+    'out of fds (limit %i): EMFILE from eventfd, not attached; once one is free, attach() works and detach() gives it back',
+    (nofile) => {
+      const { status, lines, stderr } = run(
+        nofile,
+        `
       const loop = new Loop({ backend: '${backend}' });
       ${FILL}
       try { loop.attach(); console.log('attached?'); } catch (err) { console.log(err.code, err.syscall, loop.isAttached()); }
@@ -46,14 +54,18 @@ describe.each(['select', 'poll'] as const)('%s attach() without the fds its wait
       console.log('fds back', fdCount() === before);
       for (const s of held) s.close();
       for (const fd of spare) closeSync(fd);
-      loop.close();`);
-    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
-    expect(lines).toEqual(['EMFILE eventfd false', 'attached true', 'fds back true']);
-  });
+      loop.close();`,
+      );
+      expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+      expect(lines).toEqual(['EMFILE eventfd false', 'attached true', 'fds back true']);
+    },
+  );
 });
 
 test('select: every fd below FD_SETSIZE taken, attach() refuses with ERR_FD_OUT_OF_RANGE and leaks nothing; poll attaches', () => {
-  const { status, lines, stderr } = run(2048, `
+  const { status, lines, stderr } = run(
+    2048,
+    `
     const held = [];
     while (held.length === 0 || held[held.length - 1].fileno() < 1100) held.push(...socketpair());
     for (const s of held) if (s.fileno() >= 1024) s.close();  // free fds remain, all >= FD_SETSIZE
@@ -69,7 +81,8 @@ test('select: every fd below FD_SETSIZE taken, attach() refuses with ERR_FD_OUT_
     console.log('poll attached', other.isAttached());
     other.close();
     loop.close();
-    for (const s of held) if (!s.closed) s.close();`);
+    for (const s of held) if (!s.closed) s.close();`,
+  );
   expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
   expect(lines).toEqual(['ERR_FD_OUT_OF_RANGE true false', 'no leak true', 'poll attached true']);
 });

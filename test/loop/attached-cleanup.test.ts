@@ -17,7 +17,11 @@ afterEach(cleanup);
 const threadCount = (): number => readdirSync('/proc/self/task').length;
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)); // uv_close callbacks
 
-interface Census { threads: number; handles: number; fds: number }
+interface Census {
+  threads: number;
+  handles: number;
+  fds: number;
+}
 async function census(): Promise<Census> {
   await flush();
   return {
@@ -49,7 +53,10 @@ describe.each(attachable)('%s attach/detach leaves nothing behind', (backend) =>
     const start = await census();
     const loop = new Loop({ backend });
     let reads = 0;
-    loop.addReader(r, () => { reads++; drain(r); });
+    loop.addReader(r, () => {
+      reads++;
+      drain(r);
+    });
     const until = async (cond: () => boolean): Promise<void> => {
       for (let spins = 0; !cond(); spins++) {
         if (spins > 5000) throw new Error('condition not met in time');

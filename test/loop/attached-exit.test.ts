@@ -16,7 +16,13 @@ const HANG_MS = 15_000;
 
 beforeAll(ensureBuilt);
 
-interface Outcome { code: number | null; signal: NodeJS.Signals | null; hung: boolean; stdout: string; stderr: string }
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  hung: boolean;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `body` as an ES module after attaching a Loop on `backend`; the module sees `loop`. */
 function runAttached(backend: string, body: string): Promise<Outcome> {
@@ -32,10 +38,17 @@ function runAttached(backend: string, body: string): Promise<Outcome> {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
     let hung = false;
-    const timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, HANG_MS);
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, HANG_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, hung, stdout, stderr });
@@ -64,42 +77,65 @@ client.on('end', () => client.destroy());
 
 describe.each(attachable)('%s attached: a finished program exits by itself', (backend) => {
   test('the last reader removed in its own callback', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const [a, b] = socketpair();
       loop.addReader(a, () => { a.recvInto(Buffer.alloc(8)); loop.removeReader(a); a.close(); b.close(); console.log('done'); });
-      b.send(Buffer.from('x'));`));
+      b.send(Buffer.from('x'));`,
+      ),
+    );
   });
 
   test('the last reader removed from a setTimeout', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const [a, b] = socketpair();
       loop.addReader(a, () => {
         a.recvInto(Buffer.alloc(8));
         setTimeout(() => { loop.removeReader(a); a.close(); b.close(); console.log('done'); }, 1);
       });
-      b.send(Buffer.from('x'));`));
+      b.send(Buffer.from('x'));`,
+      ),
+    );
   });
 
   test('the last writer removed from a setTimeout', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const [a, b] = socketpair();
       let once = false;
       loop.addWriter(a, () => {
         if (once) return;
         once = true;
         setTimeout(() => { loop.removeWriter(a); a.close(); b.close(); console.log('done'); }, 1);
-      });`));
+      });`,
+      ),
+    );
   });
 
   test('the last timer cancelled from a setTimeout (a far deadline, and Infinity)', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const far = loop.callLater(1e9, () => console.log('fired'));
       const never = loop.callLater(Infinity, () => console.log('fired'));
-      setTimeout(() => { far.cancel(); never.cancel(); console.log('done'); }, 20);`));
+      setTimeout(() => { far.cancel(); never.cancel(); console.log('done'); }, 20);`,
+      ),
+    );
   });
 
   test('Server.close() from an http handler, after its one connection ended', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const web = http.createServer((req, res) => {
         server.close();
         res.end('ok');
@@ -112,19 +148,31 @@ describe.each(attachable)('%s attached: a finished program exits by itself', (ba
           res.resume();
           res.on('end', () => console.log('done'));
         });
-      });`));
+      });`,
+      ),
+    );
   });
 
   test('Transport.close() and Server.close() from a setTimeout', async () => {
-    expectExitedByItself(await runAttached(backend, ONE_EXCHANGE(`
-      setTimeout(() => { transport.close(); server.close(); console.log('done'); }, 1);`)));
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        ONE_EXCHANGE(`
+      setTimeout(() => { transport.close(); server.close(); console.log('done'); }, 1);`),
+      ),
+    );
   });
 
   test('stop() from a setTimeout, with a reader still registered', async () => {
-    expectExitedByItself(await runAttached(backend, `
+    expectExitedByItself(
+      await runAttached(
+        backend,
+        `
       const [a, b] = socketpair();
       loop.addReader(a, () => { a.recvInto(Buffer.alloc(8)); });
       b.send(Buffer.from('x'));
-      setTimeout(() => { loop.stop(); console.log(loop.isAttached() ? 'still attached' : 'done'); }, 20);`));
+      setTimeout(() => { loop.stop(); console.log(loop.isAttached() ? 'still attached' : 'done'); }, 20);`,
+      ),
+    );
   });
 });

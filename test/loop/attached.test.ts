@@ -48,8 +48,12 @@ const until = (cond: () => boolean, ms = 5000): Promise<void> =>
 
 class Echo implements Protocol {
   #t!: Transport;
-  connectionMade(t: Transport): void { this.#t = t; }
-  dataReceived(data: Buffer): void { this.#t.write(data); }
+  connectionMade(t: Transport): void {
+    this.#t = t;
+  }
+  dataReceived(data: Buffer): void {
+    this.#t.write(data);
+  }
 }
 
 /** An iomux echo server on the loop and a Node client echoing `rounds` messages through it. */
@@ -92,7 +96,10 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
       seen.push('iomux read');
       loop.removeReader(r);
     });
-    setTimeout(() => { seen.push('node timer'); writeBytes(w, 'x'); }, 10);
+    setTimeout(() => {
+      seen.push('node timer');
+      writeBytes(w, 'x');
+    }, 10);
     await until(() => seen.length === 2);
     expect(seen).toEqual(['node timer', 'iomux read']);
   });
@@ -101,7 +108,10 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     const loop = attachedLoop(backend);
     const [r, w] = pipe();
     let reads = 0;
-    loop.addReader(r, () => { reads++; drain(r); });
+    loop.addReader(r, () => {
+      reads++;
+      drain(r);
+    });
     for (let i = 1; i <= 20; i++) {
       writeBytes(w, 'x');
       await until(() => reads === i);
@@ -134,7 +144,10 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     const order: string[] = [];
     const t0 = performance.now();
     let firedAt = 0;
-    loop.callLater(30, () => { firedAt = performance.now() - t0; order.push('later'); });
+    loop.callLater(30, () => {
+      firedAt = performance.now() - t0;
+      order.push('later');
+    });
     loop.callSoon(() => order.push('soon'));
     await until(() => order.length === 2);
     expect(order).toEqual(['soon', 'later']);
@@ -158,10 +171,17 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
       new Promise<string>((resolve) => setTimeout(() => resolve('timer'), 5)),
       readFile(fileURLToPath(import.meta.url), 'utf8'),
       new Promise<string>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (s: string) => { text += s; }).on('end', () => resolve(text));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, agent: false }, (res) => {
+            let text = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (s: string) => {
+                text += s;
+              })
+              .on('end', () => resolve(text));
+          })
+          .on('error', reject);
       }),
     ]);
     expect(timer).toBe('timer');
@@ -183,10 +203,18 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
       conn.close();
     })();
     const reply = await new Promise<string>((resolve, reject) => {
-      const client = net.connect((listener.localAddress as { port: number }).port, '127.0.0.1', () => client.write('hi'));
+      const client = net.connect((listener.localAddress as { port: number }).port, '127.0.0.1', () =>
+        client.write('hi'),
+      );
       closers.push(() => client.destroy());
       let text = '';
-      client.setEncoding('utf8').on('data', (s: string) => { text += s; }).on('end', () => resolve(text)).on('error', reject);
+      client
+        .setEncoding('utf8')
+        .on('data', (s: string) => {
+          text += s;
+        })
+        .on('end', () => resolve(text))
+        .on('error', reject);
     });
     await served;
     expect(reply).toBe('echo:hi');
@@ -195,8 +223,12 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
   it('runs a signal handler as a loop callback', async () => {
     const loop = attachedLoop(backend);
     let handled = 0;
-    loop.addSignalHandler('SIGUSR2', () => { handled++; });
-    closers.push(() => { if (!loop.closed) loop.removeSignalHandler('SIGUSR2'); });
+    loop.addSignalHandler('SIGUSR2', () => {
+      handled++;
+    });
+    closers.push(() => {
+      if (!loop.closed) loop.removeSignalHandler('SIGUSR2');
+    });
     process.kill(process.pid, 'SIGUSR2');
     await until(() => handled === 1);
     expect(handled).toBe(1);
@@ -207,17 +239,24 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     const caught: Array<[unknown, ExceptionContext]> = [];
     loop.setExceptionHandler((err, ctx) => void caught.push([err, ctx]));
     const [a, b] = socketpair();
-    closers.push(() => { a.close(); b.close(); });
+    closers.push(() => {
+      a.close();
+      b.close();
+    });
     let after = 0;
     loop.addReader(a, () => {
       a.recvInto(Buffer.alloc(16));
       throw new Error('boom');
     });
-    loop.callSoon(() => { throw new Error('soon boom'); });
+    loop.callSoon(() => {
+      throw new Error('soon boom');
+    });
     b.send(Buffer.from('x'));
     await until(() => caught.length === 2);
     loop.removeReader(a);
-    loop.callLater(1, () => { after++; });
+    loop.callLater(1, () => {
+      after++;
+    });
     await sleep(1); // Node's own timers still run
     await until(() => after === 1);
     expect(caught.map(([err]) => (err as Error).message).sort()).toEqual(['boom', 'soon boom']);
@@ -226,24 +265,33 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
   });
 
   // libuv checks the fd with epoll_ctl on Linux, which refuses regular files (epoll_ctl(2): EPERM).
-  it.runIf(process.platform === 'linux' && backend === 'epoll')('reports a selector fd libuv cannot watch as a system error, and stays usable', async () => {
-    const file = openSync(fileURLToPath(import.meta.url), 'r');
-    try {
-      class Unwatchable extends EpollSelector {
-        override fileno(): number { return file; }
+  it.runIf(process.platform === 'linux' && backend === 'epoll')(
+    'reports a selector fd libuv cannot watch as a system error, and stays usable',
+    async () => {
+      const file = openSync(fileURLToPath(import.meta.url), 'r');
+      try {
+        class Unwatchable extends EpollSelector {
+          override fileno(): number {
+            return file;
+          }
+        }
+        const loop = new Loop({ selector: new Unwatchable() });
+        loops.push(loop);
+        expect(() => loop.attach()).toThrow(
+          expect.objectContaining({ code: 'EPERM', errno: -constants.errno.EPERM, syscall: 'uv_poll_init' }),
+        );
+        expect(loop.isAttached()).toBe(false);
+        let ran = false;
+        loop.callSoon(() => {
+          ran = true;
+        });
+        await loop.run();
+        expect(ran).toBe(true);
+      } finally {
+        closeSync(file);
       }
-      const loop = new Loop({ selector: new Unwatchable() });
-      loops.push(loop);
-      expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'EPERM', errno: -constants.errno.EPERM, syscall: 'uv_poll_init' }));
-      expect(loop.isAttached()).toBe(false);
-      let ran = false;
-      loop.callSoon(() => { ran = true; });
-      await loop.run();
-      expect(ran).toBe(true);
-    } finally {
-      closeSync(file);
-    }
-  });
+    },
+  );
 
   it('refuses run() while attached, and allows it again after detach()', async () => {
     const loop = attachedLoop(backend);
@@ -251,7 +299,9 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     loop.detach();
     loop.detach(); // twice is fine
     let ran = false;
-    loop.callSoon(() => { ran = true; });
+    loop.callSoon(() => {
+      ran = true;
+    });
     await loop.run();
     expect(ran).toBe(true);
   });
@@ -281,7 +331,11 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     const loop = attachedLoop(backend);
     const [r, w] = pipe();
     let calls = 0;
-    loop.addReader(r, () => { calls++; drain(r); if (calls === 1) loop.stop(); });
+    loop.addReader(r, () => {
+      calls++;
+      drain(r);
+      if (calls === 1) loop.stop();
+    });
     writeBytes(w, 'x');
     await until(() => !loop.isAttached());
     expect(calls).toBe(1);
@@ -290,7 +344,9 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     expect(calls).toBe(1);
     loop.removeReader(r);
     let ran = false;
-    loop.callSoon(() => { ran = true; });
+    loop.callSoon(() => {
+      ran = true;
+    });
     await loop.run();
     expect(ran).toBe(true);
   });
@@ -299,7 +355,10 @@ describe.each(attachable)('%s loop attached to Node', (backend) => {
     const loop = attachedLoop(backend);
     const [r, w] = pipe();
     let calls = 0;
-    loop.addReader(r, () => { calls++; drain(r); });
+    loop.addReader(r, () => {
+      calls++;
+      drain(r);
+    });
     loop.detach();
     writeBytes(w, 'x');
     await sleep(30);

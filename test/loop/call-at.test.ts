@@ -15,35 +15,45 @@ afterEach(cleanup);
 
 describe.each(modes)('$name: callAt', (mode) => {
   test('fires no earlier than `when` on the loop.time() clock, in deadline order with callLater', async () => {
-    const fired = await inMode(mode, (loop) => new Promise<Array<[string, number]>>((resolve) => {
-      const out: Array<[string, number]> = [];
-      const t0 = loop.time();
-      loop.callAt(t0 + 20, () => out.push(['at+20', loop.time() - t0]));
-      loop.callLater(10, () => out.push(['later10', loop.time() - t0]));
-      loop.callAt(t0 + 5, () => out.push(['at+5', loop.time() - t0]));
-      loop.callAt(t0 + 30, () => resolve(out));
-    }));
+    const fired = await inMode(
+      mode,
+      (loop) =>
+        new Promise<Array<[string, number]>>((resolve) => {
+          const out: Array<[string, number]> = [];
+          const t0 = loop.time();
+          loop.callAt(t0 + 20, () => out.push(['at+20', loop.time() - t0]));
+          loop.callLater(10, () => out.push(['later10', loop.time() - t0]));
+          loop.callAt(t0 + 5, () => out.push(['at+5', loop.time() - t0]));
+          loop.callAt(t0 + 30, () => resolve(out));
+        }),
+    );
     expect(fired.map(([name]) => name)).toEqual(['at+5', 'later10', 'at+20']);
     expect(fired[0][1]).toBeGreaterThanOrEqual(5);
     expect(fired[2][1]).toBeGreaterThanOrEqual(20);
   });
 
   test('a time in the past runs in a later iteration, after the ties made before it', async () => {
-    const order = await inMode(mode, (loop) => new Promise<string[]>((resolve) => {
-      const out: string[] = [];
-      const past = loop.time() - 1000;
-      loop.callAt(past, () => out.push('first'));
-      loop.callAt(past, () => out.push('second'));
-      loop.callSoon(() => out.push('soon'));
-      loop.callLater(1, () => resolve(out));
-    }));
+    const order = await inMode(
+      mode,
+      (loop) =>
+        new Promise<string[]>((resolve) => {
+          const out: string[] = [];
+          const past = loop.time() - 1000;
+          loop.callAt(past, () => out.push('first'));
+          loop.callAt(past, () => out.push('second'));
+          loop.callSoon(() => out.push('soon'));
+          loop.callLater(1, () => resolve(out));
+        }),
+    );
     expect(order).toEqual(['soon', 'first', 'second']);
   });
 
   test('a cancelled callAt never runs and does not keep the loop alive', async () => {
     let ran = false;
     await inMode(mode, async (loop) => {
-      const h = loop.callAt(loop.time() + 10_000, () => { ran = true; });
+      const h = loop.callAt(loop.time() + 10_000, () => {
+        ran = true;
+      });
       h.cancel();
       expect(h.cancelled).toBe(true);
     });
@@ -69,7 +79,7 @@ describe.each(backends)('%s loop: callAt arguments, dispose', (backend) => {
     }
     expect(outer.closed).toBe(true);
     expectError(() => outer.callAt(0, () => {}), Error, 'ERR_LOOP_CLOSED');
-    outer[Symbol.dispose]();  // twice is a no-op, as close() is
+    outer[Symbol.dispose](); // twice is a no-op, as close() is
   });
 
   test('LoopOptions.backend takes a BackendName; an unknown name is still refused at run time', () => {

@@ -36,8 +36,12 @@ describe.each(backends)('%s loop: a Socket closed while watched', (backend) => {
     const [a, aPeer] = pair();
     const fd = a.fd;
     let oldCalls = 0;
-    loop.addReader(a, () => { oldCalls++; });
-    loop.addWriter(a, () => { oldCalls++; });
+    loop.addReader(a, () => {
+      oldCalls++;
+    });
+    loop.addWriter(a, () => {
+      oldCalls++;
+    });
     a.close();
     aPeer.close();
     const [b, bPeer] = pairWithFd(fd);
@@ -68,7 +72,12 @@ describe.each(backends)('%s loop: a Socket closed while watched', (backend) => {
     const loop = openLoop(backend);
     const [a] = pair();
     let open = true;
-    const file = { fileno: () => { if (!open) throw new Error('closed'); return a.fd; } };
+    const file = {
+      fileno: () => {
+        if (!open) throw new Error('closed');
+        return a.fd;
+      },
+    };
     loop.addReader(file, () => {});
     open = false;
     expect(loop.removeReader(file)).toBe(true);

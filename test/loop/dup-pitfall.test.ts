@@ -46,54 +46,60 @@ describe.each(backends)('%s loop: the dup pitfall', (backend) => {
 });
 
 describe('attached epoll loop: the dup pitfall', () => {
-  test.skipIf(!backends.includes('epoll'))('§6.1 after the selector rebuilds its epoll instance, Node keeps driving the loop', async () => {
-    const loop = new Loop({ backend: 'epoll' });
-    attached.push(loop);
-    loop.attach();
-    const [a] = socketpair();
-    const [r, w] = pipe();
-    let read = 0;
-    loop.addWriter(a, () => {});
-    loop.addReader(r, () => {
-      drain(r);
-      read++;
-    });
-    // libuv registers the watched fd on its next turn: let that happen before the rebuild.
-    writeBytes(w);
-    await eventually(() => read === 1);
-    dup(a);
-    closeFd(a);
-    loop.removeWriter(a);
-    writeBytes(w);
-    await eventually(() => read === 2);
-    writeBytes(w);
-    await eventually(() => read === 3);
-    loop.removeReader(r);
-  });
+  test.skipIf(!backends.includes('epoll'))(
+    '§6.1 after the selector rebuilds its epoll instance, Node keeps driving the loop',
+    async () => {
+      const loop = new Loop({ backend: 'epoll' });
+      attached.push(loop);
+      loop.attach();
+      const [a] = socketpair();
+      const [r, w] = pipe();
+      let read = 0;
+      loop.addWriter(a, () => {});
+      loop.addReader(r, () => {
+        drain(r);
+        read++;
+      });
+      // libuv registers the watched fd on its next turn: let that happen before the rebuild.
+      writeBytes(w);
+      await eventually(() => read === 1);
+      dup(a);
+      closeFd(a);
+      loop.removeWriter(a);
+      writeBytes(w);
+      await eventually(() => read === 2);
+      writeBytes(w);
+      await eventually(() => read === 3);
+      loop.removeReader(r);
+    },
+  );
 });
 
 describe('attached epoll loop: a rebuild from inside a callback', () => {
-  test.skipIf(!backends.includes('epoll'))('§6.1 a reader that triggers the rebuild while Node runs it: the loop keeps being driven', async () => {
-    const loop = new Loop({ backend: 'epoll' });
-    attached.push(loop);
-    loop.attach();
-    const [a] = socketpair();
-    const [r, w] = pipe();
-    let read = 0;
-    loop.addWriter(a, () => {});
-    loop.addReader(r, () => {
-      drain(r);
-      read++;
-      if (read === 1) {
-        dup(a);
-        closeFd(a);
-        loop.removeWriter(a); // the selector rebuilds; the watcher being run is replaced
-      }
-    });
-    writeBytes(w);
-    await eventually(() => read === 1);
-    writeBytes(w);
-    await eventually(() => read === 2);
-    loop.removeReader(r);
-  });
+  test.skipIf(!backends.includes('epoll'))(
+    '§6.1 a reader that triggers the rebuild while Node runs it: the loop keeps being driven',
+    async () => {
+      const loop = new Loop({ backend: 'epoll' });
+      attached.push(loop);
+      loop.attach();
+      const [a] = socketpair();
+      const [r, w] = pipe();
+      let read = 0;
+      loop.addWriter(a, () => {});
+      loop.addReader(r, () => {
+        drain(r);
+        read++;
+        if (read === 1) {
+          dup(a);
+          closeFd(a);
+          loop.removeWriter(a); // the selector rebuilds; the watcher being run is replaced
+        }
+      });
+      writeBytes(w);
+      await eventually(() => read === 1);
+      writeBytes(w);
+      await eventually(() => read === 2);
+      loop.removeReader(r);
+    },
+  );
 });

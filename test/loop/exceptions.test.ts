@@ -59,7 +59,9 @@ describe.each(backends)('%s loop: exceptions', (backend) => {
   test('a callback that throws every iteration does not stop the loop', async () => {
     const loop = openLoop(backend);
     let errors = 0;
-    loop.setExceptionHandler(() => { errors++; });
+    loop.setExceptionHandler(() => {
+      errors++;
+    });
     let runs = 0;
     const again = () => {
       if (++runs === 50) return;

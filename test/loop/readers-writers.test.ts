@@ -6,9 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
-import {
-  drain, expectError, fill, pipe, socketpair, unusedFd, writeBytes, writeLater,
-} from '../helpers/fds.js';
+import { drain, expectError, fill, pipe, socketpair, unusedFd, writeBytes, writeLater } from '../helpers/fds.js';
 import { backends, openLoop, timedRun } from './helpers.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -49,7 +47,10 @@ describe.each(backends)('%s loop: readers and writers', (backend) => {
       loop.removeWriter(a);
     });
     await loop.run();
-    expect(ran).toEqual([['read', 1], ['write', 1]]);
+    expect(ran).toEqual([
+      ['read', 1],
+      ['write', 1],
+    ]);
   });
 
   test('addReader on an fd that has a reader replaces the callback', async () => {

@@ -32,7 +32,12 @@ describe.each(backends)('%s loop: ready queue', (backend) => {
     });
     loop.callSoon(() => mark('b'));
     await loop.run();
-    expect(at).toEqual([['a', 1], ['b', 1], ['c', 2], ['d', 3]]);
+    expect(at).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['c', 2],
+      ['d', 3],
+    ]);
   });
 
   test('a callback queued by an I/O callback runs in the next iteration', async () => {
@@ -47,7 +52,10 @@ describe.each(backends)('%s loop: ready queue', (backend) => {
       loop.callSoon(() => at.push(['soon', loop.selector.selects]));
     });
     await loop.run();
-    expect(at).toEqual([['reader', 1], ['soon', 2]]);
+    expect(at).toEqual([
+      ['reader', 1],
+      ['soon', 2],
+    ]);
   });
 
   test('within an iteration: queued callbacks, then I/O, then due timers', async () => {

@@ -41,7 +41,9 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('while the loop handles SIGUSR2 Node does not see it; after removeSignalHandler Node does again', async () => {
     const loop = openLoop(backend);
     let node = 0;
-    const onNode = () => { node++; };
+    const onNode = () => {
+      node++;
+    };
     process.on('SIGUSR2', onNode);
     try {
       let handled = 0;
@@ -69,7 +71,9 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('close() gives the signal back to Node too', async () => {
     const loop = openLoop(backend);
     let node = 0;
-    const onNode = () => { node++; };
+    const onNode = () => {
+      node++;
+    };
     process.on('SIGUSR2', onNode);
     try {
       loop.addSignalHandler('SIGUSR2', () => {});
@@ -84,7 +88,9 @@ describe.each(backends)('%s loop: signals', (backend) => {
   test('a signal that arrives while the loop is not running is handled by the next run()', async () => {
     const loop = openLoop(backend);
     let handled = 0;
-    loop.addSignalHandler('SIGUSR2', () => { handled++; });
+    loop.addSignalHandler('SIGUSR2', () => {
+      handled++;
+    });
     process.kill(process.pid, 'SIGUSR2');
     loop.callLater(0, () => {});
     await loop.run();

@@ -133,6 +133,9 @@ describe.each(backends)('%s loop: stale events', (backend) => {
     loop.addReader(a, firstOf(a, b));
     loop.addReader(b, firstOf(b, a));
     await loop.run();
-    expect(calls).toEqual([['first', 1], ['re-added', 2]]);
+    expect(calls).toEqual([
+      ['first', 1],
+      ['re-added', 2],
+    ]);
   });
 });

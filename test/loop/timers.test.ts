@@ -67,7 +67,8 @@ describe.each(backends)('%s loop: timers', (backend) => {
     // after it. So every pair whose deadlines are surely ordered must fire in that order.
     for (const a of made) {
       for (const b of made) {
-        if (a.latest < b.earliest) expect(fired.indexOf(a.ms), `${a.ms} is due before ${b.ms}`).toBeLessThan(fired.indexOf(b.ms));
+        if (a.latest < b.earliest)
+          expect(fired.indexOf(a.ms), `${a.ms} is due before ${b.ms}`).toBeLessThan(fired.indexOf(b.ms));
       }
     }
   });
@@ -163,7 +164,9 @@ describe.each(backends)('%s loop: timers', (backend) => {
     loop.callLater(1, () => fired.push('c'));
     // Wait until all three are due so they run in one iteration.
     const start = performance.now();
-    while (performance.now() - start < 3) { /* spin */ }
+    while (performance.now() - start < 3) {
+      /* spin */
+    }
     await loop.run();
     expect(fired).toEqual(['a', 'c']);
     expect(loop.selector.selects).toBe(1);
@@ -172,20 +175,26 @@ describe.each(backends)('%s loop: timers', (backend) => {
   test('cancelling after the timer ran changes nothing', async () => {
     const loop = openLoop(backend);
     let runs = 0;
-    const h = loop.callLater(0, () => { runs++; });
+    const h = loop.callLater(0, () => {
+      runs++;
+    });
     await loop.run();
     h.cancel();
     expect(h.cancelled).toBe(true);
-    loop.callLater(0, () => { runs++; });
+    loop.callLater(0, () => {
+      runs++;
+    });
     await loop.run();
     expect(runs).toBe(2);
   });
 
   test('20 000 cancelled timers are dropped; the live one still fires on time', async () => {
     const loop = openLoop(backend);
-    const handles = Array.from({ length: 20_000 }, (_, i) => loop.callLater(1000 + (i % 100), () => {
-      throw new Error('a cancelled timer ran');
-    }));
+    const handles = Array.from({ length: 20_000 }, (_, i) =>
+      loop.callLater(1000 + (i % 100), () => {
+        throw new Error('a cancelled timer ran');
+      }),
+    );
     let made = 0;
     let ranAt = 0;
     loop.callLater(0, () => {

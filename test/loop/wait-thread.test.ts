@@ -111,6 +111,8 @@ describe.each(['select', 'poll'] as const)('%s wait thread', (backend) => {
     const late = new native.ThreadWatch(() => {});
     expect(late.start(closed)).toBe(-constants.errno.EBADF);
     late.close();
-    expect(() => new native.ThreadWatch(() => {}).start({} as NativeSelectorHandle)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => new native.ThreadWatch(() => {}).start({} as NativeSelectorHandle)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 });

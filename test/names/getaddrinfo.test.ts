@@ -38,7 +38,7 @@ describe.each(modes)('$name: getaddrinfo', (mode) => {
 
   test('a name from the hosts file resolves as the system is configured', async () => {
     const entry = hostsFileName();
-    if (entry === null) return;  // nothing but localhost there: covered above
+    if (entry === null) return; // nothing but localhost there: covered above
     const found = await inMode(mode, (loop) => loop.getaddrinfo(entry[0], 0, { family: 4 }));
     expect(found.map((a) => a.host)).toContain(entry[1]);
   });
@@ -53,7 +53,8 @@ describe.each(modes)('$name: getaddrinfo', (mode) => {
 
   test('twenty lookups at once all complete (the pool runs them four at a time)', async () => {
     const all = await inMode(mode, (loop) =>
-      Promise.all(Array.from({ length: 20 }, (_, i) => loop.getaddrinfo('localhost', i, { family: 4 }))));
+      Promise.all(Array.from({ length: 20 }, (_, i) => loop.getaddrinfo('localhost', i, { family: 4 }))),
+    );
     expect(all.map((found) => found[0].port)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
@@ -75,27 +76,40 @@ describe.each(modes)('$name: getaddrinfo', (mode) => {
   test('names in sockConnect, createConnection, createServer and createDatagramEndpoint', async () => {
     const entry = hostsFileName();
     const name = entry?.[0] ?? 'localhost';
-    await inMode(mode, async (loop) => {
-      const l = listener('tcp4');
-      const { port } = l.localAddress as { port: number };
-      const c = track(Socket.tcp());
-      await loop.sockConnect(c, { host: name, port }, { timeout: 5000 });
-      track(await loop.sockAccept(l));
+    await inMode(
+      mode,
+      async (loop) => {
+        const l = listener('tcp4');
+        const { port } = l.localAddress as { port: number };
+        const c = track(Socket.tcp());
+        await loop.sockConnect(c, { host: name, port }, { timeout: 5000 });
+        track(await loop.sockAccept(l));
 
-      const server = trackServer(await loop.createServer(() => new Recorder(), { host: name, port: 0 }));
-      expect((server.address as { host: string }).host).toMatch(/^127\./);
-      const [t] = await loop.createConnection(() => new Recorder(), { host: name, port: (server.address as { port: number }).port });
-      t.close();
+        const server = trackServer(await loop.createServer(() => new Recorder(), { host: name, port: 0 }));
+        expect((server.address as { host: string }).host).toMatch(/^127\./);
+        const [t] = await loop.createConnection(() => new Recorder(), {
+          host: name,
+          port: (server.address as { port: number }).port,
+        });
+        t.close();
 
-      const [d] = await loop.createDatagramEndpoint((): DatagramProtocol => ({ datagramReceived() {} }),
-        { local: { host: name, port: 0 }, remote: { host: name, port: 9 } });
-      expect(d.localAddress.host).toMatch(/^127\./);
-      d.close();
+        const [d] = await loop.createDatagramEndpoint((): DatagramProtocol => ({ datagramReceived() {} }), {
+          local: { host: name, port: 0 },
+          remote: { host: name, port: 9 },
+        });
+        expect(d.localAddress.host).toMatch(/^127\./);
+        d.close();
 
-      const refused = await rejectionOf(loop.createConnection(() => new Recorder(), { host: name, port: closedPort() }));
-      expect(refused.code).toBe('ECONNREFUSED');
-      expect((await rejectionOf(loop.createConnection(() => new Recorder(), { host: UNKNOWN, port: 1 }))).code).toBe('ENOTFOUND');
-    }, 15_000);
+        const refused = await rejectionOf(
+          loop.createConnection(() => new Recorder(), { host: name, port: closedPort() }),
+        );
+        expect(refused.code).toBe('ECONNREFUSED');
+        expect((await rejectionOf(loop.createConnection(() => new Recorder(), { host: UNKNOWN, port: 1 }))).code).toBe(
+          'ENOTFOUND',
+        );
+      },
+      15_000,
+    );
   });
 });
 
@@ -113,7 +127,7 @@ describe.each(backends)('%s loop: getaddrinfo and close()', (backend) => {
   test('a finished lookup leaves nothing that keeps run() alive', async () => {
     const loop = openLoop(backend, 3000);
     await loop.runUntilComplete(loop.getaddrinfo('localhost', 1));
-    await loop.run();  // would wait until the test deadline if a keep-alive timer were left
+    await loop.run(); // would wait until the test deadline if a keep-alive timer were left
     expect(loop.isRunning()).toBe(false);
   });
 
@@ -122,23 +136,32 @@ describe.each(backends)('%s loop: getaddrinfo and close()', (backend) => {
     expect((await rejectionOf(loop.getaddrinfo(5 as never, 1))).code).toBe('ERR_INVALID_ARG_TYPE');
     expect((await rejectionOf(loop.getaddrinfo('', 1))).code).toBe('ERR_INVALID_ARG_VALUE');
     expect((await rejectionOf(loop.getaddrinfo('localhost', 70000))).code).toBe('ERR_INVALID_ARG_VALUE');
-    expect((await rejectionOf(loop.getaddrinfo('localhost', 1, { family: 5 as never }))).code).toBe('ERR_INVALID_ARG_VALUE');
+    expect((await rejectionOf(loop.getaddrinfo('localhost', 1, { family: 5 as never }))).code).toBe(
+      'ERR_INVALID_ARG_VALUE',
+    );
   });
 });
 
 describe('getaddrinfo: the process exits by itself', () => {
   // Regression: the helper threads wait on a condition variable for the life of the process; when
   // it was a static object, its destructor at exit() blocked on those waiters and the process hung.
-  test.each([['owned (run())', false], ['attached (epoll)', true]] as const)('%s: a program that did a lookup exits', async (_name, attached) => {
-    if (attached && !backends.includes('epoll')) return;
-    const { exit, out } = await runProgram(`
+  test.each([
+    ['owned (run())', false],
+    ['attached (epoll)', true],
+  ] as const)(
+    '%s: a program that did a lookup exits',
+    async (_name, attached) => {
+      if (attached && !backends.includes('epoll')) return;
+      const { exit, out } = await runProgram(`
       import { Loop } from ${JSON.stringify(INDEX)};
       const loop = new Loop(${attached ? "{ backend: 'epoll' }" : ''});
       ${attached ? 'loop.attach();' : ''}
       const p = loop.getaddrinfo('localhost', 1, { family: 4 });
       const found = ${attached ? 'await p' : 'await loop.runUntilComplete(p)'};
       console.log(found[0].host);`);
-    expect(exit).toBe(0);
-    expect(out.trim()).toBe('127.0.0.1');
-  }, 15_000);
+      expect(exit).toBe(0);
+      expect(out.trim()).toBe('127.0.0.1');
+    },
+    15_000,
+  );
 });

@@ -13,18 +13,29 @@ import { cleanup } from '../helpers/resources.js';
 afterEach(cleanup);
 
 describe('native argument checks carry a code', () => {
-  test.each(['recv', 'send', 'read', 'write'] as const)('%s refuses a non-buffer with TypeError ERR_INVALID_ARG_TYPE', (name) => {
-    const [a] = socketpair();
-    expectError(() => native[name](a, 'text' as never, 0, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
-    expectError(() => native[name](a, Buffer.alloc(4), 'x' as never, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
-  });
+  test.each(['recv', 'send', 'read', 'write'] as const)(
+    '%s refuses a non-buffer with TypeError ERR_INVALID_ARG_TYPE',
+    (name) => {
+      const [a] = socketpair();
+      expectError(() => native[name](a, 'text' as never, 0, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
+      expectError(() => native[name](a, Buffer.alloc(4), 'x' as never, 4), TypeError, 'ERR_INVALID_ARG_TYPE');
+    },
+  );
 
-  test.each(['recv', 'send', 'read', 'write'] as const)('%s refuses a span outside the buffer with RangeError ERR_INVALID_ARG_VALUE', (name) => {
-    const [a] = socketpair();
-    for (const [off, len] of [[-1, 1], [0, 5], [5, 0], [2, 3]]) {
-      expectError(() => native[name](a, Buffer.alloc(4), off, len), RangeError, 'ERR_INVALID_ARG_VALUE');
-    }
-  });
+  test.each(['recv', 'send', 'read', 'write'] as const)(
+    '%s refuses a span outside the buffer with RangeError ERR_INVALID_ARG_VALUE',
+    (name) => {
+      const [a] = socketpair();
+      for (const [off, len] of [
+        [-1, 1],
+        [0, 5],
+        [5, 0],
+        [2, 3],
+      ]) {
+        expectError(() => native[name](a, Buffer.alloc(4), off, len), RangeError, 'ERR_INVALID_ARG_VALUE');
+      }
+    },
+  );
 
   test('integer-argument functions refuse other types with TypeError ERR_INVALID_ARG_TYPE', () => {
     const { AF_INET, SOCK_STREAM } = native.constants;

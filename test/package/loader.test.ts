@@ -8,7 +8,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 describe('the native loader', () => {
   test('names every place it tried and the rebuild command when nothing loads', () => {
@@ -27,16 +29,26 @@ describe('the native loader', () => {
       join(empty, 'build', 'Debug', '*.node'),
       join(empty, 'prebuilds', platform, '*.node'),
       join(dirname(process.execPath), 'prebuilds', platform, '*.node'),
-    ]) expect(r.stderr).toContain(where);
+    ])
+      expect(r.stderr).toContain(where);
     expect(r.stderr).toContain(`iomux: no native addon for ${platform}`);
     expect(r.stderr).toContain('`npm rebuild iomux`');
   });
 
   test('loads the build the package folder has when nothing overrides it', () => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `const { native } = await import(${JSON.stringify(join(ROOT, 'dist', 'src', 'native.js'))}); console.log(native.backends.join(','))`], {
-      env: { ...process.env, IOMUX_PREBUILD: '' }, encoding: 'utf8', timeout: 15_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { native } = await import(${JSON.stringify(join(ROOT, 'dist', 'src', 'native.js'))}); console.log(native.backends.join(','))`,
+      ],
+      {
+        env: { ...process.env, IOMUX_PREBUILD: '' },
+        encoding: 'utf8',
+        timeout: 15_000,
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toMatch(/^select,poll/);
   });

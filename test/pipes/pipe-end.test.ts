@@ -34,9 +34,11 @@ describe('PipeEnd', () => {
     expect(buf.subarray(0, n).toString()).toBe('naïve ✓abc');
     let total = 0;
     for (let k = w.write(Buffer.alloc(65536)); k !== null; k = w.write(Buffer.alloc(65536))) total += k;
-    expect(total).toBeGreaterThan(0);  // then null: the pipe is full, not an exception
+    expect(total).toBeGreaterThan(0); // then null: the pipe is full, not an exception
     w.close();
-    while (r.readInto(Buffer.alloc(65536)) !== 0) { /* drain to EOF */ }
+    while (r.readInto(Buffer.alloc(65536)) !== 0) {
+      /* drain to EOF */
+    }
     expect(r.readInto(buf)).toBe(0);
   });
 
@@ -75,7 +77,12 @@ describe.each(backends)('%s selector: PipeEnd registers as a FileLike', (backend
     sel.register(w, EVENT_WRITE, 'w');
     expect(sel.select(0).map(([k, ev]) => [k.data, ev])).toEqual([['w', EVENT_WRITE]]);
     w.write('x');
-    expect(sel.select(0).map(([k]) => String(k.data)).sort((a, b) => a.localeCompare(b))).toEqual(['r', 'w']);
+    expect(
+      sel
+        .select(0)
+        .map(([k]) => String(k.data))
+        .sort((a, b) => a.localeCompare(b)),
+    ).toEqual(['r', 'w']);
     expect(sel.unregister(r).fileobj).toBe(r);
     sel.unregister(w);
   });
@@ -84,22 +91,26 @@ describe.each(backends)('%s selector: PipeEnd registers as a FileLike', (backend
 describe.each(modes)('$name: PipeEnd with addReader/addWriter', (mode) => {
   test('the loop reads what another end writes, then EOF', async () => {
     const [r, w] = trackedPipe();
-    const got = await inMode(mode, (loop) => new Promise<string>((resolve) => {
-      const parts: string[] = [];
-      const buf = Buffer.alloc(16);
-      loop.addReader(r, () => {
-        const n = r.readInto(buf);
-        if (n === null) return;
-        if (n > 0) return void parts.push(buf.subarray(0, n).toString());
-        loop.removeReader(r);
-        resolve(parts.join(''));
-      });
-      loop.addWriter(w, () => {
-        w.write('from the writer');
-        loop.removeWriter(w);
-        w.close();
-      });
-    }));
+    const got = await inMode(
+      mode,
+      (loop) =>
+        new Promise<string>((resolve) => {
+          const parts: string[] = [];
+          const buf = Buffer.alloc(16);
+          loop.addReader(r, () => {
+            const n = r.readInto(buf);
+            if (n === null) return;
+            if (n > 0) return void parts.push(buf.subarray(0, n).toString());
+            loop.removeReader(r);
+            resolve(parts.join(''));
+          });
+          loop.addWriter(w, () => {
+            w.write('from the writer');
+            loop.removeWriter(w);
+            w.close();
+          });
+        }),
+    );
     expect(got).toBe('from the writer');
   });
 });
@@ -114,7 +125,7 @@ describe.each(backends)('%s: closing a registered PipeEnd unregisters it (DESIGN
     w.close();
     expect(sel.getMap().has(fd)).toBe(false);
     const [r2, w2] = trackedPipe();
-    expect(r2.fd).toBe(fd);  // the lowest free number comes back
+    expect(r2.fd).toBe(fd); // the lowest free number comes back
     sel.register(r2, EVENT_READ);
     expect(sel.select(0)).toEqual([]);
     w2.write('x');
@@ -128,6 +139,6 @@ describe.each(backends)('%s: closing a registered PipeEnd unregisters it (DESIGN
     loop.addReader(r, () => {});
     r.close();
     expect(loop.selector.getMap().size).toBe(0);
-    await loop.run();  // nothing left to wait for: returns at once
+    await loop.run(); // nothing left to wait for: returns at once
   });
 });

@@ -11,7 +11,6 @@ import type { Protocol, Transport } from '../../src/transports.js';
 import { rejectionOf } from '../helpers/net.js';
 import { inMode, modes } from '../helpers/modes.js';
 
-
 afterEach(cleanup);
 
 /** Runs `node -e code` with `stdin`/`stdout` as given; our copies of the ends are closed. */
@@ -37,9 +36,15 @@ function linksOf(...list: PipeEnd[]): string[] {
 
 /** Which of `links` some fd of this process still points at. */
 function stillOpen(links: string[]): string[] {
-  const open = new Set(readdirSync('/proc/self/fd').map((fd) => {
-    try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; }
-  }));
+  const open = new Set(
+    readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    }),
+  );
   return links.filter((l) => open.has(l));
 }
 
@@ -51,13 +56,31 @@ class Collector implements Protocol {
   #lost!: (err: Error | null) => void;
   paused = 0;
   resumed = 0;
-  constructor() { this.lost = new Promise((resolve) => { this.#lost = resolve; }); }
-  connectionMade(t: Transport): void { this.transport = t; this.events.push('made'); }
-  dataReceived(data: Buffer): void { this.chunks.push(Buffer.from(data)); }
-  eofReceived(): void { this.events.push('eof'); }
-  pauseWriting(): void { this.paused++; }
-  resumeWriting(): void { this.resumed++; }
-  connectionLost(err: Error | null): void { this.events.push('lost'); this.#lost(err); }
+  constructor() {
+    this.lost = new Promise((resolve) => {
+      this.#lost = resolve;
+    });
+  }
+  connectionMade(t: Transport): void {
+    this.transport = t;
+    this.events.push('made');
+  }
+  dataReceived(data: Buffer): void {
+    this.chunks.push(Buffer.from(data));
+  }
+  eofReceived(): void {
+    this.events.push('eof');
+  }
+  pauseWriting(): void {
+    this.paused++;
+  }
+  resumeWriting(): void {
+    this.resumed++;
+  }
+  connectionLost(err: Error | null): void {
+    this.events.push('lost');
+    this.#lost(err);
+  }
 }
 
 describe.each(modes)('$name: pipe transports', (mode) => {
@@ -65,12 +88,16 @@ describe.each(modes)('$name: pipe transports', (mode) => {
     const [r, w] = pipe();
     const ours = linksOf(r);
     child(`for (let i = 0; i < 100; i++) process.stdout.write('line ' + i + '\\n');`, 'ignore', w);
-    const p = await inMode(mode, async (loop) => {
-      const [t, proto] = await loop.connectReadPipe(() => new Collector(), r);
-      expect(t.pipe).toBe(r);
-      expect(await proto.lost).toBeNull();
-      return proto;
-    }, 15_000);
+    const p = await inMode(
+      mode,
+      async (loop) => {
+        const [t, proto] = await loop.connectReadPipe(() => new Collector(), r);
+        expect(t.pipe).toBe(r);
+        expect(await proto.lost).toBeNull();
+        return proto;
+      },
+      15_000,
+    );
     expect(p.events).toEqual(['made', 'eof', 'lost']);
     const text = Buffer.concat(p.chunks).toString();
     expect(text.split('\n').length).toBe(101);
@@ -82,21 +109,28 @@ describe.each(modes)('$name: pipe transports', (mode) => {
   test('a write pipe feeds a child 4 MiB with pause/resume, writeEof ends it, the child counts every byte', async () => {
     const [childIn, toChild] = pipe();
     const [fromChild, childOut] = pipe();
-    child(`let n = 0; process.stdin.on('data', (d) => { n += d.length; }); process.stdin.on('end', () => process.stdout.write(String(n)));`,
-      childIn, childOut);
+    child(
+      `let n = 0; process.stdin.on('data', (d) => { n += d.length; }); process.stdin.on('end', () => process.stdout.write(String(n)));`,
+      childIn,
+      childOut,
+    );
     const ours = linksOf(toChild, fromChild);
     const total = 4 << 20;
-    const [writer, reader] = await inMode(mode, async (loop) => {
-      const [, reader] = await loop.connectReadPipe(() => new Collector(), fromChild);
-      const [t, writer] = await loop.connectWritePipe(() => new Collector(), toChild);
-      t.setWriteBufferLimits({ high: 64 * 1024 });
-      for (let sent = 0; sent < total; sent += 256 * 1024) t.write(Buffer.alloc(256 * 1024, 1));
-      expect(t.getWriteBufferSize()).toBeGreaterThan(0);
-      t.writeEof();
-      expect(await writer.lost).toBeNull();
-      expect(await reader.lost).toBeNull();
-      return [writer, reader];
-    }, 15_000);
+    const [writer, reader] = await inMode(
+      mode,
+      async (loop) => {
+        const [, reader] = await loop.connectReadPipe(() => new Collector(), fromChild);
+        const [t, writer] = await loop.connectWritePipe(() => new Collector(), toChild);
+        t.setWriteBufferLimits({ high: 64 * 1024 });
+        for (let sent = 0; sent < total; sent += 256 * 1024) t.write(Buffer.alloc(256 * 1024, 1));
+        expect(t.getWriteBufferSize()).toBeGreaterThan(0);
+        t.writeEof();
+        expect(await writer.lost).toBeNull();
+        expect(await reader.lost).toBeNull();
+        return [writer, reader];
+      },
+      15_000,
+    );
     expect(writer.paused).toBe(1);
     expect(writer.resumed).toBe(1);
     expect(Buffer.concat(reader.chunks).toString()).toBe(String(total));
@@ -126,8 +160,12 @@ describe.each(modes)('$name: pipe transports', (mode) => {
       expect(await proto.lost).toBeNull();
       expect(Buffer.concat(proto.chunks).toString()).toBe('raw');
       expect(() => t.socket).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-      expect((await rejectionOf(loop.connectReadPipe(() => new Collector(), 'x' as unknown as number))).code).toBe('ERR_INVALID_ARG_TYPE');
-      expect((await rejectionOf(loop.connectWritePipe(5 as unknown as () => Protocol, 0))).code).toBe('ERR_INVALID_ARG_TYPE');
+      expect((await rejectionOf(loop.connectReadPipe(() => new Collector(), 'x' as unknown as number))).code).toBe(
+        'ERR_INVALID_ARG_TYPE',
+      );
+      expect((await rejectionOf(loop.connectWritePipe(5 as unknown as () => Protocol, 0))).code).toBe(
+        'ERR_INVALID_ARG_TYPE',
+      );
     });
     // The transport owned r's fd and closed it: r itself must not close that number again.
   });

@@ -6,7 +6,18 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, drain, expectReady, openSelector, pipe, socketpair, timed, watchdog, writeBytes, writeLater,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  drain,
+  expectReady,
+  openSelector,
+  pipe,
+  socketpair,
+  timed,
+  watchdog,
+  writeBytes,
+  writeLater,
 } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 

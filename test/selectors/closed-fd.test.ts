@@ -4,7 +4,19 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, closeFd, expectNothingReady, expectReady, openSelector, pipe, socketpair, timed, watchdog, writeBytes, type Pair,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  closeFd,
+  expectNothingReady,
+  expectReady,
+  openSelector,
+  pipe,
+  socketpair,
+  timed,
+  watchdog,
+  writeBytes,
+  type Pair,
 } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -17,7 +29,11 @@ describe.each(availableBackends())('%s selector', (backend) => {
   const open = () => openSelector(backend);
   const whenClosed = (fd: number, asked: number): Pair[] => (reportsClosed(backend) ? [[fd, asked]] : []);
 
-  test.each<[string, number]>([['READ', EVENT_READ], ['WRITE', EVENT_WRITE], ['READ|WRITE', RW]])(
+  test.each<[string, number]>([
+    ['READ', EVENT_READ],
+    ['WRITE', EVENT_WRITE],
+    ['READ|WRITE', RW],
+  ])(
     '§3 Rules: a closed registered fd (asked %s) never makes select() throw; select/poll report the asked bits, epoll drops it',
     (_, asked) => {
       const sel = open();

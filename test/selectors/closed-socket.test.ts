@@ -5,7 +5,16 @@ import { cleanup } from '../helpers/resources.js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { Socket, socketpair } from '../../src/socket.js';
-import { EVENT_READ, closeFd, expectError, expectNothingReady, expectReady, openSelector, pipe, writeBytes } from '../helpers/fds.js';
+import {
+  EVENT_READ,
+  closeFd,
+  expectError,
+  expectNothingReady,
+  expectReady,
+  openSelector,
+  pipe,
+  writeBytes,
+} from '../helpers/fds.js';
 
 const sockets = new Set<Socket>();
 afterEach(async () => {
@@ -62,7 +71,12 @@ describe.each(availableBackends())('%s selector: a Socket closed while registere
     const sel = openSelector(backend);
     const [r, w] = pipe();
     let open = true;
-    const file = { fileno: () => { if (!open) throw new Error('closed'); return r; } };
+    const file = {
+      fileno: () => {
+        if (!open) throw new Error('closed');
+        return r;
+      },
+    };
     const key = sel.register(file, EVENT_READ);
     closeFd(r);
     closeFd(w);

@@ -7,7 +7,18 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { errnoError } from '../../src/errors.js';
 import { native } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
-import { EVENT_READ, EVENT_WRITE, RW, closeFd, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes } from '../helpers/fds.js';
+import {
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  closeFd,
+  expectNothingReady,
+  expectReady,
+  openSelector,
+  pipe,
+  socketpair,
+  writeBytes,
+} from '../helpers/fds.js';
 
 const dups = new Set<number>();
 afterEach(async () => {
@@ -73,7 +84,10 @@ describe.each(availableBackends())('%s selector: a registered fd closed while a 
     sel.unregister(a);
     expectReady(sel, 0, [[b, EVENT_WRITE]]);
     writeBytes(w);
-    expectReady(sel, 0, [[r, EVENT_READ], [b, EVENT_WRITE]]);
+    expectReady(sel, 0, [
+      [r, EVENT_READ],
+      [b, EVENT_WRITE],
+    ]);
     sel.modify(b, EVENT_READ);
     expectReady(sel, 0, [[r, EVENT_READ]]);
     sel.unregister(r);

@@ -14,7 +14,16 @@ import {
   type BackendName,
 } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, expectError, expectNothingReady, expectReady, openSelector, pipe, socketpair, writeBytes,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  expectError,
+  expectNothingReady,
+  expectReady,
+  openSelector,
+  pipe,
+  socketpair,
+  writeBytes,
 } from '../helpers/fds.js';
 import { existsSync } from 'node:fs';
 import { cleanup } from '../helpers/resources.js';
@@ -32,8 +41,10 @@ const CLASSES: Record<BackendName, new () => BaseSelector> = {
 const KQUEUE_DOUBLE = process.env.IOMUX_VARIANT === 'kqueue-double';
 
 describe.runIf(process.platform === 'linux')('backends on Linux', () => {
-  test('§3 API: availableBackends() is select, poll and epoll on Linux (kqueue only in the double\'s test build)', () => {
-    expect(availableBackends()).toEqual(KQUEUE_DOUBLE ? ['select', 'poll', 'epoll', 'kqueue'] : ['select', 'poll', 'epoll']);
+  test("§3 API: availableBackends() is select, poll and epoll on Linux (kqueue only in the double's test build)", () => {
+    expect(availableBackends()).toEqual(
+      KQUEUE_DOUBLE ? ['select', 'poll', 'epoll', 'kqueue'] : ['select', 'poll', 'epoll'],
+    );
   });
 
   test('§3 API: DefaultSelector is epoll on Linux, and so is createSelector()', () => {
@@ -54,11 +65,14 @@ describe.runIf(process.platform === 'linux')('backends on Linux', () => {
     }
   });
 
-  test.skipIf(KQUEUE_DOUBLE)('§3 Errors: kqueue on Linux fails with ERR_BACKEND_UNAVAILABLE, by name or by class', () => {
-    const err = expectError(() => createSelector('kqueue'), Error, 'ERR_BACKEND_UNAVAILABLE');
-    expect(err.message).toMatch(/kqueue/);
-    expectError(() => new KqueueSelector(), Error, 'ERR_BACKEND_UNAVAILABLE');
-  });
+  test.skipIf(KQUEUE_DOUBLE)(
+    '§3 Errors: kqueue on Linux fails with ERR_BACKEND_UNAVAILABLE, by name or by class',
+    () => {
+      const err = expectError(() => createSelector('kqueue'), Error, 'ERR_BACKEND_UNAVAILABLE');
+      expect(err.message).toMatch(/kqueue/);
+      expectError(() => new KqueueSelector(), Error, 'ERR_BACKEND_UNAVAILABLE');
+    },
+  );
 });
 
 describe('createSelector', () => {
@@ -69,12 +83,13 @@ describe('createSelector', () => {
     },
   );
 
-  test.each<[string, unknown]>([['number', 1], ['null', null], ['object', {}]])(
-    '§3 Errors: createSelector(<%s>) is refused with TypeError ERR_INVALID_ARG_TYPE',
-    (_, name) => {
-      expectError(() => createSelector(name as string), TypeError, 'ERR_INVALID_ARG_TYPE');
-    },
-  );
+  test.each<[string, unknown]>([
+    ['number', 1],
+    ['null', null],
+    ['object', {}],
+  ])('§3 Errors: createSelector(<%s>) is refused with TypeError ERR_INVALID_ARG_TYPE', (_, name) => {
+    expectError(() => createSelector(name as string), TypeError, 'ERR_INVALID_ARG_TYPE');
+  });
 });
 
 describe.each(availableBackends())('%s selector', (backend) => {
@@ -177,18 +192,21 @@ describe.runIf(availableBackends().includes('epoll'))('EpollSelector.fileno()', 
     expect(existsSync(`/proc/self/fd/${fd}`)).toBe(false);
   });
 
-  test.each(availableBackends())('§3 API: the epoll fd is pollable: a %s selector sees it readable when epoll has a ready fd', (outerBackend) => {
-    const inner = openSelector('epoll') as EpollSelector;
-    const outer = openSelector(outerBackend);
-    const [r, w] = pipe();
-    inner.register(r, EVENT_READ);
-    outer.register(inner.fileno(), EVENT_READ);
-    expectNothingReady(outer);
-    writeBytes(w);
-    expectReady(outer, 0, [[inner.fileno(), EVENT_READ]]);
-    expectReady(inner, 0, [[r, EVENT_READ]]);
-    expectReady(outer, 0, [[inner.fileno(), EVENT_READ]]); // level-triggered, still ready
-    inner.unregister(r);
-    expectNothingReady(outer);
-  });
+  test.each(availableBackends())(
+    '§3 API: the epoll fd is pollable: a %s selector sees it readable when epoll has a ready fd',
+    (outerBackend) => {
+      const inner = openSelector('epoll') as EpollSelector;
+      const outer = openSelector(outerBackend);
+      const [r, w] = pipe();
+      inner.register(r, EVENT_READ);
+      outer.register(inner.fileno(), EVENT_READ);
+      expectNothingReady(outer);
+      writeBytes(w);
+      expectReady(outer, 0, [[inner.fileno(), EVENT_READ]]);
+      expectReady(inner, 0, [[r, EVENT_READ]]);
+      expectReady(outer, 0, [[inner.fileno(), EVENT_READ]]); // level-triggered, still ready
+      inner.unregister(r);
+      expectNothingReady(outer);
+    },
+  );
 });

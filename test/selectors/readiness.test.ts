@@ -3,7 +3,24 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, closeFd, drain, expectNothingReady, expectReady, fill, openSelector, pairsOf, pipe, shutdownWrite, socketpair, tcpAccept, tcpConnect, tcpListener, writeBytes, type Pair,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  closeFd,
+  drain,
+  expectNothingReady,
+  expectReady,
+  fill,
+  openSelector,
+  pairsOf,
+  pipe,
+  shutdownWrite,
+  socketpair,
+  tcpAccept,
+  tcpConnect,
+  tcpListener,
+  writeBytes,
+  type Pair,
 } from '../helpers/fds.js';
 import { native } from '../../src/native.js';
 import { cleanup } from '../helpers/resources.js';
@@ -53,7 +70,10 @@ describe.each(availableBackends())('%s selector', (backend) => {
     const client = tcpConnect(port);
     sel.register(client, EVENT_WRITE);
     // Loopback connects complete at once, but allow the kernel a moment.
-    expectReady(sel, 1000, [[listener, EVENT_READ], [client, EVENT_WRITE]]);
+    expectReady(sel, 1000, [
+      [listener, EVENT_READ],
+      [client, EVENT_WRITE],
+    ]);
     expect(tcpAccept(listener)).not.toBeNull();
     expectReady(sel, 0, [[client, EVENT_WRITE]]);
   });
@@ -80,17 +100,18 @@ describe.each(availableBackends())('%s selector', (backend) => {
     expectReady(sel, 0, [[a, EVENT_WRITE]]);
   });
 
-  test.each<[string, number]>([['READ', EVENT_READ], ['WRITE', EVENT_WRITE], ['READ|WRITE', RW]])(
-    '§3 Readiness: a socketpair peer going away (hang-up) reports what was asked: %s',
-    (_, asked) => {
-      const sel = open();
-      const [a, b] = socketpair();
-      sel.register(a, asked);
-      if (asked === EVENT_READ) expectNothingReady(sel);
-      closeFd(b);
-      expectReady(sel, 0, [[a, asked]]);
-    },
-  );
+  test.each<[string, number]>([
+    ['READ', EVENT_READ],
+    ['WRITE', EVENT_WRITE],
+    ['READ|WRITE', RW],
+  ])('§3 Readiness: a socketpair peer going away (hang-up) reports what was asked: %s', (_, asked) => {
+    const sel = open();
+    const [a, b] = socketpair();
+    sel.register(a, asked);
+    if (asked === EVENT_READ) expectNothingReady(sel);
+    closeFd(b);
+    expectReady(sel, 0, [[a, asked]]);
+  });
 
   test('§3 Readiness: a pipe whose writer went away reports READ, and WRITE too if asked (select: READ only, the documented exception)', () => {
     const sel = open();
@@ -103,7 +124,10 @@ describe.each(availableBackends())('%s selector', (backend) => {
     closeFd(w2);
     // select(2) has no hang-up bit: a hang-up lands in the read set only.
     const hangUp = backend === 'select' ? EVENT_READ : RW;
-    expectReady(sel, 0, [[r1, EVENT_READ], [r2, hangUp]]);
+    expectReady(sel, 0, [
+      [r1, EVENT_READ],
+      [r2, hangUp],
+    ]);
   });
 
   test('§3 Readiness: a pipe whose reader went away is an error: WRITE, and READ if asked, even when full', () => {
@@ -125,7 +149,10 @@ describe.each(availableBackends())('%s selector', (backend) => {
     // a and c are both readable and writable.
     sel.register(a, EVENT_READ);
     sel.register(c, EVENT_WRITE);
-    expectReady(sel, 0, [[a, EVENT_READ], [c, EVENT_WRITE]]);
+    expectReady(sel, 0, [
+      [a, EVENT_READ],
+      [c, EVENT_WRITE],
+    ]);
   });
 
   test('§3 Rules: at most one entry per fd, READ and WRITE merged into one mask', () => {

@@ -5,7 +5,18 @@ import { closeSync, openSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, closeFd, expectError, expectNothingReady, expectReady, openSelector, pipe, socketpair, unusedFd, writeBytes,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  closeFd,
+  expectError,
+  expectNothingReady,
+  expectReady,
+  openSelector,
+  pipe,
+  socketpair,
+  unusedFd,
+  writeBytes,
 } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -89,18 +100,21 @@ describe.each(availableBackends())('%s selector', (backend) => {
       },
     );
 
-    test.each<[string, unknown]>([['string', '1'], ['null', null], ['undefined', undefined], ['object', {}], ['bigint', 1n]])(
-      '§3 Errors: events of type %s is refused with TypeError ERR_INVALID_ARG_TYPE',
-      (_, events) => {
-        const sel = open();
-        const [r] = pipe();
-        expectError(() => sel.register(r, events as number), TypeError, 'ERR_INVALID_ARG_TYPE');
-        expect(sel.getMap().has(r)).toBe(false);
-        sel.register(r, EVENT_READ);
-        expectError(() => sel.modify(r, events as number), TypeError, 'ERR_INVALID_ARG_TYPE');
-        expect(sel.getKey(r).events).toBe(EVENT_READ);
-      },
-    );
+    test.each<[string, unknown]>([
+      ['string', '1'],
+      ['null', null],
+      ['undefined', undefined],
+      ['object', {}],
+      ['bigint', 1n],
+    ])('§3 Errors: events of type %s is refused with TypeError ERR_INVALID_ARG_TYPE', (_, events) => {
+      const sel = open();
+      const [r] = pipe();
+      expectError(() => sel.register(r, events as number), TypeError, 'ERR_INVALID_ARG_TYPE');
+      expect(sel.getMap().has(r)).toBe(false);
+      sel.register(r, EVENT_READ);
+      expectError(() => sel.modify(r, events as number), TypeError, 'ERR_INVALID_ARG_TYPE');
+      expect(sel.getKey(r).events).toBe(EVENT_READ);
+    });
 
     test.each<[string, unknown]>([
       ['string', '3'],
@@ -135,7 +149,7 @@ describe.each(availableBackends())('%s selector', (backend) => {
       },
     );
 
-    test('§3 Errors: an fd that is not open fails with EBADF in Node\'s shape (with its errno and syscall) and leaves no key', () => {
+    test("§3 Errors: an fd that is not open fails with EBADF in Node's shape (with its errno and syscall) and leaves no key", () => {
       const sel = open();
       const fd = unusedFd();
       const err = expectError(() => sel.register(fd, EVENT_READ), Error, 'EBADF');
@@ -242,8 +256,18 @@ describe.each(availableBackends())('%s selector', (backend) => {
       expect(map.has(w)).toBe(true);
       expect([...map.keys()].sort((x, y) => x - y)).toEqual([r, w].sort((x, y) => x - y));
       expect(new Set(map.values())).toEqual(new Set([kr, kw]));
-      expect(new Map(map)).toEqual(new Map([[r, kr], [w, kw]]));
-      expect(new Map(map.entries())).toEqual(new Map([[r, kr], [w, kw]]));
+      expect(new Map(map)).toEqual(
+        new Map([
+          [r, kr],
+          [w, kw],
+        ]),
+      );
+      expect(new Map(map.entries())).toEqual(
+        new Map([
+          [r, kr],
+          [w, kw],
+        ]),
+      );
       const seen: number[] = [];
       map.forEach((key, fd, m) => {
         expect(key.fd).toBe(fd);

@@ -5,7 +5,18 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, drain, expectError, expectNothingReady, expectReady, fdSoftLimit, openSelector, pairsOf, pipe, socketpair, writeBytes,
+  EVENT_READ,
+  EVENT_WRITE,
+  drain,
+  expectError,
+  expectNothingReady,
+  expectReady,
+  fdSoftLimit,
+  openSelector,
+  pairsOf,
+  pipe,
+  socketpair,
+  writeBytes,
 } from '../helpers/fds.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
 
@@ -85,7 +96,10 @@ describe.each(scalable)('%s selector at scale', (backend) => {
       for (const [fd] of pairsOf(sel, sel.select(0))) counts.set(fd, (counts.get(fd) ?? 0) + 1);
     }
     const fair = Math.floor((calls * BATCH) / n);
-    expect(Math.min(...counts.values()), `each of ${n} fds reported about ${fair} times in ${calls} calls`).toBeGreaterThanOrEqual(fair - 1);
+    expect(
+      Math.min(...counts.values()),
+      `each of ${n} fds reported about ${fair} times in ${calls} calls`,
+    ).toBeGreaterThanOrEqual(fair - 1);
   });
 
   test('§3 Readiness: exactly the ready fds out of thousands are reported, across batches', () => {
@@ -122,7 +136,9 @@ describe.runIf(availableBackends().includes('select'))('select selector: FD_SETS
   test('§2 select refuses an fd >= FD_SETSIZE with RangeError ERR_FD_OUT_OF_RANGE, leaves no key, and still works', () => {
     const sel = openSelector('select');
     const [r, w] = socketpair(); // low numbers, opened first
-    const high = pipesPastSetsize().flat().filter((fd) => fd >= FD_SETSIZE);
+    const high = pipesPastSetsize()
+      .flat()
+      .filter((fd) => fd >= FD_SETSIZE);
     expect(high.length).toBeGreaterThan(0);
     for (const fd of high) {
       const err = expectError(() => sel.register(fd, EVENT_READ), RangeError, 'ERR_FD_OUT_OF_RANGE');

@@ -9,9 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
-import {
-  EVENT_READ, drain, openSelector, pairsOf, pipe, shell, timed, watchdog,
-} from '../helpers/fds.js';
+import { EVENT_READ, drain, openSelector, pairsOf, pipe, shell, timed, watchdog } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
 
@@ -33,7 +31,9 @@ function signaller(script: string, ...fds: number[]): ChildProcess {
  */
 async function withSigusr2(fn: (received: () => number) => Promise<void> | void): Promise<void> {
   let count = 0;
-  const onSignal = () => { count++; };
+  const onSignal = () => {
+    count++;
+  };
   process.on('SIGUSR2', onSignal);
   try {
     await fn(() => count);

@@ -7,7 +7,18 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import {
-  EVENT_READ, EVENT_WRITE, RW, expectError, openSelector, pairsOf, pipe, socketpair, timed, watchdog, writeBytes, writeLater,
+  EVENT_READ,
+  EVENT_WRITE,
+  RW,
+  expectError,
+  openSelector,
+  pairsOf,
+  pipe,
+  socketpair,
+  timed,
+  watchdog,
+  writeBytes,
+  writeLater,
 } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -62,39 +73,41 @@ describe.each(availableBackends())('%s selector', (backend) => {
     expect(ms).toBeLessThan(60 + SLACK_MS);
   });
 
-  test.each<[number, number]>([[0.3, 1], [0.001, 1], [1.2, 2]])(
-    '§7 Timeouts round up: %s ms waits at least %i ms (never a busy 0-ms return)',
-    (timeout, atLeast) => {
-      using _guard = watchdog(10_000);
-      const [sel] = idle();
-      const empty = open();
-      for (let i = 0; i < 4; i++) {
-        for (const s of [sel, empty]) {
-          const [results, ms] = timed(() => s.select(timeout));
-          expect(results).toEqual([]);
-          // Rounded to 0 this returns in microseconds; rounded to nearest, 1.2 ms waits ~1 ms.
-          expect(ms).toBeGreaterThanOrEqual(atLeast - 0.05);
-          expect(ms).toBeLessThan(atLeast + SLACK_MS);
-        }
+  test.each<[number, number]>([
+    [0.3, 1],
+    [0.001, 1],
+    [1.2, 2],
+  ])('§7 Timeouts round up: %s ms waits at least %i ms (never a busy 0-ms return)', (timeout, atLeast) => {
+    using _guard = watchdog(10_000);
+    const [sel] = idle();
+    const empty = open();
+    for (let i = 0; i < 4; i++) {
+      for (const s of [sel, empty]) {
+        const [results, ms] = timed(() => s.select(timeout));
+        expect(results).toEqual([]);
+        // Rounded to 0 this returns in microseconds; rounded to nearest, 1.2 ms waits ~1 ms.
+        expect(ms).toBeGreaterThanOrEqual(atLeast - 0.05);
+        expect(ms).toBeLessThan(atLeast + SLACK_MS);
       }
-    },
-  );
+    }
+  });
 
-  test.each<[string, number | null | undefined]>([['null', null], ['undefined', undefined], ['Infinity', Infinity]])(
-    '§3 Timeouts: %s waits until an fd is ready (made ready 100 ms later by a child process)',
-    (_, timeout) => {
-      using _guard = watchdog(10_000);
-      const [sel, r, w] = idle();
-      // Timed from before the child starts: its sleep runs from then, however late select() begins.
-      const [results, ms] = timed(() => {
-        writeLater(w, 100);
-        return sel.select(timeout);
-      });
-      expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
-      expect(ms).toBeGreaterThanOrEqual(99);
-      expect(ms).toBeLessThan(100 + 5000);
-    },
-  );
+  test.each<[string, number | null | undefined]>([
+    ['null', null],
+    ['undefined', undefined],
+    ['Infinity', Infinity],
+  ])('§3 Timeouts: %s waits until an fd is ready (made ready 100 ms later by a child process)', (_, timeout) => {
+    using _guard = watchdog(10_000);
+    const [sel, r, w] = idle();
+    // Timed from before the child starts: its sleep runs from then, however late select() begins.
+    const [results, ms] = timed(() => {
+      writeLater(w, 100);
+      return sel.select(timeout);
+    });
+    expect(pairsOf(sel, results)).toEqual([[r, EVENT_READ]]);
+    expect(ms).toBeGreaterThanOrEqual(99);
+    expect(ms).toBeLessThan(100 + 5000);
+  });
 
   test('§3 Timeouts: select() with no argument waits until an fd is ready', () => {
     using _guard = watchdog(10_000);
@@ -144,12 +157,15 @@ describe.each(availableBackends())('%s selector', (backend) => {
     expectError(() => sel.selectRaw(NaN), RangeError, 'ERR_INVALID_ARG_VALUE');
   });
 
-  test.each<[string, unknown]>([['string', '5'], ['empty string', ''], ['boolean', true], ['object', {}], ['bigint', 5n]])(
-    '§3 Timeouts: a %s timeout is refused with TypeError ERR_INVALID_ARG_TYPE',
-    (_, timeout) => {
-      const [sel] = idle();
-      expectError(() => sel.select(timeout as number), TypeError, 'ERR_INVALID_ARG_TYPE');
-      expectError(() => sel.selectRaw(timeout as number), TypeError, 'ERR_INVALID_ARG_TYPE');
-    },
-  );
+  test.each<[string, unknown]>([
+    ['string', '5'],
+    ['empty string', ''],
+    ['boolean', true],
+    ['object', {}],
+    ['bigint', 5n],
+  ])('§3 Timeouts: a %s timeout is refused with TypeError ERR_INVALID_ARG_TYPE', (_, timeout) => {
+    const [sel] = idle();
+    expectError(() => sel.select(timeout as number), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectError(() => sel.selectRaw(timeout as number), TypeError, 'ERR_INVALID_ARG_TYPE');
+  });
 });

@@ -12,7 +12,13 @@ import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
-type Case = [what: string, address: unknown, Base: typeof TypeError | typeof RangeError, code: string, mentions: string];
+type Case = [
+  what: string,
+  address: unknown,
+  Base: typeof TypeError | typeof RangeError,
+  code: string,
+  mentions: string,
+];
 
 const tcpCases: Case[] = [
   ['port below 0', { host: '127.0.0.1', port: -1 }, RangeError, 'ERR_INVALID_ARG_VALUE', "'address.port'"],
@@ -36,12 +42,30 @@ const tooLong = join(tmpdir(), 'x'.repeat(108 - tmpdir().length - 1)); // 108 by
 const tooLongUtf8 = '/' + 'é'.repeat(54); // 109 bytes, but only 55 UTF-16 units
 
 const unixCases: Case[] = [
-  ['a path of 108 bytes (sun_path holds 107 and the NUL)', { path: tooLong }, RangeError, 'ERR_INVALID_ARG_VALUE', '107 bytes'],
-  ['a path short in characters but too long in UTF-8 bytes', { path: tooLongUtf8 }, RangeError, 'ERR_INVALID_ARG_VALUE', '107 bytes'],
+  [
+    'a path of 108 bytes (sun_path holds 107 and the NUL)',
+    { path: tooLong },
+    RangeError,
+    'ERR_INVALID_ARG_VALUE',
+    '107 bytes',
+  ],
+  [
+    'a path short in characters but too long in UTF-8 bytes',
+    { path: tooLongUtf8 },
+    RangeError,
+    'ERR_INVALID_ARG_VALUE',
+    '107 bytes',
+  ],
   ['a NUL byte in the path', { path: '/tmp/a\0b.sock' }, RangeError, 'ERR_INVALID_ARG_VALUE', 'NUL'],
   ['an empty path', { path: '' }, TypeError, 'ERR_INVALID_ARG_TYPE', "'address.path'"],
   ['missing path', {}, TypeError, 'ERR_INVALID_ARG_TYPE', "'address.path'"],
-  ['a TCP address on a Unix socket', { host: '127.0.0.1', port: 80 }, TypeError, 'ERR_INVALID_ARG_TYPE', "'address.path'"],
+  [
+    'a TCP address on a Unix socket',
+    { host: '127.0.0.1', port: 80 },
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    "'address.path'",
+  ],
   ['null', null, TypeError, 'ERR_INVALID_ARG_TYPE', "'address'"],
 ];
 
@@ -73,12 +97,15 @@ describe('accepted addresses', () => {
     expect(s.localAddress).toEqual({ path });
   });
 
-  test.runIf(ipv6LoopbackAvailable())('an IPv4 address on an IPv6 socket is refused; an IPv4-mapped IPv6 address is not', () => {
-    const s = track(Socket.tcp6());
-    expectError(() => s.bind({ host: '127.0.0.1', port: 0 }), TypeError, 'ERR_INVALID_ARG_VALUE');
-    s.bind({ host: '::ffff:127.0.0.1', port: 0 });
-    expect((s.localAddress as { host: string }).host).toBe('::ffff:127.0.0.1');
-  });
+  test.runIf(ipv6LoopbackAvailable())(
+    'an IPv4 address on an IPv6 socket is refused; an IPv4-mapped IPv6 address is not',
+    () => {
+      const s = track(Socket.tcp6());
+      expectError(() => s.bind({ host: '127.0.0.1', port: 0 }), TypeError, 'ERR_INVALID_ARG_VALUE');
+      s.bind({ host: '::ffff:127.0.0.1', port: 0 });
+      expect((s.localAddress as { host: string }).host).toBe('::ffff:127.0.0.1');
+    },
+  );
 
   test('ports 0 and 65535 are in range (0 picks a free port)', () => {
     const s = track(Socket.tcp());

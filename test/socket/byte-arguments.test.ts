@@ -55,12 +55,23 @@ describe.each(['socketpair', 'tcp4'] as PairKind[])('%s', (kind) => {
     const [a, b] = connectedPair(kind);
     const buf = Buffer.alloc(8);
     const ranges: Array<[number, number | undefined, string]> = [
-      [-1, undefined, 'offset'], [9, undefined, 'offset'], [1.5, 1, 'offset'], [NaN, 1, 'offset'],
-      [0, 9, 'length'], [4, 5, 'length'], [0, -1, 'length'], [0, 0.5, 'length'], [0, Infinity, 'length'],
+      [-1, undefined, 'offset'],
+      [9, undefined, 'offset'],
+      [1.5, 1, 'offset'],
+      [NaN, 1, 'offset'],
+      [0, 9, 'length'],
+      [4, 5, 'length'],
+      [0, -1, 'length'],
+      [0, 0.5, 'length'],
+      [0, Infinity, 'length'],
     ];
     for (const [offset, length, name] of ranges) {
-      expect(expectError(() => a.send(buf, offset, length), RangeError, 'ERR_INVALID_ARG_VALUE').message).toContain(`'${name}'`);
-      expect(expectError(() => b.recvInto(buf, offset, length), RangeError, 'ERR_INVALID_ARG_VALUE').message).toContain(`'${name}'`);
+      expect(expectError(() => a.send(buf, offset, length), RangeError, 'ERR_INVALID_ARG_VALUE').message).toContain(
+        `'${name}'`,
+      );
+      expect(expectError(() => b.recvInto(buf, offset, length), RangeError, 'ERR_INVALID_ARG_VALUE').message).toContain(
+        `'${name}'`,
+      );
     }
     expectError(() => a.send(buf, '1' as never), TypeError, 'ERR_INVALID_ARG_TYPE');
     expectError(() => a.send(buf, 0, '1' as never), TypeError, 'ERR_INVALID_ARG_TYPE');

@@ -77,7 +77,8 @@ describe('a closed socket', () => {
   test('the before-close hook runs while the fd is still open, once', () => {
     const s = Socket.tcp();
     const seen: number[] = [];
-    s[kBeforeClose] = () => void seen.push(native.getsockopt(s.fd, native.constants.SOL_SOCKET, native.constants.SO_ERROR));
+    s[kBeforeClose] = () =>
+      void seen.push(native.getsockopt(s.fd, native.constants.SOL_SOCKET, native.constants.SO_ERROR));
     s.close();
     s.close();
     expect(seen).toEqual([0]); // one call, and getsockopt worked (not -EBADF)

@@ -12,7 +12,17 @@ import { native } from '../../src/native.js';
 import { Socket } from '../../src/socket.js';
 import { openLoop } from '../loop/helpers.js';
 import {
-  closeTracked, closedPort, connectedPair, ipv6LoopbackAvailable, rejectionOf, track, trackedPipe, unixPath, waitFor, waitReadable, waitWritable,
+  closeTracked,
+  closedPort,
+  connectedPair,
+  ipv6LoopbackAvailable,
+  rejectionOf,
+  track,
+  trackedPipe,
+  unixPath,
+  waitFor,
+  waitReadable,
+  waitWritable,
 } from '../helpers/net.js';
 import { EVENT_READ } from '../../src/selectors.js';
 import { cleanup } from '../helpers/resources.js';
@@ -68,14 +78,19 @@ describe('ECONNREFUSED', () => {
     expect([err.code, err.errno, err.syscall]).toEqual(['ENOENT', -osConstants.errno.ENOENT, 'connect']);
   });
 
-  test.each(availableBackends())('%s loop: sockConnect to a closed port rejects with ECONNREFUSED and leaves no registration', async (backend) => {
-    const loop = openLoop(backend);
-    const sock = track(Socket.tcp());
-    const err = await loop.runUntilComplete(rejectionOf(loop.sockConnect(sock, { host: '127.0.0.1', port: closedPort() })));
-    expect([err.code, err.errno, err.syscall]).toEqual(['ECONNREFUSED', -osConstants.errno.ECONNREFUSED, 'connect']);
-    sock.close();
-    expect(loop.selector.getMap().size).toBe(0);
-  });
+  test.each(availableBackends())(
+    '%s loop: sockConnect to a closed port rejects with ECONNREFUSED and leaves no registration',
+    async (backend) => {
+      const loop = openLoop(backend);
+      const sock = track(Socket.tcp());
+      const err = await loop.runUntilComplete(
+        rejectionOf(loop.sockConnect(sock, { host: '127.0.0.1', port: closedPort() })),
+      );
+      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNREFUSED', -osConstants.errno.ECONNREFUSED, 'connect']);
+      sock.close();
+      expect(loop.selector.getMap().size).toBe(0);
+    },
+  );
 });
 
 describe('Unix connect to a listener whose backlog is full', () => {
@@ -102,17 +117,20 @@ describe('Unix connect to a listener whose backlog is full', () => {
     expect(results.slice(1)).toEqual(['EAGAIN', 'EAGAIN', 'EAGAIN']);
   });
 
-  test.each(availableBackends())('%s loop: sockConnect rejects with EAGAIN rather than resolving unconnected', async (backend) => {
-    const path = unixPath();
-    const l = track(Socket.unix());
-    l.bind({ path });
-    l.listen(0);
-    track(Socket.unix()).connect({ path }); // fills the backlog
-    const loop = openLoop(backend);
-    const sock = track(Socket.unix());
-    const err = await loop.runUntilComplete(rejectionOf(loop.sockConnect(sock, { path })));
-    expect(err.code).toBe('EAGAIN');
-  });
+  test.each(availableBackends())(
+    '%s loop: sockConnect rejects with EAGAIN rather than resolving unconnected',
+    async (backend) => {
+      const path = unixPath();
+      const l = track(Socket.unix());
+      l.bind({ path });
+      l.listen(0);
+      track(Socket.unix()).connect({ path }); // fills the backlog
+      const loop = openLoop(backend);
+      const sock = track(Socket.unix());
+      const err = await loop.runUntilComplete(rejectionOf(loop.sockConnect(sock, { path })));
+      expect(err.code).toBe('EAGAIN');
+    },
+  );
 });
 
 describe('reset by peer', () => {
@@ -127,22 +145,28 @@ describe('reset by peer', () => {
   }
 
   for (const kind of ['tcp4', 'tcp6'] as const) {
-    test.runIf(kind === 'tcp4' || ipv6)(`${kind}: recvInto throws ECONNRESET (syscall recv), then send fails with EPIPE`, () => {
-      const a = resetPair(kind);
-      const err = thrown(() => a.recvInto(Buffer.alloc(16)));
-      expect([err.code, err.errno, err.syscall]).toEqual(['ECONNRESET', -osConstants.errno.ECONNRESET, 'recv']);
-      const err2 = thrown(() => a.send(Buffer.from('more')));
-      expect(err2.code).toBe('EPIPE');
-      expect(err2.syscall).toBe('send');
-    });
+    test.runIf(kind === 'tcp4' || ipv6)(
+      `${kind}: recvInto throws ECONNRESET (syscall recv), then send fails with EPIPE`,
+      () => {
+        const a = resetPair(kind);
+        const err = thrown(() => a.recvInto(Buffer.alloc(16)));
+        expect([err.code, err.errno, err.syscall]).toEqual(['ECONNRESET', -osConstants.errno.ECONNRESET, 'recv']);
+        const err2 = thrown(() => a.send(Buffer.from('more')));
+        expect(err2.code).toBe('EPIPE');
+        expect(err2.syscall).toBe('send');
+      },
+    );
 
-    test.runIf(kind === 'tcp4' || ipv6)(`${kind}: send after the reset throws ECONNRESET or EPIPE (never returns)`, () => {
-      const a = resetPair(kind);
-      const err = thrown(() => a.send(Buffer.from('more')));
-      expect(['ECONNRESET', 'EPIPE']).toContain(err.code);
-      expect(err.syscall).toBe('send');
-      expect(err.errno).toBeLessThan(0);
-    });
+    test.runIf(kind === 'tcp4' || ipv6)(
+      `${kind}: send after the reset throws ECONNRESET or EPIPE (never returns)`,
+      () => {
+        const a = resetPair(kind);
+        const err = thrown(() => a.send(Buffer.from('more')));
+        expect(['ECONNRESET', 'EPIPE']).toContain(err.code);
+        expect(err.syscall).toBe('send');
+        expect(err.errno).toBeLessThan(0);
+      },
+    );
   }
 });
 
@@ -178,33 +202,38 @@ describe('EPIPE without SIGPIPE', () => {
     expect(['EPIPE', 'ECONNRESET']).toContain(err?.code);
   });
 
-  test.each(availableBackends())('%s loop: no SIGPIPE reaches the process from a send into a closed connection', async (backend) => {
-    // Node ignores SIGPIPE, which would hide it; a loop signal handler replaces that disposition,
-    // so a SIGPIPE raised by send() would be counted here.
-    const loop = openLoop(backend);
-    let sigpipes = 0;
-    loop.addSignalHandler('SIGPIPE', () => { sigpipes++; });
-    const settle = () => {
-      loop.callLater(30, () => {});
-      return loop.run();
-    };
-    try {
-      const [a, b] = connectedPair('socketpair');
-      b.close();
-      expect(thrown(() => a.send(Buffer.from('x'))).code).toBe('EPIPE');
-      const [c] = connectedPair('tcp4');
-      c.shutdown('write');
-      expect(thrown(() => c.send(Buffer.from('x'))).code).toBe('EPIPE');
-      await settle();
-      expect(sigpipes).toBe(0);
-      // Control: write(2) to a pipe without a reader does raise SIGPIPE, and the handler sees it.
-      const [r, w] = trackedPipe();
-      closeTracked(r);
-      expect(native.write(w, Buffer.from('x'), 0, 1)).toBe(-osConstants.errno.EPIPE);
-      await settle();
-      expect(sigpipes).toBe(1);
-    } finally {
-      loop.removeSignalHandler('SIGPIPE');
-    }
-  });
+  test.each(availableBackends())(
+    '%s loop: no SIGPIPE reaches the process from a send into a closed connection',
+    async (backend) => {
+      // Node ignores SIGPIPE, which would hide it; a loop signal handler replaces that disposition,
+      // so a SIGPIPE raised by send() would be counted here.
+      const loop = openLoop(backend);
+      let sigpipes = 0;
+      loop.addSignalHandler('SIGPIPE', () => {
+        sigpipes++;
+      });
+      const settle = () => {
+        loop.callLater(30, () => {});
+        return loop.run();
+      };
+      try {
+        const [a, b] = connectedPair('socketpair');
+        b.close();
+        expect(thrown(() => a.send(Buffer.from('x'))).code).toBe('EPIPE');
+        const [c] = connectedPair('tcp4');
+        c.shutdown('write');
+        expect(thrown(() => c.send(Buffer.from('x'))).code).toBe('EPIPE');
+        await settle();
+        expect(sigpipes).toBe(0);
+        // Control: write(2) to a pipe without a reader does raise SIGPIPE, and the handler sees it.
+        const [r, w] = trackedPipe();
+        closeTracked(r);
+        expect(native.write(w, Buffer.from('x'), 0, 1)).toBe(-osConstants.errno.EPIPE);
+        await settle();
+        expect(sigpipes).toBe(1);
+      } finally {
+        loop.removeSignalHandler('SIGPIPE');
+      }
+    },
+  );
 });

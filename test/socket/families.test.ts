@@ -6,7 +6,20 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { Socket, socketpair } from '../../src/socket.js';
 import { pipe } from '../../src/pipe.js';
 import {
-  O_CLOEXEC, O_NONBLOCK, acceptFrom, connectTo, connectedPair, fdFlags, ipv6LoopbackAvailable, listener, pattern, track, unixPath, waitFor, waitReadable, type PairKind,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  acceptFrom,
+  connectTo,
+  connectedPair,
+  fdFlags,
+  ipv6LoopbackAvailable,
+  listener,
+  pattern,
+  track,
+  unixPath,
+  waitFor,
+  waitReadable,
+  type PairKind,
 } from '../helpers/net.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';

@@ -77,13 +77,17 @@ describe('socket options', () => {
   test('without SO_REUSEPORT a second bind to the same port fails with EADDRINUSE', () => {
     const a = listener('tcp4');
     const b = track(Socket.tcp());
-    expect(() => b.bind(a.localAddress)).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', errno: -osConstants.errno.EADDRINUSE }));
+    expect(() => b.bind(a.localAddress)).toThrow(
+      expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', errno: -osConstants.errno.EADDRINUSE }),
+    );
   });
 
   test('setNoDelay() on a Unix socket fails with the kernel error (ENOTSUP), not silently', () => {
     const [a] = connectedPair('unix');
     // EOPNOTSUPP and ENOTSUP are both 95 on Linux; Node names it ENOTSUP.
-    expect(() => a.setNoDelay()).toThrow(expect.objectContaining({ code: 'ENOTSUP', errno: -osConstants.errno.ENOTSUP, syscall: 'setsockopt' }));
+    expect(() => a.setNoDelay()).toThrow(
+      expect.objectContaining({ code: 'ENOTSUP', errno: -osConstants.errno.ENOTSUP, syscall: 'setsockopt' }),
+    );
   });
 
   test('accepted sockets inherit nothing surprising: they start without TCP_NODELAY', () => {

@@ -4,7 +4,16 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { EVENT_WRITE } from '../../src/selectors.js';
 import {
-  connectTo, connectedPair, drainSocket, fillSocket, ipv6LoopbackAvailable, listener, waitFor, waitReadable, waitWritable, type PairKind,
+  connectTo,
+  connectedPair,
+  drainSocket,
+  fillSocket,
+  ipv6LoopbackAvailable,
+  listener,
+  waitFor,
+  waitReadable,
+  waitWritable,
+  type PairKind,
 } from '../helpers/net.js';
 import { cleanup } from '../helpers/resources.js';
 

@@ -15,7 +15,11 @@ import { inMode, modes } from '../helpers/modes.js';
 afterEach(cleanup);
 
 /** A stream server on 127.0.0.1:0 running `handler` per connection; its port. */
-async function serve(loop: Loop, handler: (r: StreamReader, w: StreamWriter) => Promise<void>, limit?: number): Promise<[Server, number]> {
+async function serve(
+  loop: Loop,
+  handler: (r: StreamReader, w: StreamWriter) => Promise<void>,
+  limit?: number,
+): Promise<[Server, number]> {
   const server = trackServer(await loop.startServer(handler, { host: '127.0.0.1', port: 0, limit }));
   return [server, (server.address as { port: number }).port];
 }
@@ -59,7 +63,7 @@ describe.each(modes)('$name: streams', (mode) => {
         w.close();
       });
       const [r, w] = await loop.openConnection({ host: '127.0.0.1', port });
-      const err = await rejectionOf(r.readExactly(10)) as Error & { code: string; partial: Buffer; expected: number };
+      const err = (await rejectionOf(r.readExactly(10))) as Error & { code: string; partial: Buffer; expected: number };
       expect(err.code).toBe('ERR_INCOMPLETE_READ');
       expect(err.partial.toString()).toBe('abc');
       expect(err.expected).toBe(10);
@@ -109,53 +113,67 @@ describe.each(modes)('$name: streams', (mode) => {
 
   test('a reader holding more than `limit` pauses its transport, and resumes once read below it', async () => {
     const data = pattern(1 << 20, 3);
-    await inMode(mode, async (loop) => {
-      let finish!: () => void;
-      const go = new Promise<void>((resolve) => { finish = resolve; });
-      const [, port] = await serve(loop, async (_r, w) => {
-        w.write(data);
-        await go;  // no EOF yet: a transport that stopped reading stopped because it was paused
+    await inMode(
+      mode,
+      async (loop) => {
+        let finish!: () => void;
+        const go = new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+        const [, port] = await serve(loop, async (_r, w) => {
+          w.write(data);
+          await go; // no EOF yet: a transport that stopped reading stopped because it was paused
+          w.close();
+        });
+        const [r, w] = await loop.openConnection({ host: '127.0.0.1', port, limit: 16 * 1024 });
+        // Let the server push: the client reads nothing yet.
+        for (let i = 0; i < 50 && w.transport.isReading(); i++) await sleep(2, loop);
+        expect(w.transport.isReading()).toBe(false);
+        finish();
+        const got = await r.read(-1);
+        expect(got.equals(data)).toBe(true);
         w.close();
-      });
-      const [r, w] = await loop.openConnection({ host: '127.0.0.1', port, limit: 16 * 1024 });
-      // Let the server push: the client reads nothing yet.
-      for (let i = 0; i < 50 && w.transport.isReading(); i++) await sleep(2, loop);
-      expect(w.transport.isReading()).toBe(false);
-      finish();
-      const got = await r.read(-1);
-      expect(got.equals(data)).toBe(true);
-      w.close();
-    }, 15_000);
+      },
+      15_000,
+    );
   });
 
   test('drain() waits while the write buffer is above high water, and resolves once the peer reads', async () => {
-    await inMode(mode, async (loop) => {
-      let startReading!: () => void;
-      const go = new Promise<void>((resolve) => { startReading = resolve; });
-      const total = 8 << 20;
-      let received = 0;
-      const [, port] = await serve(loop, async (r, w) => {
-        await go;
-        for await (const c of r) received += c.length;
+    await inMode(
+      mode,
+      async (loop) => {
+        let startReading!: () => void;
+        const go = new Promise<void>((resolve) => {
+          startReading = resolve;
+        });
+        const total = 8 << 20;
+        let received = 0;
+        const [, port] = await serve(loop, async (r, w) => {
+          await go;
+          for await (const c of r) received += c.length;
+          w.close();
+        });
+        const [r, w] = await loop.openConnection({ host: '127.0.0.1', port });
+        w.transport.setWriteBufferLimits({ high: 64 * 1024 });
+        for (let sent = 0; sent < total; sent += 1 << 20) w.write(Buffer.alloc(1 << 20));
+        let drained = false;
+        const d = w.drain().then(() => {
+          drained = true;
+        });
+        await sleep(20, loop);
+        expect(drained).toBe(false);
+        expect(w.transport.getWriteBufferSize()).toBeGreaterThan(64 * 1024);
+        startReading();
+        await d;
+        expect(w.transport.getWriteBufferSize()).toBeLessThanOrEqual(16 * 1024);
+        w.writeEof();
+        expect((await r.read()).length).toBe(0); // the server closes after reading to EOF
         w.close();
-      });
-      const [r, w] = await loop.openConnection({ host: '127.0.0.1', port });
-      w.transport.setWriteBufferLimits({ high: 64 * 1024 });
-      for (let sent = 0; sent < total; sent += 1 << 20) w.write(Buffer.alloc(1 << 20));
-      let drained = false;
-      const d = w.drain().then(() => { drained = true; });
-      await sleep(20, loop);
-      expect(drained).toBe(false);
-      expect(w.transport.getWriteBufferSize()).toBeGreaterThan(64 * 1024);
-      startReading();
-      await d;
-      expect(w.transport.getWriteBufferSize()).toBeLessThanOrEqual(16 * 1024);
-      w.writeEof();
-      expect((await r.read()).length).toBe(0);  // the server closes after reading to EOF
-      w.close();
-      await w.waitClosed();
-      expect(received).toBe(total);
-    }, 15_000);
+        await w.waitClosed();
+        expect(received).toBe(total);
+      },
+      15_000,
+    );
   });
 
   test('drain() and reads reject once the peer reset the connection; waitClosed rejects with it', async () => {
@@ -177,7 +195,9 @@ describe.each(modes)('$name: streams', (mode) => {
     await inMode(mode, async (loop) => {
       const errors: unknown[] = [];
       loop.setExceptionHandler((err) => void errors.push(err));
-      const [, port] = await serve(loop, async () => { throw new Error('handler failed'); });
+      const [, port] = await serve(loop, async () => {
+        throw new Error('handler failed');
+      });
       const [r, w] = await loop.openConnection({ host: '127.0.0.1', port });
       const got = await r.read().catch(() => Buffer.alloc(0));
       expect(got.length).toBe(0);
@@ -190,9 +210,13 @@ describe.each(modes)('$name: streams', (mode) => {
 describe('streams: arguments', () => {
   test('bad limit, separator or callback', async () => {
     await inMode(modes[0], async (loop) => {
-      expect((await rejectionOf(loop.openConnection({ host: '127.0.0.1', port: 1, limit: 0 }))).code).toBe('ERR_INVALID_ARG_VALUE');
+      expect((await rejectionOf(loop.openConnection({ host: '127.0.0.1', port: 1, limit: 0 }))).code).toBe(
+        'ERR_INVALID_ARG_VALUE',
+      );
       expect((await rejectionOf(loop.startServer(5 as never, { port: 0 }))).code).toBe('ERR_INVALID_ARG_TYPE');
-      const [, port] = await serve(loop, async (_r, w) => { w.close(); });
+      const [, port] = await serve(loop, async (_r, w) => {
+        w.close();
+      });
       const [r, w] = await loop.openConnection({ host: '127.0.0.1', port });
       expect((await rejectionOf(r.readUntil(''))).code).toBe('ERR_INVALID_ARG_VALUE');
       expect((await rejectionOf(r.read(1.5))).code).toBe('ERR_INVALID_ARG_VALUE');

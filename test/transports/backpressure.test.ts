@@ -51,26 +51,29 @@ describe.each(backends)('%s loop', (backend) => {
     let made!: () => void;
     const madeOnce = new Promise<void>((resolve) => (made = resolve));
     const srv = trackServer(
-      await loop.createServer(() => {
-        server = new Recorder({
-          onMade: (t) => {
-            // Small kernel buffers on both ends: how much the kernel takes must not depend on the
-            // machine's TCP autotuning limits (net.ipv4.tcp_wmem / tcp_rmem).
-            smallBuffers(t.socket, KERNEL_BUFFER);
-            made();
-            for (let off = 0; off < TOTAL; off += CHUNK) {
-              t.write(data.subarray(off, off + CHUNK));
-              samples.push(t.getWriteBufferSize());
-            }
-          },
-          onPause: (t) => void (sizeAtPause = t.getWriteBufferSize()),
-          onResume: (t) => {
-            sizeAtResume = t.getWriteBufferSize();
-            t.close(); // everything is written; close() flushes the rest
-          },
-        });
-        return server;
-      }, { host: '127.0.0.1', port: 0 }),
+      await loop.createServer(
+        () => {
+          server = new Recorder({
+            onMade: (t) => {
+              // Small kernel buffers on both ends: how much the kernel takes must not depend on the
+              // machine's TCP autotuning limits (net.ipv4.tcp_wmem / tcp_rmem).
+              smallBuffers(t.socket, KERNEL_BUFFER);
+              made();
+              for (let off = 0; off < TOTAL; off += CHUNK) {
+                t.write(data.subarray(off, off + CHUNK));
+                samples.push(t.getWriteBufferSize());
+              }
+            },
+            onPause: (t) => void (sizeAtPause = t.getWriteBufferSize()),
+            onResume: (t) => {
+              sizeAtResume = t.getWriteBufferSize();
+              t.close(); // everything is written; close() flushes the rest
+            },
+          });
+          return server;
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
     );
     const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions, KERNEL_BUFFER));
     await loop.runUntilComplete(madeOnce);
@@ -161,7 +164,9 @@ describe.each(backends)('%s loop', (backend) => {
     const firstPause = new Promise<void>((resolve) => (paused = resolve));
     class Echo implements Protocol {
       t!: Transport;
-      connectionMade(t: Transport): void { this.t = serverT = t; }
+      connectionMade(t: Transport): void {
+        this.t = serverT = t;
+      }
       dataReceived(d: Buffer): void {
         this.t.write(d);
         maxQueued = Math.max(maxQueued, this.t.getWriteBufferSize());
@@ -203,7 +208,9 @@ describe.each(backends)('%s loop', (backend) => {
     let made!: () => void;
     const madeOnce = new Promise<void>((resolve) => (made = resolve));
     const big = pattern(8 << 20, 10);
-    const srv = trackServer(await loop.createServer(() => (server = new Recorder({ onMade: () => made() })), { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(() => (server = new Recorder({ onMade: () => made() })), { host: '127.0.0.1', port: 0 }),
+    );
     const client = await loop.runUntilComplete(rawClient(loop, srv.address as ConnectOptions, KERNEL_BUFFER));
     await loop.runUntilComplete(madeOnce);
     const t = server.transport;

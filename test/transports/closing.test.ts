@@ -42,7 +42,10 @@ const KERNEL_BUFFER = 64 * 1024;
  * Both ends get small kernel buffers, so a large write leaves most of its bytes in the transport's
  * queue (past the high-water mark) on any machine, whatever its TCP autotuning limits.
  */
-async function serverAndRawClient(loop: Loop, make: () => Recorder): Promise<{ srv: Server; client: Socket; server: () => Recorder }> {
+async function serverAndRawClient(
+  loop: Loop,
+  make: () => Recorder,
+): Promise<{ srv: Server; client: Socket; server: () => Recorder }> {
   let last: Recorder | undefined;
   let made!: () => void;
   const madeOnce = new Promise<void>((resolve) => (made = resolve));
@@ -71,16 +74,18 @@ describe.each(backends)('%s loop', (backend) => {
     const data = pattern(8 << 20, 11);
     let queuedAtClose = -1;
     let lostBeforeFlush: boolean | undefined;
-    const { client, server } = await serverAndRawClient(loop, () =>
-      new Recorder({
-        onMade: (t) => {
-          t.write(data);
-          t.close();
-          queuedAtClose = t.getWriteBufferSize();
-          expect(t.isClosing()).toBe(true);
-          expect(t.isReading()).toBe(false);
-        },
-      }),
+    const { client, server } = await serverAndRawClient(
+      loop,
+      () =>
+        new Recorder({
+          onMade: (t) => {
+            t.write(data);
+            t.close();
+            queuedAtClose = t.getWriteBufferSize();
+            expect(t.isClosing()).toBe(true);
+            expect(t.isReading()).toBe(false);
+          },
+        }),
     );
     // The client has not read yet: the queue is still there and connectionLost has not run.
     lostBeforeFlush = server().lostWith !== undefined;
@@ -114,15 +119,17 @@ describe.each(backends)('%s loop', (backend) => {
   test('abort() drops the queue: connectionLost(null), the peer sees the end before all the data', async () => {
     const loop = openLoop(backend, 10_000);
     const data = pattern(20 << 20, 12);
-    const { client, server } = await serverAndRawClient(loop, () =>
-      new Recorder({
-        onMade: (t) => {
-          t.write(data);
-          t.abort();
-          expect(t.getWriteBufferSize()).toBe(0);
-          expect(t.isClosing()).toBe(true);
-        },
-      }),
+    const { client, server } = await serverAndRawClient(
+      loop,
+      () =>
+        new Recorder({
+          onMade: (t) => {
+            t.write(data);
+            t.abort();
+            expect(t.getWriteBufferSize()).toBe(0);
+            expect(t.isClosing()).toBe(true);
+          },
+        }),
     );
     const got = await loop.runUntilComplete(readToEnd(loop, client, 20));
     expect(['eof', 'ECONNRESET']).toContain(got.end);
@@ -219,7 +226,10 @@ describe.each(backends)('%s loop', (backend) => {
     l.bind({ host: '127.0.0.1', port: 0 });
     l.listen();
     const [[t, client], peer] = await loop.runUntilComplete(
-      Promise.all([connect(loop, () => new Recorder(), l.localAddress as ConnectOptions), loop.sockAccept(l).then(track)]),
+      Promise.all([
+        connect(loop, () => new Recorder(), l.localAddress as ConnectOptions),
+        loop.sockAccept(l).then(track),
+      ]),
     );
     t.write('unread by the peer');
     // The peer closes with that data unread in its receive queue: Linux answers with a RST.
@@ -266,7 +276,7 @@ describe.each(backends)('%s loop', (backend) => {
     expectError(() => t.write(new Uint8Array(1)), Error, 'ERR_TRANSPORT_CLOSED');
   });
 
-  test('closing the transport\'s raw socket behind its back unregisters the fd first', async () => {
+  test("closing the transport's raw socket behind its back unregisters the fd first", async () => {
     const loop = openLoop(backend);
     const { server } = await serverAndRawClient(loop, () => new Recorder());
     const t = server().transport;
@@ -279,12 +289,23 @@ describe.each(backends)('%s loop', (backend) => {
   test('a hundred connections opened and ended every way leave no fd and no registration behind', async () => {
     const before = openFdCount();
     const loop = openLoop(backend, 10_000);
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }));
-    const ends: Array<(t: Transport) => void> = [(t) => t.close(), (t) => t.abort(), (t) => t.writeEof(), (t) => t.socket.close()];
+    const srv = trackServer(
+      await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }),
+    );
+    const ends: Array<(t: Transport) => void> = [
+      (t) => t.close(),
+      (t) => t.abort(),
+      (t) => t.writeEof(),
+      (t) => t.socket.close(),
+    ];
     await loop.runUntilComplete(
       Promise.all(
         Array.from({ length: 100 }, async (_, i) => {
-          const [t, p] = await connect(loop, () => new Recorder({ keepOpenOnEof: false }), srv.address as ConnectOptions);
+          const [t, p] = await connect(
+            loop,
+            () => new Recorder({ keepOpenOnEof: false }),
+            srv.address as ConnectOptions,
+          );
           t.write(pattern(100_000, i));
           ends[i % ends.length](t);
           if (i % ends.length < 3) await p.lost;

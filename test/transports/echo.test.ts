@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import type { Loop } from '../../src/loop.js';
 import type { ConnectOptions, ListenOptions, Protocol, Transport } from '../../src/transports.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { Recorder, connect, ipv6LoopbackAvailable, randomInt, randomPayload, trackServer, unixPath } from '../helpers/net.js';
+import {
+  Recorder,
+  connect,
+  ipv6LoopbackAvailable,
+  randomInt,
+  randomPayload,
+  trackServer,
+  unixPath,
+} from '../helpers/net.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
 
 afterEach(cleanup);
@@ -18,10 +26,18 @@ if (!ipv6) console.warn('transports: IPv6 cases SKIPPED: IPv6 loopback ::1 canno
 /** The echo protocol of examples/echo-protocol.ts, written out here: pause reading on pauseWriting. */
 class Echo implements Protocol {
   t!: Transport;
-  connectionMade(t: Transport): void { this.t = t; }
-  dataReceived(data: Buffer): void { this.t.write(data); }
-  pauseWriting(): void { this.t.pauseReading(); }
-  resumeWriting(): void { this.t.resumeReading(); }
+  connectionMade(t: Transport): void {
+    this.t = t;
+  }
+  dataReceived(data: Buffer): void {
+    this.t.write(data);
+  }
+  pauseWriting(): void {
+    this.t.pauseReading();
+  }
+  resumeWriting(): void {
+    this.t.resumeReading();
+  }
 }
 
 type Family = 'tcp4' | 'tcp6' | 'unix';
@@ -36,12 +52,17 @@ function connectOptions(loopServer: { address: ListenOptions }): ConnectOptions 
 }
 
 /** Sends `payloads` one after another through a client transport, each once the previous came back. */
-function echoSession(loop: Loop, opts: ConnectOptions, payloads: Buffer[]): Promise<{ sent: Buffer; got: Buffer; rec: Recorder }> {
+function echoSession(
+  loop: Loop,
+  opts: ConnectOptions,
+  payloads: Buffer[],
+): Promise<{ sent: Buffer; got: Buffer; rec: Recorder }> {
   return (async () => {
     let next = 0;
     let expected = 0;
     const sent = Buffer.concat(payloads);
-    const [t, rec] = await connect(loop, 
+    const [t, rec] = await connect(
+      loop,
       () =>
         new Recorder({
           onData: (_d, tr) => {
@@ -74,7 +95,11 @@ describe.each(backends)('%s loop', (backend) => {
       else expect((server.address as { port: number }).port).toBeGreaterThan(0);
 
       const sessions = Array.from({ length: 20 }, () =>
-        echoSession(loop, connectOptions(server as never), Array.from({ length: 5 }, () => randomPayload(randomInt(1, 200_000)))),
+        echoSession(
+          loop,
+          connectOptions(server as never),
+          Array.from({ length: 5 }, () => randomPayload(randomInt(1, 200_000))),
+        ),
       );
       const results = await loop.runUntilComplete(Promise.all(sessions));
       for (const { sent, got, rec } of results) {
@@ -98,11 +123,14 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     const serverSide: Recorder[] = [];
     const server = trackServer(
-      await loop.createServer(() => {
-        const r = new Recorder({ onMade: (t) => t.write('hello from the server') });
-        serverSide.push(r);
-        return r;
-      }, { host: '127.0.0.1', port: 0 }),
+      await loop.createServer(
+        () => {
+          const r = new Recorder({ onMade: (t) => t.write('hello from the server') });
+          serverSide.push(r);
+          return r;
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
     );
     const [t, client] = await loop.runUntilComplete(
       connect(loop, () => new Recorder({ onData: (_d, tr) => tr.close() }), server.address as ConnectOptions),
@@ -128,7 +156,9 @@ describe.each(backends)('%s loop', (backend) => {
   test('the transport reports its socket, protocol and addresses; the server its connections', async () => {
     const loop = openLoop(backend);
     const made: Transport[] = [];
-    const server = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => void made.push(t) }), { host: '127.0.0.1', port: 0 }));
+    const server = trackServer(
+      await loop.createServer(() => new Recorder({ onMade: (t) => void made.push(t) }), { host: '127.0.0.1', port: 0 }),
+    );
     const [t, p] = await loop.runUntilComplete(connect(loop, () => new Recorder(), server.address as ConnectOptions));
     await loop.runUntilComplete(new Promise<void>((resolve) => loop.callLater(20, resolve)));
     expect(t.protocol).toBe(p);

@@ -46,16 +46,20 @@ describe.each(backends)('%s loop: createConnection and createServer failures', (
     const srv = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 }));
     const before = openFdCount();
     const err = await loop.runUntilComplete(
-      rejectionOf(loop.createConnection(() => {
-        throw new Error('no protocol today');
-      }, srv.address as ConnectOptions)),
+      rejectionOf(
+        loop.createConnection(() => {
+          throw new Error('no protocol today');
+        }, srv.address as ConnectOptions),
+      ),
     );
     expect(err.message).toBe('no protocol today');
     // The server side sees the EOF and closes too: waited for, not timed (a fixed 20 ms failed
     // under load and under ASan, where the server's read came later).
-    await loop.runUntilComplete((async () => {
-      for (let i = 0; i < 500 && srv.connections.size > 0; i++) await sleep(5, loop);
-    })());
+    await loop.runUntilComplete(
+      (async () => {
+        for (let i = 0; i < 500 && srv.connections.size > 0; i++) await sleep(5, loop);
+      })(),
+    );
     expect(srv.connections.size).toBe(0);
     expect(openFdCount()).toBe(before);
   });
@@ -163,13 +167,16 @@ describe.runIf(backends.includes('select'))('select loop: fds past FD_SETSIZE', 
 });
 
 describe.each(backends)('%s loop: setWriteBufferLimits', (backend) => {
-  async function transport(loop: ReturnType<typeof openLoop>, protocol: () => Protocol = () => new Recorder()): Promise<Transport> {
+  async function transport(
+    loop: ReturnType<typeof openLoop>,
+    protocol: () => Protocol = () => new Recorder(),
+  ): Promise<Transport> {
     const srv = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 }));
     const [t] = await loop.runUntilComplete(loop.createConnection(protocol, srv.address as ConnectOptions));
     return t;
   }
 
-  test('defaults are asyncio\'s: high 64 KiB, low 16 KiB; low defaults to high/4 and high to 4*low', async () => {
+  test("defaults are asyncio's: high 64 KiB, low 16 KiB; low defaults to high/4 and high to 4*low", async () => {
     const loop = openLoop(backend);
     const t = await transport(loop);
     expect(t.getWriteBufferLimits()).toEqual({ high: 65536, low: 16384 });

@@ -94,45 +94,54 @@ async function expectEcho(loop: Loop, sock: Socket, msg: Buffer): Promise<void> 
 describe.each(backends)('%s loop: a protocol callback that throws', (backend) => {
   const sites: Array<[Site, (loop: Loop, sock: Socket) => Promise<void>]> = [
     ['dataReceived', (loop, sock) => loop.sockSendAll(sock, Buffer.from('!boom'))],
-    ['eofReceived', async (loop, sock) => {
-      await expectEcho(loop, sock, Buffer.from('!first'));
-      sock.shutdown('write');
-    }],
+    [
+      'eofReceived',
+      async (loop, sock) => {
+        await expectEcho(loop, sock, Buffer.from('!first'));
+        sock.shutdown('write');
+      },
+    ],
     ['pauseWriting', (loop, sock) => loop.sockSendAll(sock, Buffer.from('!flood'))],
-    ['resumeWriting', async (loop, sock) => {
-      await loop.sockSendAll(sock, Buffer.from('!flood'));
-      await sleep(20, loop); // the server's queue is over the mark now: reading lets it drain
-    }],
+    [
+      'resumeWriting',
+      async (loop, sock) => {
+        await loop.sockSendAll(sock, Buffer.from('!flood'));
+        await sleep(20, loop); // the server's queue is over the mark now: reading lets it drain
+      },
+    ],
   ];
 
-  test.each(sites)('%s: reported, then the transport closes; the peer gets EOF, the fd is released, other connections go on', async (site, provoke) => {
-    const loop = openLoop(backend, 10_000);
-    const reported: Array<[unknown, ExceptionContext]> = [];
-    loop.setExceptionHandler((err, ctx) => void reported.push([err, ctx]));
-    const boom = new Error(`${site} failed`);
-    const lost: Array<Error | null> = [];
-    const srv = trackServer(await loop.createServer(faultyEcho(site, boom, lost), { host: '127.0.0.1', port: 0 }));
-    const bystander = await connectRaw(loop, srv);
-    await loop.runUntilComplete(expectEcho(loop, bystander, Buffer.from('before')));
-    const before = openFdCount();
+  test.each(sites)(
+    '%s: reported, then the transport closes; the peer gets EOF, the fd is released, other connections go on',
+    async (site, provoke) => {
+      const loop = openLoop(backend, 10_000);
+      const reported: Array<[unknown, ExceptionContext]> = [];
+      loop.setExceptionHandler((err, ctx) => void reported.push([err, ctx]));
+      const boom = new Error(`${site} failed`);
+      const lost: Array<Error | null> = [];
+      const srv = trackServer(await loop.createServer(faultyEcho(site, boom, lost), { host: '127.0.0.1', port: 0 }));
+      const bystander = await connectRaw(loop, srv);
+      await loop.runUntilComplete(expectEcho(loop, bystander, Buffer.from('before')));
+      const before = openFdCount();
 
-    const victim = await connectRaw(loop, srv);
-    await loop.runUntilComplete(provoke(loop, victim));
-    // The server closes its end: the client reads to a clean EOF (FIN), never hangs.
-    await loop.runUntilComplete(readToEof(loop, victim));
-    expect(reported.map(([err]) => err)).toEqual([boom]);
-    expect(reported[0][1].message).toContain(`protocol.${site}()`);
-    expect(lost).toEqual([boom]);
-    expect(srv.connections.size).toBe(1);
-    victim.close();
-    expect(openFdCount()).toBe(before);
+      const victim = await connectRaw(loop, srv);
+      await loop.runUntilComplete(provoke(loop, victim));
+      // The server closes its end: the client reads to a clean EOF (FIN), never hangs.
+      await loop.runUntilComplete(readToEof(loop, victim));
+      expect(reported.map(([err]) => err)).toEqual([boom]);
+      expect(reported[0][1].message).toContain(`protocol.${site}()`);
+      expect(lost).toEqual([boom]);
+      expect(srv.connections.size).toBe(1);
+      victim.close();
+      expect(openFdCount()).toBe(before);
 
-    // The loop and the other connection go on, byte for byte.
-    await loop.runUntilComplete(expectEcho(loop, bystander, pattern(256 * 1024, 7)));
-    bystander.close();
-    srv.close();
-    await loop.runUntilComplete(srv.closed);
-  });
+      // The loop and the other connection go on, byte for byte.
+      await loop.runUntilComplete(expectEcho(loop, bystander, pattern(256 * 1024, 7)));
+      bystander.close();
+      srv.close();
+      await loop.runUntilComplete(srv.closed);
+    },
+  );
 
   test('connectionMade: reported, then the transport closes; the peer gets EOF and the server goes on', async () => {
     const loop = openLoop(backend);
@@ -140,8 +149,12 @@ describe.each(backends)('%s loop: a protocol callback that throws', (backend) =>
     loop.setExceptionHandler((err) => void reported.push(err));
     const boom = new Error('connectionMade failed');
     const lost: Array<Error | null> = [];
-    const bad = trackServer(await loop.createServer(faultyEcho('connectionMade', boom, lost), { host: '127.0.0.1', port: 0 }));
-    const good = trackServer(await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }));
+    const bad = trackServer(
+      await loop.createServer(faultyEcho('connectionMade', boom, lost), { host: '127.0.0.1', port: 0 }),
+    );
+    const good = trackServer(
+      await loop.createServer(() => new Recorder({ onData: (d, t) => t.write(d) }), { host: '127.0.0.1', port: 0 }),
+    );
     const bystander = await connectRaw(loop, good);
     const before = openFdCount();
     const victim = await connectRaw(loop, bad);
@@ -159,7 +172,16 @@ describe.each(backends)('%s loop: a protocol callback that throws', (backend) =>
     const reported: unknown[] = [];
     loop.setExceptionHandler((err) => void reported.push(err));
     const boom = new Error('connectionLost failed');
-    const srv = trackServer(await loop.createServer(() => ({ connectionLost() { throw boom; } }), { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(
+        () => ({
+          connectionLost() {
+            throw boom;
+          },
+        }),
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
     const before = openFdCount();
     const victim = await connectRaw(loop, srv);
     victim.shutdown('write');
@@ -179,10 +201,15 @@ describe.each(backends)('%s loop: a protocol callback that throws', (backend) =>
     loop.setExceptionHandler((err) => void reported.push(err));
     const boom = new Error('factory failed');
     let n = 0;
-    const srv = trackServer(await loop.createServer(() => {
-      if (n++ === 0) throw boom;
-      return new Recorder({ onData: (d, t) => t.write(d) });
-    }, { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(
+        () => {
+          if (n++ === 0) throw boom;
+          return new Recorder({ onData: (d, t) => t.write(d) });
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
     const before = openFdCount();
     const victim = await connectRaw(loop, srv);
     expect(await loop.runUntilComplete(readToEof(loop, victim))).toBe(0);

@@ -51,22 +51,30 @@ describe.each(backends)('%s loop', (backend) => {
   test('two connections of one server keep every chunk they were handed intact', async () => {
     const loop = openLoop(backend);
     const got: Recorder[] = [];
-    const srv = trackServer(await loop.createServer(() => {
-      const r = new Recorder();
-      got.push(r);
-      return r;
-    }, { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(
+        () => {
+          const r = new Recorder();
+          got.push(r);
+          return r;
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
     const clients = [track(Socket.tcp()), track(Socket.tcp())];
-    for (const c of clients) await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
+    for (const c of clients)
+      await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
     await loop.runUntilComplete(sleep(5, loop));
     // Interleaved sends: reads of both connections alternate into the shared slab.
     const sent = [pattern(300_000, 1), pattern(300_000, 2)];
     const step = 5_000;
     for (let off = 0; off < sent[0].length; off += step) {
-      for (let i = 0; i < 2; i++) await loop.runUntilComplete(loop.sockSendAll(clients[i], sent[i].subarray(off, off + step)));
+      for (let i = 0; i < 2; i++)
+        await loop.runUntilComplete(loop.sockSendAll(clients[i], sent[i].subarray(off, off + step)));
       await loop.runUntilComplete(sleep(0, loop));
     }
-    for (let tries = 0; tries < 200 && got.some((r) => r.received < 300_000); tries++) await loop.runUntilComplete(sleep(5, loop));
+    for (let tries = 0; tries < 200 && got.some((r) => r.received < 300_000); tries++)
+      await loop.runUntilComplete(sleep(5, loop));
     expect(got).toHaveLength(2);
     // Which recorder belongs to which client: the first bytes say.
     for (const r of got) {

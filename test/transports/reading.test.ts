@@ -76,7 +76,10 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     let server!: Recorder;
     const srv = trackServer(
-      await loop.createServer(() => (server = new Recorder({ onData: (_d, t) => t.pauseReading() })), { host: '127.0.0.1', port: 0 }),
+      await loop.createServer(() => (server = new Recorder({ onData: (_d, t) => t.pauseReading() })), {
+        host: '127.0.0.1',
+        port: 0,
+      }),
     );
     const client = track(Socket.tcp());
     await loop.runUntilComplete(loop.sockConnect(client, srv.address as { host: string; port: number }));
@@ -107,7 +110,9 @@ describe.each(backends)('%s loop', (backend) => {
 
   test('a client transport can pause and resume reading too', async () => {
     const loop = openLoop(backend);
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => t.write('hello') }), { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(() => new Recorder({ onMade: (t) => t.write('hello') }), { host: '127.0.0.1', port: 0 }),
+    );
     const [t, client] = await loop.runUntilComplete(connect(loop, () => new Recorder(), srv.address as ConnectOptions));
     t.pauseReading();
     await loop.runUntilComplete(sleep(30, loop));

@@ -21,13 +21,20 @@ describe.each(backends)('%s loop', (backend) => {
   test('server.close() stops accepting at once; `closed` resolves only after the last connection is gone', async () => {
     const loop = openLoop(backend);
     const serverSide: Recorder[] = [];
-    const srv = trackServer(await loop.createServer(() => {
-      const r = new Recorder();
-      serverSide.push(r);
-      return r;
-    }, { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(
+        () => {
+          const r = new Recorder();
+          serverSide.push(r);
+          return r;
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
     const address = srv.address as ConnectOptions;
-    const clients = await loop.runUntilComplete(Promise.all([0, 1, 2].map(() => connect(loop, () => new Recorder(), address))));
+    const clients = await loop.runUntilComplete(
+      Promise.all([0, 1, 2].map(() => connect(loop, () => new Recorder(), address))),
+    );
     await loop.runUntilComplete(sleep(10, loop));
     expect(srv.connections.size).toBe(3);
 
@@ -68,9 +75,13 @@ describe.each(backends)('%s loop', (backend) => {
   test('closeConnections() flushes what each connection has queued; then `closed` resolves', async () => {
     const loop = openLoop(backend, 10_000);
     const data = pattern(4 << 20, 21);
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => t.write(data) }), { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(() => new Recorder({ onMade: (t) => t.write(data) }), { host: '127.0.0.1', port: 0 }),
+    );
     const clients = await loop.runUntilComplete(
-      Promise.all([0, 1].map(() => connect(loop, () => new Recorder({ keepOpenOnEof: false }), srv.address as ConnectOptions))),
+      Promise.all(
+        [0, 1].map(() => connect(loop, () => new Recorder({ keepOpenOnEof: false }), srv.address as ConnectOptions)),
+      ),
     );
     await loop.runUntilComplete(sleep(10, loop));
     srv.close();
@@ -82,7 +93,9 @@ describe.each(backends)('%s loop', (backend) => {
   test('abortConnections() drops what is queued; `closed` resolves', async () => {
     const loop = openLoop(backend, 10_000);
     const data = pattern(20 << 20, 22);
-    const srv = trackServer(await loop.createServer(() => new Recorder({ onMade: (t) => t.write(data) }), { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(() => new Recorder({ onMade: (t) => t.write(data) }), { host: '127.0.0.1', port: 0 }),
+    );
     const [, p] = await loop.runUntilComplete(connect(loop, () => new Recorder(), srv.address as ConnectOptions));
     await loop.runUntilComplete(sleep(10, loop));
     srv.close();
@@ -161,10 +174,10 @@ describe.each(backends)('%s loop', (backend) => {
     const loop = openLoop(backend);
     const path = unixPath();
     const first = trackServer(await loop.createServer(() => new Recorder(), { path }));
-    unlinkSync(path);                         // someone took the path over...
+    unlinkSync(path); // someone took the path over...
     const other = Socket.unix();
     try {
-      other.bind({ path });                   // ...and bound a socket of their own there
+      other.bind({ path }); // ...and bound a socket of their own there
       other.listen(1);
       const { ino } = statSync(path);
       first.close();
@@ -187,10 +200,20 @@ describe.each(backends)('%s loop', (backend) => {
 
   test('reusePort: two servers listen on the same port', async () => {
     const loop = openLoop(backend);
-    const a = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0, reusePort: true }));
-    const b = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: (a.address as { port: number }).port, reusePort: true }));
+    const a = trackServer(
+      await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0, reusePort: true }),
+    );
+    const b = trackServer(
+      await loop.createServer(() => new Recorder(), {
+        host: '127.0.0.1',
+        port: (a.address as { port: number }).port,
+        reusePort: true,
+      }),
+    );
     expect(b.address).toEqual(a.address);
-    const conns = await loop.runUntilComplete(Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address))));
+    const conns = await loop.runUntilComplete(
+      Promise.all(Array.from({ length: 16 }, () => connect(loop, () => new Recorder(), a.address))),
+    );
     await loop.runUntilComplete(sleep(20, loop));
     expect(a.connections.size + b.connections.size).toBe(16);
     for (const [t] of conns) t.close();
@@ -210,10 +233,15 @@ describe.each(backends)('%s loop', (backend) => {
     const errors: unknown[] = [];
     loop.setExceptionHandler((err) => void errors.push(err));
     let n = 0;
-    const srv = trackServer(await loop.createServer(() => {
-      if (n++ === 0) throw new Error('factory failed');
-      return new Recorder();
-    }, { host: '127.0.0.1', port: 0 }));
+    const srv = trackServer(
+      await loop.createServer(
+        () => {
+          if (n++ === 0) throw new Error('factory failed');
+          return new Recorder();
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
     const first = track(Socket.tcp());
     await loop.runUntilComplete(loop.sockConnect(first, srv.address as { host: string; port: number }));
     // The server closed the first connection: the client reads EOF.
