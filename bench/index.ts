@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--only pipes|echo|SUBSTRING] [--out DIR] [--duration S] [--repeat N]
+// npm run bench -- [--quick] [--only pipes|echo|SUBSTRING[,SUBSTRING...]] [--out DIR] [--duration S] [--repeat N]
 //                  [--rounds N] [--sessions N] [--warmup-ms MS] [--warmup N]
 //
 // Runs the pipes sweep (iomux Loop and raw Selector beside the C reference, the C reference with
@@ -43,7 +43,10 @@ function parseFlags(argv: string[]): Flags {
   const program = new Command('bench')
     .description('iomux benchmarks: pipes (libevent bench.c method) and echo (loadgen), with C and Python references')
     .option('--quick', 'a reduced run of about a minute', false)
-    .option('--only <what>', "'pipes', 'echo', or a substring of case ids (e.g. 'epoll', 'n1000', 'echo/node-net')")
+    .option(
+      '--only <what>',
+      "'pipes', 'echo', or substrings of case ids separated by commas (e.g. 'epoll', 'n1000', 'echo/node-net,echo/c/')",
+    )
     .option('--out <dir>', 'where latest.json and the SVGs go (default: bench/results)')
     .option('--duration <seconds>', 'length of one loadgen run (default 1, quick 0.5)', positive('--duration', false))
     .option(
@@ -103,8 +106,10 @@ async function main(): Promise<void> {
   const outDir = resolve(flags.out ?? join(env.root, 'bench', 'results'));
   const only = flags.only?.toLowerCase();
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
+  // Several substrings separated by commas select every case that matches any of them.
+  const wanted = only?.split(',').filter((part) => part !== '') ?? [];
   const filter = (id: string): boolean =>
-    only === undefined || suiteOnly !== undefined || id.toLowerCase().includes(only);
+    only === undefined || suiteOnly !== undefined || wanted.some((part) => id.toLowerCase().includes(part));
   const pipesOpts = {
     rounds: flags.rounds ?? (flags.quick ? 15 : 30),
     sessions: flags.sessions ?? (flags.quick ? 2 : 5),
