@@ -19,9 +19,12 @@ export function sockSendTo(
     const bytes = toBytes('data', data);
     checkIdle(sock, 'write');
     const checked = checkWaitOptions(opts);
-    if (checked === undefined && sock.sendTo(bytes, address) !== null) return SENT;
+    const w = waitersOf(loop, sock);
+    // A socket that had its run of immediate completions yields first (aio.ts, "Fairness").
+    const mayRun = w.mayRunNow();
+    if (mayRun && checked === undefined && sock.sendTo(bytes, address) !== null) return SENT;
     return guarded(loop, checked, 'sendto', async (guard) => {
-      const w = waitersOf(loop, sock);
+      if (!mayRun) await waitOn(guard, w, 'write', () => w.yieldWrite());
       while (sock.sendTo(bytes, address) === null) await waitOn(guard, w, 'write', () => w.waitWritable());
     });
   } catch (err) {
@@ -43,8 +46,10 @@ export function sockRecvFrom(
     return guarded(loop, checkWaitOptions(opts), 'recvfrom', async (guard) => {
       const w = waitersOf(loop, sock);
       for (;;) {
-        const got = sock.recvFrom(buf);
-        if (got !== null) return got;
+        if (w.mayRunNow()) {
+          const got = sock.recvFrom(buf);
+          if (got !== null) return got;
+        }
         await waitOn(guard, w, 'read', () => w.waitReadable());
       }
     });

@@ -6,9 +6,23 @@
 // at the end of the next loop iteration if nobody waits again by then (one batched check per
 // iteration, not per message). Closing the socket drops it at once and rejects any waiter;
 // closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
+//
+// Fairness: an operation that completes at once resolves in a promise job, and the loop drains
+// every promise job before it selects again (microtask-drain.ts). A coroutine whose reads and
+// writes never wait therefore never gave the loop a turn. With 100 ping-pong connections on
+// epoll, those that kept finding their next message at once ran on for up to 125 ms between
+// two selects (2.75 s of a 3 s run were spent in that drain, in 1 226 iterations against the
+// callback style's 30 209) while the others, parked in the selector, waited: p99.9 47-246 ms
+// against ~4 ms. So each socket may complete IMMEDIATE_RUN operations in a row without waiting;
+// the next one yields to the loop even if it could complete now (a read waits for readability,
+// a send for the next iteration's ready queue), and the run starts again once the loop has woken
+// one of its waiters. Between two selects a socket completes at most IMMEDIATE_RUN operations
+// beyond those the loop woke, so every parked socket's turn comes within one iteration. A
+// listener's run is the accept policy's ACCEPTS_PER_WAKE.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
 import { Socket, kBeforeClose, type Address } from './socket.js';
+import { ACCEPTS_PER_WAKE } from './accept.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
@@ -20,6 +34,18 @@ type Settle = { resolve: () => void; reject: (err: unknown) => void };
  * it (accept, connect), it only says "readable".
  */
 type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject: (err: unknown) => void };
+
+/**
+ * How many operations (reads and writes together) one socket may complete in a row without
+ * waiting before the next one yields to the loop. Small, so a connection whose I/O is always
+ * ready holds the others up by two messages at most, as a callback server that reads once per
+ * readiness does; a yield costs a promise and a place in the next select's results, little
+ * beside a message's syscalls. Odd on purpose: request/response code runs (woken read), send,
+ * read, send, read ..., so its run ends on a read, whose registration is still kept and costs no
+ * epoll_ctl; an even run would end on a send and churn the registration.
+ * @internal exported for tests
+ */
+export const IMMEDIATE_RUN = 3;
 
 /** One settled promise for every sockSendAll the kernel took at once: nothing to allocate. */
 export const SENT: Promise<void> = Promise.resolve();
@@ -34,6 +60,8 @@ export class SocketWaiters {
   readArmed = false;
   writeArmed = false;
   checkQueued = false;
+  /** Operations that completed without waiting since the loop last woke a waiter here. */
+  #run = 0;
   /** This loop's SocketWaiters that have a waiter: in it iff reader or writer is not null. */
   readonly #pending: Set<SocketWaiters>;
 
@@ -48,6 +76,16 @@ export class SocketWaiters {
       pendingByLoop.set(loop, pending);
     }
     this.#pending = pending;
+  }
+
+  /**
+   * Counts one operation that may complete at once; false when this socket has had its run
+   * (`limit` in a row) and must yield to the loop first.
+   */
+  mayRunNow(limit = IMMEDIATE_RUN): boolean {
+    if (this.#run >= limit) return false;
+    this.#run++;
+    return true;
   }
 
   // Register first, then record the waiter: a refused registration (ERR_FD_OUT_OF_RANGE on
@@ -79,6 +117,21 @@ export class SocketWaiters {
       this.loop.addWriter(this.fd, this.#onWritable);
       this.writeArmed = true;
     }
+    return this.#recordWriter();
+  }
+
+  /**
+   * A writer's turn to yield: resolves from the next iteration's ready queue, without asking the
+   * selector (a socket that just took a send at once almost surely has room, and waiting for
+   * writability would cost two epoll_ctl calls). The caller then tries its send.
+   */
+  yieldWrite(): Promise<void> {
+    if (this.writer !== null) return Promise.reject(busy('write', this.fd));
+    this.loop.callSoon(this.#onWritable);
+    return this.#recordWriter();
+  }
+
+  #recordWriter(): Promise<void> {
     this.#pending.add(this);
     return new Promise<void>((resolve, reject) => {
       this.writer = { resolve, reject };
@@ -104,6 +157,7 @@ export class SocketWaiters {
       n = got;
     }
     this.reader = null;
+    this.#run = 0;
     this.#settled();
     queueIdleCheck(this);
     waiter.resolve(n);
@@ -128,6 +182,7 @@ export class SocketWaiters {
     const waiter = this.writer;
     if (waiter === null) return this.#disarmWrite();
     this.writer = null;
+    this.#run = 0;
     this.#settled();
     queueIdleCheck(this);
     waiter.resolve();
@@ -260,21 +315,26 @@ export function checkSocket(sock: unknown): Socket {
 /**
  * Reads into `buf`; resolves with the byte count (0 at EOF).
  *
- * Always tries the syscall first. Waiting first after a short read was tried and measured: with
- * 100 ping-pong connections the next message is already there for 5 tries in 6 (perf stat: 30,602
- * EAGAINs in 183,736 messages), and A/B runs showed no gain in msgs/s or CPU at K=1 or K=16.
+ * Tries the syscall first, unless the socket has had its run of IMMEDIATE_RUN immediate
+ * completions (see "Fairness" at the top): then it waits for readability first. Waiting first
+ * after every short read was tried and measured: with 100 ping-pong connections the next message
+ * is already there for 5 tries in 6 (perf stat: 30,602 EAGAINs in 183,736 messages), and A/B runs
+ * showed no gain in msgs/s or CPU at K=1 or K=16.
  */
 export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<number> {
   // Every failure, bad arguments included, is a rejection: callers only ever need one catch.
   try {
     checkSocket(sock);
     checkBuffer('buf', buf);
-    const w = checkIdle(sock, 'read');
+    const known = checkIdle(sock, 'read');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) return guardedRecv(loop, sock, buf, checked);
-    const n = sock.recvInto(buf);
-    if (n !== null) return Promise.resolve(n);
-    return (w !== undefined && w.loop === loop ? w : waitersOf(loop, sock)).recvWhenReadable(buf);
+    const w = known !== undefined && known.loop === loop ? known : waitersOf(loop, sock);
+    if (w.mayRunNow()) {
+      const n = sock.recvInto(buf);
+      if (n !== null) return Promise.resolve(n);
+    }
+    return w.recvWhenReadable(buf);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -282,9 +342,11 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
 
 function guardedRecv(loop: Loop, sock: Socket, buf: Uint8Array, opts: WaitOptions): Promise<number> {
   return guarded(loop, opts, 'recv', (guard) => {
-    const n = sock.recvInto(buf);
-    if (n !== null) return Promise.resolve(n);
     const w = waitersOf(loop, sock);
+    if (w.mayRunNow()) {
+      const n = sock.recvInto(buf);
+      if (n !== null) return Promise.resolve(n);
+    }
     return waitOn(guard, w, 'read', () => w.recvWhenReadable(buf));
   });
 }
@@ -325,14 +387,17 @@ export async function sockRecv(loop: Loop, sock: Socket, n: number, opts?: WaitO
  */
 export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string, opts?: WaitOptions): Promise<void> {
   let bytes: Uint8Array;
+  let w: SocketWaiters;
   let sent: number;
   let guard: WaitGuard | null = null;
   try {
     checkSocket(sock);
     bytes = toBytes('data', data);
-    checkIdle(sock, 'write');
+    const known = checkIdle(sock, 'write');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) guard = new WaitGuard(loop, checked, 'send');
+    w = known !== undefined && known.loop === loop ? known : waitersOf(loop, sock);
+    if (!w.mayRunNow()) return sendRestSlow(w, bytes, -1, guard);
     sent = sock.send(bytes) ?? 0;
   } catch (err) {
     guard?.done();
@@ -342,18 +407,18 @@ export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string,
     guard?.done();
     return SENT;
   }
-  return sendRestSlow(loop, sock, bytes, sent, guard);
+  return sendRestSlow(w, bytes, sent, guard);
 }
 
-async function sendRestSlow(
-  loop: Loop,
-  sock: Socket,
-  data: Uint8Array,
-  sent: number,
-  guard: WaitGuard | null,
-): Promise<void> {
-  const w = waitersOf(loop, sock);
+/** The rest of a sendAll from `sent` on; sent = -1: this socket must yield before its first send. */
+async function sendRestSlow(w: SocketWaiters, data: Uint8Array, sent: number, guard: WaitGuard | null): Promise<void> {
+  const sock = w.sock;
   try {
+    if (sent < 0) {
+      sent = 0;
+      await waitOn(guard, w, 'write', () => w.yieldWrite());
+      sent = sock.send(data) ?? 0;
+    }
     while (sent < data.length) {
       await waitOn(guard, w, 'write', () => w.waitWritable());
       sent += sock.send(data, sent) ?? 0;
@@ -372,8 +437,11 @@ export async function sockAccept(loop: Loop, sock: Socket, opts?: WaitOptions): 
   return guarded(loop, checkWaitOptions(opts), 'accept', async (guard) => {
     const w = waitersOf(loop, sock);
     for (;;) {
-      const conn = sock.accept();
-      if (conn !== null) return conn;
+      // A listener's run is the accept policy's (accept.ts), as for Server and the echo styles.
+      if (w.mayRunNow(ACCEPTS_PER_WAKE)) {
+        const conn = sock.accept();
+        if (conn !== null) return conn;
+      }
       await waitOn(guard, w, 'read', () => w.waitReadable());
     }
   });

@@ -445,6 +445,9 @@ export class Loop {
   // Every sock* method takes a last optional { signal, timeout } (wait-options.ts): an abort
   // rejects with an AbortError (code ABORT_ERR, cause = the signal's reason), a timeout with
   // ETIMEDOUT; either way nothing is consumed and the socket stays usable.
+  // Fairness: after a few operations in a row on one socket that completed at once, the next one
+  // yields to the loop first (aio.ts), so a connection whose I/O is always ready cannot hold up
+  // the others.
 
   /**
    * Reads up to `n` bytes; resolves with a new Buffer (empty at EOF). Tries the read first and
