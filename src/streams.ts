@@ -4,10 +4,15 @@
 //            64 KiB) and resumes it once a read brought it back to `limit` or below;
 //   writing  drain() waits while the transport's write buffer is above its high-water mark
 //            (pauseWriting .. resumeWriting), and rejects once the connection is lost.
+// Fairness (as in aio.ts): a producer that writes and awaits drain() while the kernel takes
+// everything at once would never give the loop a turn, so drain() resolves at once at most
+// IMMEDIATE_RUN times in a row; the next one resolves in the next iteration. The run starts again
+// whenever the loop hands the stream something (data, EOF, resumeWriting, that next iteration).
 // Differences from asyncio, on purpose: the reader pauses above `limit` (asyncio: above twice
 // the limit); readUntil()'s ERR_LIMIT_OVERRUN leaves the data in the buffer, as asyncio's
 // LimitOverrunError does, while readLine() then drops it (asyncio's readline does too).
 import type { Loop } from './loop.js';
+import { IMMEDIATE_RUN } from './aio.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import {
   createConnection,
@@ -223,13 +228,18 @@ class StreamProtocol implements Protocol {
   readonly reader: StreamReader;
   writer: StreamWriter | null = null;
   readonly #onConnected: ((r: StreamReader, w: StreamWriter) => void) | null;
+  readonly #loop: Loop;
   #paused = false;
   #drainers: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  /** drain() calls resolved at once since the loop last handed this stream something. */
+  #run = 0;
+  #yieldQueued = false;
   #lost: Error | null | undefined = undefined;
   readonly closed: Promise<void>;
   #closed!: { resolve: () => void; reject: (err: Error) => void };
 
-  constructor(limit: number | undefined, onConnected: ((r: StreamReader, w: StreamWriter) => void) | null) {
+  constructor(loop: Loop, limit: number | undefined, onConnected: ((r: StreamReader, w: StreamWriter) => void) | null) {
+    this.#loop = loop;
     this.reader = new StreamReader(limit);
     this.#onConnected = onConnected;
     this.closed = new Promise<void>((resolve, reject) => {
@@ -246,10 +256,12 @@ class StreamProtocol implements Protocol {
   }
 
   dataReceived(data: Buffer): void {
+    this.#run = 0;
     this.reader.feedData(data);
   }
 
   eofReceived(): boolean {
+    this.#run = 0;
     this.reader.feedEof();
     return true; // keep the transport open for writing: the writer closes it
   }
@@ -271,6 +283,7 @@ class StreamProtocol implements Protocol {
 
   resumeWriting(): void {
     this.#paused = false;
+    this.#run = 0;
     for (const d of this.#drainers.splice(0)) d.resolve();
   }
 
@@ -278,9 +291,27 @@ class StreamProtocol implements Protocol {
     if (this.#lost !== undefined) {
       return Promise.reject(this.#lost ?? iomuxError('ERR_TRANSPORT_CLOSED', 'The connection is closed'));
     }
-    if (!this.#paused) return Promise.resolve();
+    if (!this.#paused) {
+      // A closed loop runs nothing: there is no next iteration to yield to.
+      if (this.#run < IMMEDIATE_RUN || this.#loop.closed) {
+        this.#run++;
+        return Promise.resolve();
+      }
+      if (!this.#yieldQueued) {
+        this.#yieldQueued = true;
+        this.#loop.callSoon(this.#endYield);
+      }
+    }
     return new Promise((resolve, reject) => this.#drainers.push({ resolve, reject }));
   }
+
+  /** The next iteration after a run of drain() calls: they resolve unless writing paused meanwhile. */
+  readonly #endYield = (): void => {
+    this.#yieldQueued = false;
+    this.#run = 0;
+    if (this.#paused) return; // resumeWriting() or connectionLost() settles them
+    for (const d of this.#drainers.splice(0)) d.resolve();
+  };
 }
 
 /** Writes to a connection; drain() is the backpressure point. */
@@ -303,7 +334,11 @@ export class StreamWriter {
     this.#transport.write(data);
   }
 
-  /** Resolves at once unless the write buffer is above its high-water mark; then once it drained. */
+  /**
+   * Resolves at once unless the write buffer is above its high-water mark; then once it drained.
+   * After IMMEDIATE_RUN calls in a row that resolved at once (three), the next one resolves in the
+   * loop's next iteration instead, so a producer whose writes never wait lets other connections run.
+   */
   drain(): Promise<void> {
     return this.#protocol.drain();
   }
@@ -338,7 +373,7 @@ export async function openConnection(
   opts: ConnectOptions & { limit?: number },
 ): Promise<[StreamReader, StreamWriter]> {
   const limit = checkLimit(opts?.limit);
-  const protocol = new StreamProtocol(limit, null);
+  const protocol = new StreamProtocol(loop, limit, null);
   const [transport] = await createConnection(loop, () => protocol, opts);
   // connectionMade comes in the next iteration; the pair is usable now.
   if (protocol.writer === null) {
@@ -374,7 +409,7 @@ export function startServer(
         fail(err);
       }
     };
-    return createServer(loop, () => new StreamProtocol(limit, onConnected), opts);
+    return createServer(loop, () => new StreamProtocol(loop, limit, onConnected), opts);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -10,7 +10,7 @@ import { IMMEDIATE_RUN } from '../../src/aio.js';
 import { Transport, type Protocol } from '../../src/transports.js';
 import { ReadSlab } from '../../src/read-slab.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { connectedPair, track } from '../helpers/net.js';
+import { acceptFrom, connectedPair, listener, track, waitReadable } from '../helpers/net.js';
 import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
@@ -147,6 +147,35 @@ describe.each(backends)('%s loop', (backend) => {
       return loop.sockRecvInto(side, one, { timeout: 0 });
     };
     expect(await loop.runUntilComplete(reads())).toBe(1);
+  });
+
+  test('a stream producer whose drain() never waits yields too', async () => {
+    const loop = openLoop(backend);
+    const l = listener('tcp4');
+    const { port } = l.localAddress as { port: number };
+    const [, writer] = await loop.runUntilComplete(loop.openConnection({ host: '127.0.0.1', port }));
+    const peer = acceptFrom(l);
+    const log = new TurnLog(loop);
+    const writes = 200;
+    const msg = Buffer.alloc(64, 'w');
+    const produce = async (): Promise<void> => {
+      for (let i = 0; i < writes; i++) {
+        writer.write(msg);
+        await writer.drain();
+        log.note(0);
+      }
+    };
+    await loop.runUntilComplete(produce());
+    expect(writer.transport.getWriteBufferSize()).toBe(0); // the kernel took every write at once
+    expect(log.total).toBe(writes);
+    expect(log.longestRun()).toBeLessThanOrEqual(IMMEDIATE_RUN + 1);
+    let got = 0;
+    while (got < writes * msg.length) {
+      waitReadable(peer);
+      got += peer.recv(64 * 1024)!.length;
+    }
+    expect(got).toBe(writes * msg.length);
+    writer.transport.abort();
   });
 
   test('transports read once per readiness: each connection gets one dataReceived per iteration', async () => {
