@@ -8,7 +8,8 @@
 // closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import { Socket, kBeforeClose, type Address } from './socket.js';
+import { Socket, type Address } from './socket.js';
+import { kBeforeClose } from './close-hooks.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
