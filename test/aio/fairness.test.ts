@@ -178,7 +178,7 @@ describe.each(backends)('%s loop', (backend) => {
     writer.transport.abort();
   });
 
-  test('transports read once per readiness: each connection gets one dataReceived per iteration', async () => {
+  test('transports read once per readiness: at most one dataReceived per connection per iteration', async () => {
     const loop = openLoop(backend);
     const conns = 8;
     const rounds = 32;
