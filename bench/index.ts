@@ -193,7 +193,8 @@ async function main(): Promise<void> {
   });
   process.stdout.write(
     `machine: ${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
-      `${machine.python ? `, Python ${machine.python}` : ''}\n`,
+      `${machine.python ? `, Python ${machine.python}` : ''}` +
+      `${machine.uvloop ? `, uvloop ${machine.uvloop}` : ''}${machine.gevent ? `, gevent ${machine.gevent}` : ''}\n`,
   );
   process.stdout.write(`wrote ${json}\n`);
   for (const [name, spec] of allCharts(pipes, echo)) {
