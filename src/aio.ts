@@ -8,7 +8,8 @@
 // closing the loop rejects every waiter on it (loopClosed) and leaves the sockets open.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import { Socket, kBeforeClose, type Address } from './socket.js';
+import { Socket, type Address } from './socket.js';
+import { kBeforeClose } from './close-hooks.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
@@ -388,20 +389,14 @@ export async function sockConnect(loop: Loop, sock: Socket, address: Address, op
   checkSocket(sock);
   return guarded(loop, checkWaitOptions(opts), 'connect', async (guard) => {
     if (!isName(address)) return connectTo(loop, sock, address, guard);
-    // A name resolves in the socket's family; each address is tried in order, the last failure
-    // is the one reported (a failed connect(2) leaves a TCP socket free to connect again).
+    // A name resolves in the socket's family and its first address is the one tried, as asyncio's
+    // sock_connect does: after a failed connect(2) the socket's state is unspecified (POSIX; Linux
+    // answers a second connect with ECONNABORTED), so the next address would need a new socket,
+    // and this one is the caller's. createConnection() owns its sockets and tries every address.
     const family = sock.family === 'IPv6' ? 6 : 4;
-    const found = await lookupUnder(guard, loop, address.host, address.port, family);
-    let last: unknown;
-    for (const a of found) {
-      try {
-        return await connectTo(loop, sock, { host: a.host, port: a.port }, guard);
-      } catch (err) {
-        if (guard?.error === err) throw err;
-        last = err;
-      }
-    }
-    throw last;
+    const [first] = await lookupUnder(guard, loop, address.host, address.port, family);
+    // getaddrinfo() never resolves with an empty list (it rejects that with ENOTFOUND).
+    return connectTo(loop, sock, { host: first!.host, port: first!.port }, guard);
   });
 }
 

@@ -3,12 +3,44 @@
 // number registered (where the next fd with that number would collide with it, or on epoll
 // silently get no events). FdOwners is the one bookkeeping both of them use.
 
+/**
+ * A hook that runs just before a file object's fd is closed, while the fd is still valid. The
+ * layers above (aio.ts, transports.ts) use it to unregister the fd and reject waiters; the socket
+ * itself stays ignorant of them.
+ * @internal
+ */
+export const kBeforeClose: unique symbol = Symbol('iomux.beforeClose');
+
 /** A set of hooks that Socket.close() runs while the fd is still open. Lazily made. */
 export const kCloseHooks: unique symbol = Symbol('iomux.closeHooks');
 
 /** A file object that runs close hooks: Socket (and anything else that adopts the symbol). */
 export interface Closable {
   [kCloseHooks]: Set<() => void> | null;
+}
+
+/** A file object with both kinds of hook: Socket and PipeEnd. */
+export interface HookedFile extends Closable {
+  [kBeforeClose]: (() => void) | null;
+}
+
+/**
+ * The close sequence every fd-owning object shares: its before-close hook (one layer's), then the
+ * close hooks (selectors' and loops'), then `release`, which closes the fd. `release` runs even if
+ * a hook threw (say its loop was closed), so the fd is never leaked; the hook's error is rethrown.
+ */
+export function closeWithHooks(obj: HookedFile, release: () => void): void {
+  const hook = obj[kBeforeClose];
+  obj[kBeforeClose] = null;
+  try {
+    try {
+      if (hook !== null) hook();
+    } finally {
+      runCloseHooks(obj);
+    }
+  } finally {
+    release();
+  }
 }
 
 function isClosable(obj: unknown): obj is Closable {

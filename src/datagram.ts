@@ -6,7 +6,8 @@
 // whole, with pauseWriting/resumeWriting at the same water marks as the stream transport.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import { Socket, kBeforeClose } from './socket.js';
+import { Socket } from './socket.js';
+import { kBeforeClose } from './close-hooks.js';
 import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { resolveHostPort } from './names.js';

@@ -58,6 +58,12 @@ export function errnoError(negErrno: number, syscall: string): SystemError {
   return err;
 }
 
+/** A native return value: `-errno` becomes the thrown system error, anything else is returned. */
+export function checkErrno(rc: number, syscall: string): number {
+  if (rc < 0) throw errnoError(rc, syscall);
+  return rc;
+}
+
 function safeErrorName(negErrno: number): string {
   try {
     return getSystemErrorName(negErrno);

@@ -483,8 +483,9 @@ export class Loop {
     return aio.sockAccept(this, s, opts);
   }
   /**
-   * Connects `s` to `address` (a host name resolves in the socket's family, each address tried
-   * in turn); resolves once connected.
+   * Connects `s` to `address`; resolves once connected. A host name resolves in the socket's
+   * family and its first address is tried: a socket whose connect failed cannot be reused
+   * (POSIX), so only createConnection(), which makes its own sockets, tries every address.
    * @throws (rejects) ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad socket or address,
    *   ERR_SOCKET_CLOSED, ERR_LOOP_CLOSED, ENOTFOUND, ABORT_ERR, ETIMEDOUT, or the connect error
    *   such as ECONNREFUSED or ENOENT

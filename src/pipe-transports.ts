@@ -10,7 +10,7 @@
 //              queue is flushed: a pipe has no half-close.
 import type { Loop } from './loop.js';
 import { PipeEnd } from './pipe.js';
-import { kBeforeClose } from './socket.js';
+import { kBeforeClose } from './close-hooks.js';
 import { ReadSlab } from './read-slab.js';
 import { Transport, type Protocol, type StreamEndpoint } from './transports.js';
 import { errnoError, iomuxError, invalidArgType } from './errors.js';

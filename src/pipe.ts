@@ -3,17 +3,12 @@
 // runs the same before-close hook a Socket has, so whoever registered it unregisters first.
 // Would-block is null, as for Socket; every real failure is a Node-style error.
 import { native } from './native.js';
-import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import { kBeforeClose } from './socket.js';
-import { kCloseHooks, runCloseHooks } from './close-hooks.js';
+import { checkErrno, errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { closeWithHooks, kBeforeClose, kCloseHooks } from './close-hooks.js';
 import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { constants as osConstants } from 'node:os';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
-
-function check(rc: number, syscall: string): void {
-  if (rc < 0) throw errnoError(rc, syscall);
-}
 
 /** One end of a pipe (or any non-blocking fd read and written with read(2)/write(2)). */
 export class PipeEnd {
@@ -71,19 +66,11 @@ export class PipeEnd {
   /** Releases the fd (running the before-close hook first). Closing twice does nothing. */
   close(): void {
     if (this.#fd < 0) return;
-    const hook = this[kBeforeClose];
-    this[kBeforeClose] = null;
     const fd = this.#fd;
-    try {
-      try {
-        if (hook !== null) hook();
-      } finally {
-        runCloseHooks(this);
-      }
-    } finally {
+    closeWithHooks(this, () => {
       this.#fd = -1;
-      check(native.close(fd), 'close');
-    }
+      checkErrno(native.close(fd), 'close');
+    });
   }
 
   [Symbol.dispose](): void {

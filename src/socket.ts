@@ -7,8 +7,8 @@ import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describeObject } from './inspect.js';
 import { checkBuffer, checkSpan, toBytes } from './bytes.js';
 import { native } from './native.js';
-import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import { kCloseHooks, runCloseHooks } from './close-hooks.js';
+import { checkErrno, errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { closeWithHooks, kBeforeClose, kCloseHooks } from './close-hooks.js';
 
 /** `{ host, port }` for TCP (numeric IPv4/IPv6, or 'localhost'), `{ path }` for Unix sockets. */
 export type Address =
@@ -25,14 +25,6 @@ export type Address =
 /** The address family of a Socket. */
 export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
 
-/**
- * A hook that runs just before a socket's fd is closed, while the fd is still valid. The layers
- * above (aio.ts, transports.ts) use it to unregister the fd and reject waiters; the socket itself
- * stays ignorant of them.
- * @internal
- */
-export const kBeforeClose: unique symbol = Symbol('iomux.beforeClose');
-
 const C = native.constants;
 const EAGAIN = -osConstants.errno.EAGAIN;
 const EINPROGRESS = -osConstants.errno.EINPROGRESS;
@@ -40,11 +32,6 @@ const EINPROGRESS = -osConstants.errno.EINPROGRESS;
 export const MAX_UNIX_PATH_BYTES = 107;
 
 const FAMILY_CODES: Record<SocketFamily, number> = { IPv4: C.AF_INET, IPv6: C.AF_INET6, unix: C.AF_UNIX };
-
-function check(rc: number, syscall: string): number {
-  if (rc < 0) throw errnoError(rc, syscall);
-  return rc;
-}
 
 /** Validates an address for a socket of `family`; returns [host-or-path, port]. */
 function resolveAddress(family: SocketFamily, addr: unknown, name = 'address'): [string, number] {
@@ -158,7 +145,7 @@ export class Socket {
   }
 
   static #create(family: SocketFamily, type: number = C.SOCK_STREAM): Socket {
-    return new Socket(check(native.socket(FAMILY_CODES[family], type), 'socket'), family);
+    return new Socket(checkErrno(native.socket(FAMILY_CODES[family], type), 'socket'), family);
   }
 
   /** The fd, or -1 once closed. */
@@ -186,7 +173,7 @@ export class Socket {
   bind(address: Address): void {
     const fd = this.#open();
     const [host, port] = resolveAddress(this.family, address);
-    check(native.bind(fd, FAMILY_CODES[this.family], host, port), 'bind');
+    checkErrno(native.bind(fd, FAMILY_CODES[this.family], host, port), 'bind');
   }
 
   /**
@@ -198,7 +185,7 @@ export class Socket {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw invalidArgValue('backlog', 'a non-negative integer', backlog);
     }
-    check(native.listen(this.#open(), backlog), 'listen');
+    checkErrno(native.listen(this.#open(), backlog), 'listen');
   }
 
   /**
@@ -235,7 +222,7 @@ export class Socket {
    * @throws the connect error (syscall 'connect'), e.g. ECONNREFUSED; ERR_SOCKET_CLOSED
    */
   finishConnect(): void {
-    const soError = check(native.getsockopt(this.#open(), C.SOL_SOCKET, C.SO_ERROR), 'getsockopt');
+    const soError = checkErrno(native.getsockopt(this.#open(), C.SOL_SOCKET, C.SO_ERROR), 'getsockopt');
     if (soError !== 0) throw errnoError(-soError, 'connect');
   }
 
@@ -314,7 +301,7 @@ export class Socket {
   shutdown(how: 'read' | 'write' | 'both' = 'both'): void {
     const code = how === 'read' ? C.SHUT_RD : how === 'write' ? C.SHUT_WR : how === 'both' ? C.SHUT_RDWR : -1;
     if (code < 0) throw invalidArgValue('how', "'read', 'write' or 'both'", how, TypeError);
-    check(native.shutdown(this.#open(), code), 'shutdown');
+    checkErrno(native.shutdown(this.#open(), code), 'shutdown');
   }
 
   /**
@@ -323,7 +310,7 @@ export class Socket {
    * @throws ERR_SOCKET_CLOSED; a system error from ioctl (SIOCOUTQ) or getsockopt (SO_NWRITE)
    */
   sendQueueSize(): number {
-    return check(native.outq(this.#open()), 'ioctl');
+    return checkErrno(native.outq(this.#open()), 'ioctl');
   }
 
   /**
@@ -333,20 +320,11 @@ export class Socket {
    */
   close(): void {
     if (this.#fd < 0) return;
-    const hook = this[kBeforeClose];
-    this[kBeforeClose] = null;
     const fd = this.#fd;
-    try {
-      try {
-        if (hook !== null) hook();
-      } finally {
-        runCloseHooks(this);
-      }
-    } finally {
-      // Even if the hook threw (say its loop was closed), the fd is released, never leaked.
+    closeWithHooks(this, () => {
       this.#fd = -1;
-      check(native.close(fd), 'close');
-    }
+      checkErrno(native.close(fd), 'close');
+    });
   }
 
   /** close(), for `using`. */
@@ -398,7 +376,7 @@ export class Socket {
   }
 
   #setFlag(level: number, name: number, on: boolean): void {
-    check(native.setsockopt(this.#open(), level, name, on ? 1 : 0), 'setsockopt');
+    checkErrno(native.setsockopt(this.#open(), level, name, on ? 1 : 0), 'setsockopt');
   }
 
   #open(): number {

@@ -2,7 +2,8 @@
 // and turns readiness into Protocol calls; writes go straight to the kernel when nothing is
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
 import type { Loop } from './loop.js';
-import { Socket, kBeforeClose, type Address } from './socket.js';
+import { Socket, type Address } from './socket.js';
+import { kBeforeClose } from './close-hooks.js';
 import { releaseWaiters } from './aio.js';
 import { resolveHostPort } from './names.js';
 import { isIP } from 'node:net';

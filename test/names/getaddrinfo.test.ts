@@ -113,6 +113,55 @@ describe.each(modes)('$name: getaddrinfo', (mode) => {
   });
 });
 
+// The hosts file gives one address a name, so a name with several addresses is stood in for by
+// replacing this loop's getaddrinfo: 127.0.0.2 is loopback too, but nothing listens there.
+describe.each(modes)('$name: a name with several addresses', (mode) => {
+  const twoAddresses = (loop: Loop, hosts: string[]): void => {
+    loop.getaddrinfo = (_host, port) => Promise.resolve(hosts.map((host) => ({ family: 4 as const, host, port })));
+  };
+
+  test('createConnection and openConnection try each address in order: a refused first one, then the one that listens', async () => {
+    await inMode(mode, async (loop) => {
+      const server = trackServer(await loop.createServer(() => new Recorder(), { host: '127.0.0.1', port: 0 }));
+      const { port } = server.address as { port: number };
+      twoAddresses(loop, ['127.0.0.2', '127.0.0.1']);
+      const [t] = await loop.createConnection(() => new Recorder(), { host: 'two.test', port });
+      expect((t.socket.remoteAddress as { host: string }).host).toBe('127.0.0.1');
+      t.close();
+      const [, writer] = await loop.openConnection({ host: 'two.test', port });
+      writer.close();
+      await writer.waitClosed();
+    });
+  });
+
+  test('every address refused: the last error is the one reported, and no socket is left open', async () => {
+    await inMode(mode, async (loop) => {
+      const port = closedPort();
+      twoAddresses(loop, ['127.0.0.2', '127.0.0.3']);
+      const before = openFdCount();
+      const err = await rejectionOf(loop.createConnection(() => new Recorder(), { host: 'two.test', port }));
+      expect(err.code).toBe('ECONNREFUSED');
+      expect(openFdCount()).toBe(before);
+    });
+  });
+
+  test('sockConnect tries the first address only: a socket whose connect failed cannot be reused', async () => {
+    await inMode(mode, async (loop) => {
+      const l = listener('tcp4');
+      const { port } = l.localAddress as { port: number };
+      twoAddresses(loop, ['127.0.0.1', '127.0.0.2']);
+      const c = track(Socket.tcp());
+      await loop.sockConnect(c, { host: 'two.test', port }, { timeout: 5000 });
+      expect((c.remoteAddress as { host: string }).host).toBe('127.0.0.1');
+      track(await loop.sockAccept(l));
+
+      twoAddresses(loop, ['127.0.0.2', '127.0.0.1']);
+      const refused = track(Socket.tcp());
+      expect((await rejectionOf(loop.sockConnect(refused, { host: 'two.test', port }))).code).toBe('ECONNREFUSED');
+    });
+  });
+});
+
 describe.each(backends)('%s loop: getaddrinfo and close()', (backend) => {
   test('close() rejects a pending lookup with ERR_LOOP_CLOSED and releases the wake pipe', async () => {
     const before = openFdCount();

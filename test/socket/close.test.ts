@@ -5,7 +5,8 @@
 import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import { native } from '../../src/native.js';
-import { Socket, kBeforeClose, socketpair } from '../../src/socket.js';
+import { Socket, socketpair } from '../../src/socket.js';
+import { kBeforeClose } from '../../src/close-hooks.js';
 import { expectError } from '../helpers/fds.js';
 import { connectedPair, ipv6LoopbackAvailable, listener, track, type PairKind } from '../helpers/net.js';
 import { cleanup, openFdCount } from '../helpers/resources.js';
