@@ -3,8 +3,8 @@
 //
 // Runs the pipes sweep (iomux Loop and raw Selector beside the C reference, the C reference with
 // an idle thread, and Python's selectors) and the echo matrix (iomux's servers beside Node's net,
-// Python and C, driven by bench/loadgen), prints tables with ratio columns, and writes
-// latest.json and SVG charts.
+// Python's selectors, uvloop, gevent and C, driven by bench/loadgen), prints tables with ratio
+// columns, and writes latest.json and SVG charts.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -94,6 +94,8 @@ function skipNotes(env: BenchEnv): string[] {
   const notes: string[] = [];
   if (env.pipesRef.path === null) notes.push(`pipes: C reference column skipped: ${env.pipesRef.missing}`);
   if (env.python.path === null) notes.push(`pipes and echo: Python columns skipped: ${env.python.missing}`);
+  if (env.uvloop.path === null) notes.push(`echo: uvloop server skipped: ${env.uvloop.missing}`);
+  if (env.gevent.path === null) notes.push(`echo: gevent server skipped: ${env.gevent.missing}`);
   if (env.echoRef.path === null) notes.push(`echo: C reference server skipped: ${env.echoRef.missing}`);
   if (env.loadgen.path === null) notes.push(`echo: no measurements possible: ${env.loadgen.missing}`);
   if (env.taskset.path === null) notes.push(`echo: ${env.taskset.missing}`);
@@ -196,7 +198,8 @@ async function main(): Promise<void> {
   });
   process.stdout.write(
     `machine: ${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}` +
-      `${machine.python ? `, Python ${machine.python}` : ''}\n`,
+      `${machine.python ? `, Python ${machine.python}` : ''}` +
+      `${machine.uvloop ? `, uvloop ${machine.uvloop}` : ''}${machine.gevent ? `, gevent ${machine.gevent}` : ''}\n`,
   );
   process.stdout.write(`wrote ${json}\n`);
   for (const [name, spec] of allCharts(pipes, echo)) {

@@ -9,12 +9,12 @@ import { availableBackends } from '../../src/selectors.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, pinned } from '../report/exec.js';
 
-export type ServerKind = 'iomux' | 'node-net' | 'python' | 'c';
+export type ServerKind = 'iomux' | 'node-net' | 'python' | 'uvloop' | 'gevent' | 'c';
 
 export interface ServerSpec {
   /**
    * Stable name used in tables, JSON and filters: `iomux-epoll-callback` (its `-embedded` twin
-   * serves from Node's event loop), `node-net`, `python`, `c`.
+   * serves from Node's event loop), `node-net`, `python` (selectors), `uvloop`, `gevent`, `c`.
    */
   id: string;
   kind: ServerKind;
@@ -80,6 +80,19 @@ export function serverSpecs(env: BenchEnv): ServerSpec[] {
       ? [env.python.path, [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0']]
       : { missing: env.python.missing },
   });
+  // The Python servers that need a module run on the interpreter found to have it (env.ts).
+  for (const [id, tool] of [
+    ['uvloop', env.uvloop],
+    ['gevent', env.gevent],
+  ] as const) {
+    specs.push({
+      id,
+      kind: id,
+      command: tool.path
+        ? [tool.path, [join(env.root, 'bench', 'reference', `echo_${id}.py`), '--port', '0']]
+        : { missing: tool.missing },
+    });
+  }
   specs.push({
     id: 'c',
     kind: 'c',

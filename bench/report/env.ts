@@ -1,11 +1,13 @@
 // What the benchmarks run on and with: the machine (for the JSON), and the tools found on it
-// (reference binaries, python3, taskset). A tool that is missing is recorded with the reason,
-// so the suites skip its column with a note instead of failing.
+// (reference binaries, python3, the Pythons that have uvloop and gevent, taskset). A tool that
+// is missing is recorded with the reason, so the suites skip its column with a note instead of
+// failing.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonWith, PYTHON_OVERRIDE_VAR, type PythonModuleTool } from './python.js';
 
 export interface Tool {
   /** Absolute path, or null when the tool is missing. */
@@ -21,6 +23,9 @@ export interface BenchEnv {
   readonly loadgen: Tool;
   /** The real interpreter behind `python3` (pyenv shims resolved, so the PID we watch is Python's). */
   readonly python: Tool;
+  /** A Python that imports uvloop / gevent (IOMUX_PYTHON, else python3, else /usr/bin/python3). */
+  readonly uvloop: PythonModuleTool;
+  readonly gevent: PythonModuleTool;
   readonly taskset: Tool;
   /** Clock ticks per second of /proc/PID/stat's utime (`getconf CLK_TCK`). */
   readonly clkTck: number;
@@ -33,6 +38,9 @@ export interface MachineInfo {
   platform: string;
   node: string;
   python: string | null;
+  /** uvloop's and gevent's versions and the Python they run on, e.g. "0.17.0 (Python 3.11.2)". */
+  uvloop: string | null;
+  gevent: string | null;
   fdSoftLimit: string;
   fdHardLimit: string;
   clkTck: number;
@@ -96,6 +104,7 @@ export function discoverEnv(): BenchEnv {
   const py = onPath('python3');
   const pyReal = py === null ? null : run(py, ['-c', 'import sys; print(sys.executable)']);
   const taskset = onPath('taskset');
+  const override = process.env[PYTHON_OVERRIDE_VAR];
   const tick = Number(run('getconf', ['CLK_TCK']));
   return {
     root,
@@ -103,6 +112,8 @@ export function discoverEnv(): BenchEnv {
     echoRef: executable(rel('echo_ref'), built),
     loadgen: executable(rel('loadgen'), built),
     python: pyReal ? { path: pyReal, missing: '' } : { path: null, missing: 'python3 not found on PATH' },
+    uvloop: pythonWith('uvloop', 'python3-uvloop', { override }),
+    gevent: pythonWith('gevent', 'python3-gevent', { override }),
     taskset: taskset
       ? { path: taskset, missing: '' }
       : { path: null, missing: 'taskset not found: processes are not pinned' },
@@ -123,6 +134,10 @@ function fdLimits(): [string, string] {
   }
 }
 
+function moduleInfo(tool: PythonModuleTool): string | null {
+  return tool.found && `${tool.found.moduleVersion || '?'} (Python ${tool.found.pythonVersion || '?'})`;
+}
+
 export function machineInfo(env: BenchEnv): MachineInfo {
   const cpu = cpus();
   const [soft, hard] = fdLimits();
@@ -133,6 +148,8 @@ export function machineInfo(env: BenchEnv): MachineInfo {
     platform: `${process.platform}-${process.arch}`,
     node: process.version,
     python: env.python.path ? run(env.python.path, ['-c', 'import platform; print(platform.python_version())']) : null,
+    uvloop: moduleInfo(env.uvloop),
+    gevent: moduleInfo(env.gevent),
     fdSoftLimit: soft,
     fdHardLimit: hard,
     clkTck: env.clkTck,

@@ -4,9 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ECHO_STYLES, ownedCounterpart, serverSpecs } from '../../bench/echo/servers.js';
-import { cellLabel, echoMatrix, planEcho } from '../../bench/echo/suite.js';
+import { ECHO_STYLES, ownedCounterpart, serverSpecs, type RunningServer } from '../../bench/echo/servers.js';
+import { cellLabel, echoMatrix, planEcho, runEcho } from '../../bench/echo/suite.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
+import type { Progress } from '../../bench/report/progress.js';
 import { availableBackends } from '../../src/selectors.js';
 
 // A package root with a (dummy) built CLI, so the iomux servers are runnable whether or not
@@ -19,6 +20,8 @@ const env: BenchEnv = {
   ...discoverEnv(),
   root,
   python: { path: '/opt/py/bin/python3', missing: '' },
+  uvloop: { path: '/opt/deb/python3', missing: '', found: null },
+  gevent: { path: '/opt/deb/python3.11', missing: '', found: null },
   echoRef: { path: '/opt/ref/echo_ref', missing: '' },
 };
 const all = { quick: true, durationS: 0.5, repeat: 1, filter: (): boolean => true };
@@ -61,11 +64,13 @@ describe('cellLabel', () => {
 });
 
 describe('serverSpecs', () => {
-  test('one iomux server per backend and style, each beside its --embedded twin, then Node net, Python and C', () => {
+  test('one iomux server per backend and style, each beside its --embedded twin, then Node net, the Pythons and C', () => {
     expect(serverSpecs(env).map((s) => [s.id, s.kind])).toEqual([
       ...iomuxIds.map((id) => [id, 'iomux']),
       ['node-net', 'node-net'],
       ['python', 'python'],
+      ['uvloop', 'uvloop'],
+      ['gevent', 'gevent'],
       ['c', 'c'],
     ]);
   });
@@ -96,6 +101,15 @@ describe('serverSpecs', () => {
       '/opt/py/bin/python3',
       [join(env.root, 'bench', 'reference', 'echo.py'), '--port', '0'],
     ]);
+    // Each on the interpreter found to import its module, not necessarily PATH's python3.
+    expect(specs.find((s) => s.id === 'uvloop')?.command).toEqual([
+      '/opt/deb/python3',
+      [join(env.root, 'bench', 'reference', 'echo_uvloop.py'), '--port', '0'],
+    ]);
+    expect(specs.find((s) => s.id === 'gevent')?.command).toEqual([
+      '/opt/deb/python3.11',
+      [join(env.root, 'bench', 'reference', 'echo_gevent.py'), '--port', '0'],
+    ]);
     expect(specs.find((s) => s.id === 'c')?.command).toEqual(['/opt/ref/echo_ref', ['--port', '0']]);
   });
 
@@ -104,11 +118,15 @@ describe('serverSpecs', () => {
       ...env,
       root: join(root, 'nothing-built-here'),
       python: { path: null, missing: 'python3 not found on PATH' },
+      uvloop: { path: null, missing: 'python3-uvloop not installed (apt-get install python3-uvloop)', found: null },
+      gevent: { path: null, missing: 'python3-gevent not installed (apt-get install python3-gevent)', found: null },
       echoRef: { path: null, missing: 'echo_ref not found' },
     };
     const byId = new Map(serverSpecs(bare).map((s) => [s.id, s.command]));
     for (const id of iomuxIds) expect(byId.get(id)).toEqual({ missing: 'dist/src/cli.js not built yet (src/cli.ts)' });
     expect(byId.get('python')).toEqual({ missing: 'python3 not found on PATH' });
+    expect(byId.get('uvloop')).toEqual({ missing: 'python3-uvloop not installed (apt-get install python3-uvloop)' });
+    expect(byId.get('gevent')).toEqual({ missing: 'python3-gevent not installed (apt-get install python3-gevent)' });
     expect(byId.get('c')).toEqual({ missing: 'echo_ref not found' });
   });
 });
@@ -117,7 +135,7 @@ describe('planEcho', () => {
   test('plans every server in every cell, ids naming the server and the cell', () => {
     const { specs, cases } = planEcho(env, all);
     const cells = echoMatrix(true);
-    expect(specs).toHaveLength(iomuxIds.length + 3);
+    expect(specs).toHaveLength(iomuxIds.length + 5);
     expect(cases).toHaveLength(specs.length * cells.length);
     expect(cases.filter((c) => c.server === 'node-net')).toEqual(
       cells.map((cell) => ({
@@ -155,6 +173,42 @@ describe('planEcho', () => {
       { ...all, filter: (id) => id.startsWith('echo/python/') },
     );
     expect(specs.map((s) => [s.id, s.command])).toEqual([['python', { missing: 'no python' }]]);
+  });
+
+  test('a missing uvloop or gevent is planned too, its cases carrying the install hint', () => {
+    const why = 'python3-gevent not installed (apt-get install python3-gevent)';
+    const { specs, cases } = planEcho(
+      { ...env, gevent: { path: null, missing: why, found: null } },
+      { ...all, filter: (id) => id.startsWith('echo/gevent/') || id.startsWith('echo/uvloop/') },
+    );
+    expect(specs.map((s) => [s.id, s.command])).toEqual([
+      ['uvloop', ['/opt/deb/python3', [join(env.root, 'bench', 'reference', 'echo_uvloop.py'), '--port', '0']]],
+      ['gevent', { missing: why }],
+    ]);
+    expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(['uvloop', 'gevent']));
+  });
+
+  test('a run with uvloop and gevent missing reports them as missing, starting nothing', async () => {
+    const skipped: BenchEnv = {
+      ...env,
+      uvloop: { path: null, missing: 'python3-uvloop not installed (apt-get install python3-uvloop)', found: null },
+      gevent: { path: null, missing: 'python3-gevent not installed (apt-get install python3-gevent)', found: null },
+    };
+    const opts = { ...all, filter: (id: string) => /^echo\/(uvloop|gevent)\/c100-s64-k1$/.test(id) };
+    const { specs, cases } = planEcho(skipped, opts);
+    const notes: string[] = [];
+    const progress = { step() {}, note: (t: string) => notes.push(t), clear() {} } as unknown as Progress;
+    const live = new Set<RunningServer>();
+    const results = await runEcho(skipped, specs, cases, opts, progress, live);
+    expect(results.map((r) => [r.server, r.status, r.note, r.msgsPerS])).toEqual([
+      ['uvloop', 'missing', skipped.uvloop.missing, null],
+      ['gevent', 'missing', skipped.gevent.missing, null],
+    ]);
+    expect(notes).toEqual([
+      `echo: skipping uvloop: ${skipped.uvloop.missing}`,
+      `echo: skipping gevent: ${skipped.gevent.missing}`,
+    ]);
+    expect(live.size).toBe(0);
   });
 
   test('plans nothing when the filter accepts nothing', () => {

@@ -49,6 +49,22 @@ describe('discoverEnv', () => {
     expect(env.python.path).toBe(sh('python3 -c "import sys; print(sys.executable)"'));
   });
 
+  test.each([
+    ['uvloop', 'python3-uvloop'],
+    ['gevent', 'python3-gevent'],
+  ] as const)('finds a Python that imports %s, or says which package to install', (module, pkg) => {
+    const tool = env[module];
+    if (tool.path === null) {
+      expect(tool.missing).toMatch(new RegExp(`^${pkg} not installed \\(apt-get install ${pkg}; `));
+      expect(tool.found).toBeNull();
+      return;
+    }
+    expect(tool.missing).toBe('');
+    expect(tool.found?.executable).toBe(tool.path);
+    // The interpreter recorded is one that really imports the module.
+    expect(() => execFileSync(tool.path!, ['-c', `import ${module}`], { stdio: 'ignore' })).not.toThrow();
+  });
+
   test('reports taskset as present or, when absent, that processes are not pinned', () => {
     const found = sh('command -v taskset || true');
     expect(env.taskset).toEqual(
@@ -100,5 +116,15 @@ describe('machineInfo', () => {
     if (env.python.path !== null) expect(withPython.python).toMatch(/^3\.\d+\.\d+/);
     const without: BenchEnv = { ...env, python: { path: null, missing: 'python3 not found on PATH' } };
     expect(machineInfo(without).python).toBeNull();
+  });
+
+  test("records uvloop's and gevent's versions with their Python's, and null for one not found", () => {
+    const found = { executable: '/x/python3', moduleVersion: '0.17.0', pythonVersion: '3.11.2' };
+    const m = machineInfo({
+      ...env,
+      uvloop: { path: found.executable, missing: '', found },
+      gevent: { path: null, missing: 'python3-gevent not installed', found: null },
+    });
+    expect([m.uvloop, m.gevent]).toEqual(['0.17.0 (Python 3.11.2)', null]);
   });
 });

@@ -29,6 +29,8 @@ function report(notes: string[]): BenchReport {
       platform: 'linux-x64',
       node: 'v20.0.0',
       python: null,
+      uvloop: null,
+      gevent: null,
       fdSoftLimit: '1024',
       fdHardLimit: '4096',
       clkTck: 100,

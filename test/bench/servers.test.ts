@@ -1,6 +1,7 @@
 // bench/echo/servers.ts, the running half: the listening line a server is ready on, CPU time from
 // /proc/PID/stat, and RunningServer's start/stop. Stand-in servers are sh scripts that print a
-// listening line without listening, then sleep; the real Node net and C servers echo over loopback.
+// listening line without listening, then sleep; the real Node net, C, uvloop and gevent servers
+// echo over loopback (the last two only where their module is installed).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
@@ -155,9 +156,12 @@ describe('the real servers echo over loopback', () => {
   const built: Record<string, boolean> = {
     'node-net': existsSync(join(env.root, 'dist', 'bench', 'echo', 'node-net-server.js')),
     c: env.echoRef.path !== null,
+    // Skipped here when the module is missing, as the bench skips them.
+    uvloop: env.uvloop.path !== null,
+    gevent: env.gevent.path !== null,
   };
 
-  for (const id of ['node-net', 'c'])
+  for (const id of ['node-net', 'c', 'uvloop', 'gevent'])
     test.skipIf(!built[id])(`${id} answers with what it is sent`, async () => {
       const s = await start(serverSpecs(env).find((x) => x.id === id)!);
       const sock = connect({ host: '127.0.0.1', port: s.port });
@@ -172,5 +176,35 @@ describe('the real servers echo over loopback', () => {
       }
       await s.stop();
       expect(s.alive).toBe(false);
+    });
+
+  // More than any socket buffer holds: the server must stop reading while its echo waits to be
+  // sent, and lose nothing (what loadgen checks byte by byte in the bench).
+  for (const id of ['uvloop', 'gevent'])
+    test.skipIf(!built[id])(`${id} echoes 4 MiB sent at once, byte for byte`, async () => {
+      const s = await start(serverSpecs(env).find((x) => x.id === id)!);
+      const data = Buffer.alloc(4 << 20);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 13)) & 0xff;
+      const sock = connect({ host: '127.0.0.1', port: s.port });
+      try {
+        await once(sock, 'connect');
+        const chunks: Buffer[] = [];
+        let got = 0;
+        const all = new Promise<void>((resolve, reject) => {
+          sock.on('data', (d: Buffer) => {
+            chunks.push(d);
+            got += d.length;
+            if (got >= data.length) resolve();
+          });
+          sock.once('error', reject);
+          sock.once('close', () => reject(new Error(`closed after ${got} bytes`)));
+        });
+        sock.write(data);
+        await all;
+        expect(Buffer.concat(chunks).equals(data)).toBe(true);
+      } finally {
+        sock.destroy();
+      }
+      await s.stop();
     });
 });
