@@ -9,14 +9,14 @@ import { constants as osConstants } from 'node:os';
 import { checkCallback, errnoError, invalidArgType, invalidArgValue } from './errors.js';
 import { native } from './native.js';
 import type { ExceptionContext } from './exceptions.js';
-import type { Loop } from './loop.js';
+import type { LoopCore } from './loop-core.js';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
 const EINTR = -osConstants.errno.EINTR;
 const SIGNALS = osConstants.signals as Readonly<Record<string, number>>;
 
 /** Which loop watches each signal number: the native handler writes to one wake fd per signal. */
-const signalOwners = new Map<number, Loop>();
+const signalOwners = new Map<number, LoopCore>();
 
 /** What the signal table needs from its Loop. */
 export interface SignalHost {
@@ -30,7 +30,7 @@ export interface SignalHost {
 
 /** One Loop's signal handlers and its wake-up pipe. */
 export class SignalTable {
-  readonly #loop: Loop;
+  readonly #loop: LoopCore;
   readonly #host: SignalHost;
   readonly #handlers = new Map<number, () => void>();
   readonly #buffer = new Uint8Array(64);
@@ -40,7 +40,7 @@ export class SignalTable {
   #helper: { onWake: () => void; onClose: () => void } | null = null;
   #helperPending = 0;
 
-  constructor(loop: Loop, host: SignalHost) {
+  constructor(loop: LoopCore, host: SignalHost) {
     this.#loop = loop;
     this.#host = host;
   }
