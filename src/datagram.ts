@@ -12,19 +12,26 @@ import { toBytes } from './bytes.js';
 import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { resolveHostPort } from './names.js';
 
-export type HostPort = { host: string; port: number };
+import type { HostPort } from './socket.js';
+export type { HostPort } from './socket.js';
 
+/** The callbacks a DatagramTransport makes, after asyncio's DatagramProtocol; all but datagramReceived are optional. */
 export interface DatagramProtocol {
+  /** The endpoint is ready; called once, before any other callback. */
   connectionMade?(transport: DatagramTransport): void;
   /** One whole datagram (a fresh Buffer the protocol may keep) and its sender. */
   datagramReceived(data: Buffer, address: HostPort): void;
   /** A socket error (e.g. ECONNREFUSED from an ICMP error); the endpoint stays open. */
   errorReceived?(err: Error): void;
+  /** The endpoint closed: null after close(), else the error that ended it. */
   connectionLost?(err: Error | null): void;
+  /** The send queue rose above its high-water mark (64 KiB): stop sending until resumeWriting(). */
   pauseWriting?(): void;
+  /** The send queue fell to its low-water mark (16 KiB): sending may go on. */
   resumeWriting?(): void;
 }
 
+/** Where loop.createDatagramEndpoint() binds and connects (at least one of the two). */
 export interface DatagramEndpointOptions {
   /** Bind here (port 0: any free port). */
   local?: HostPort;
@@ -45,6 +52,10 @@ type Queued = { bytes: Uint8Array; to: HostPort | null };
 // Datagrams handled per readiness: one busy peer may not starve the other fds.
 const READS_PER_WAKE = 32;
 
+/**
+ * A UDP endpoint driving a DatagramProtocol (asyncio's DatagramTransport): whole datagrams in,
+ * whole datagrams out, sends queued while the kernel has no room. Made by loop.createDatagramEndpoint().
+ */
 export class DatagramTransport {
   readonly #loop: Loop;
   readonly #sock: Socket;
@@ -70,9 +81,11 @@ export class DatagramTransport {
     loop.callSoon(() => this.#protocol.connectionMade?.(this));
   }
 
+  /** The UDP socket underneath. */
   get socket(): Socket {
     return this.#sock;
   }
+  /** The address the socket is bound to (the port the kernel picked, for port 0). */
   get localAddress(): HostPort {
     return this.#sock.localAddress as HostPort;
   }
@@ -80,9 +93,11 @@ export class DatagramTransport {
   get remoteAddress(): HostPort | null {
     return this.#remote === null ? null : (this.#sock.remoteAddress as HostPort);
   }
+  /** Bytes queued and not yet sent. */
   getWriteBufferSize(): number {
     return this.#queuedBytes;
   }
+  /** True once close() or abort() was called or the endpoint failed. */
   isClosing(): boolean {
     return this.#state !== 'open';
   }

@@ -21,7 +21,7 @@ export { StreamReader, StreamWriter } from './streams.js';
 export { DatagramTransport } from './datagram.js';
 export type { DatagramProtocol, DatagramEndpointOptions, HostPort } from './datagram.js';
 export type { IncompleteReadError, LimitOverrunError } from './streams.js';
-export type { Address, SocketFamily } from './socket.js';
+export type { Address, ReceivedDatagram, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';
 export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';
 export type { WaitOptions } from './wait-options.js';

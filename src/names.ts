@@ -15,9 +15,11 @@ import { checkWaitOptions, WaitGuard, type WaitOptions } from './wait-options.js
 
 /** One address getaddrinfo gave for a name. */
 export interface ResolvedAddress {
+  /** 4 for IPv4, 6 for IPv6. */
   family: 4 | 6;
   /** Numeric address text. */
   host: string;
+  /** The port given to getaddrinfo(), passed through. */
   port: number;
 }
 

@@ -29,6 +29,7 @@ export class PipeEnd {
   get fd(): number {
     return this.#fd;
   }
+  /** True once close() was called. */
   get closed(): boolean {
     return this.#fd < 0;
   }
@@ -73,6 +74,7 @@ export class PipeEnd {
     });
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

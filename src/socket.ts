@@ -10,6 +10,22 @@ import { native } from './native.js';
 import { checkErrno, errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { closeWithHooks, kBeforeClose, kCloseHooks } from './close-hooks.js';
 
+/** A numeric IP address and a port: where a datagram came from or goes. */
+export interface HostPort {
+  /** Numeric IPv4 or IPv6 address (a name, where a method says it resolves one). */
+  host: string;
+  /** Port, 0 to 65535. */
+  port: number;
+}
+
+/** What recvFrom() read: the datagram's size and its sender. */
+export interface ReceivedDatagram {
+  /** Bytes written into the buffer: the whole datagram. */
+  bytes: number;
+  /** The sender. */
+  address: HostPort;
+}
+
 /** `{ host, port }` for TCP (numeric IPv4/IPv6, or 'localhost'), `{ path }` for Unix sockets. */
 export type Address =
   | {
@@ -286,7 +302,7 @@ export class Socket {
    * Receives one datagram into `buf` (a longer one is truncated to fit, as recvfrom(2) does):
    * its byte count and sender, or null when none is waiting.
    */
-  recvFrom(buf: Uint8Array): { bytes: number; address: { host: string; port: number } } | null {
+  recvFrom(buf: Uint8Array): ReceivedDatagram | null {
     checkBuffer('buf', buf);
     const r = native.recvfrom(this.#open(), buf, 0, buf.length);
     if (typeof r === 'number') return this.#failed(r, 'recvfrom');

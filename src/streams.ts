@@ -27,9 +27,21 @@ import {
 const DEFAULT_LIMIT = 64 * 1024;
 
 /** readExactly()/readUntil() met EOF first: `partial` holds what was read (and consumed). */
-export type IncompleteReadError = Error & { code: 'ERR_INCOMPLETE_READ'; partial: Buffer; expected: number | null };
+export interface IncompleteReadError extends Error {
+  /** Always 'ERR_INCOMPLETE_READ'. */
+  code: 'ERR_INCOMPLETE_READ';
+  /** The bytes read before EOF. */
+  partial: Buffer;
+  /** How many readExactly() wanted; null for readUntil(). */
+  expected: number | null;
+}
 /** readUntil() found no separator within `limit` bytes; the data stays in the buffer. */
-export type LimitOverrunError = Error & { code: 'ERR_LIMIT_OVERRUN'; consumed: number };
+export interface LimitOverrunError extends Error {
+  /** Always 'ERR_LIMIT_OVERRUN'. */
+  code: 'ERR_LIMIT_OVERRUN';
+  /** How many buffered bytes were searched. */
+  consumed: number;
+}
 
 function incompleteRead(partial: Buffer, expected: number | null): IncompleteReadError {
   const err = iomuxError(
@@ -50,6 +62,7 @@ function checkLimit(limit: unknown): number {
 
 /** Bytes from a connection, read with awaits: read, readExactly, readLine, readUntil, or `for await`. */
 export class StreamReader {
+  /** Bytes the reader holds before it pauses its transport, and readUntil()'s search bound (default 64 KiB). */
   readonly limit: number;
   // Invariant: #buffer holds the unread bytes, oldest first; at most one read waits at a time.
   #buffer: Buffer = Buffer.alloc(0);
@@ -325,6 +338,7 @@ export class StreamWriter {
     this.#protocol = protocol;
   }
 
+  /** The Transport underneath (asyncio's StreamWriter.transport). */
   get transport(): Transport {
     return this.#transport;
   }
@@ -348,10 +362,12 @@ export class StreamWriter {
     this.#transport.writeEof();
   }
 
+  /** Whether writeEof() can half-close this connection (true for TCP and Unix sockets). */
   canWriteEof(): boolean {
     return this.#transport.canWriteEof();
   }
 
+  /** True once close() was called or the connection was lost. */
   isClosing(): boolean {
     return this.#transport.isClosing();
   }
