@@ -1,25 +1,24 @@
 // async/await over datagram sockets: sockSendTo and sockRecvFrom, on aio.ts's waiting machinery
 // (try the syscall first, wait only when it would block, `{ signal, timeout }` as everywhere).
 import type { Loop } from './loop.js';
-import type { Socket } from './socket.js';
+import type { HostPort, ReceivedDatagram, Socket } from './socket.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { checkWaitOptions, guarded, type WaitOptions } from './wait-options.js';
-import { SENT, checkIdle, checkSocket, waitOn, waitersOf } from './aio.js';
+import { SENT, checkSocket, idleWaiters, waitOn } from './aio.js';
 
 /** Sends one datagram to `address`, waiting for room in the kernel's buffer if need be. */
 export function sockSendTo(
   loop: Loop,
   sock: Socket,
   data: Uint8Array | string,
-  address: { host: string; port: number },
+  address: HostPort,
   opts?: WaitOptions,
 ): Promise<void> {
   try {
     checkSocket(sock);
     const bytes = toBytes('data', data);
-    checkIdle(sock, 'write');
+    const w = idleWaiters(loop, sock, 'write');
     const checked = checkWaitOptions(opts);
-    const w = waitersOf(loop, sock);
     // A socket that had its run of immediate completions yields first (aio.ts, "Fairness").
     const mayRun = w.mayRunNow();
     if (mayRun && checked === undefined && sock.sendTo(bytes, address) !== null) return SENT;
@@ -33,18 +32,12 @@ export function sockSendTo(
 }
 
 /** Receives one datagram into `buf`; resolves with its size and sender. */
-export function sockRecvFrom(
-  loop: Loop,
-  sock: Socket,
-  buf: Uint8Array,
-  opts?: WaitOptions,
-): Promise<{ bytes: number; address: { host: string; port: number } }> {
+export function sockRecvFrom(loop: Loop, sock: Socket, buf: Uint8Array, opts?: WaitOptions): Promise<ReceivedDatagram> {
   try {
     checkSocket(sock);
     checkBuffer('buf', buf);
-    checkIdle(sock, 'read');
+    const w = idleWaiters(loop, sock, 'read');
     return guarded(loop, checkWaitOptions(opts), 'recvfrom', async (guard) => {
-      const w = waitersOf(loop, sock);
       for (;;) {
         if (w.mayRunNow()) {
           const got = sock.recvFrom(buf);

@@ -21,7 +21,7 @@
 // listener's run is the accept policy's ACCEPTS_PER_WAKE.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import { Socket, type Address } from './socket.js';
+import { Socket, type Address, type HostPort } from './socket.js';
 import { kBeforeClose } from './close-hooks.js';
 import { ACCEPTS_PER_WAKE } from './accept.js';
 import { checkBuffer, toBytes } from './bytes.js';
@@ -300,12 +300,12 @@ function queueIdleCheck(w: SocketWaiters): void {
  * Throws "busy" if another read (write) already waits on `sock`. Checked before the try-first
  * syscall: otherwise a second reader could take bytes meant for the waiting one, and a second
  * sendAll could put its bytes in the middle of the first one's stream. Returns the socket's wait
- * state, if it has one.
+ * state on `loop` (made on first use), with one map lookup when it exists already.
  */
-export function checkIdle(sock: Socket, what: 'read' | 'write'): SocketWaiters | undefined {
+export function idleWaiters(loop: Loop, sock: Socket, what: 'read' | 'write'): SocketWaiters {
   const w = waitersBySocket.get(sock);
   if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
-  return w;
+  return w !== undefined && w.loop === loop ? w : waitersOf(loop, sock);
 }
 
 export function checkSocket(sock: unknown): Socket {
@@ -327,10 +327,9 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
   try {
     checkSocket(sock);
     checkBuffer('buf', buf);
-    const known = checkIdle(sock, 'read');
+    const w = idleWaiters(loop, sock, 'read');
     const checked = checkWaitOptions(opts);
-    if (checked !== undefined) return guardedRecv(loop, sock, buf, checked);
-    const w = known !== undefined && known.loop === loop ? known : waitersOf(loop, sock);
+    if (checked !== undefined) return guardedRecv(w, buf, checked);
     if (w.mayRunNow()) {
       const n = sock.recvInto(buf);
       if (n !== null) return Promise.resolve(n);
@@ -341,11 +340,10 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
   }
 }
 
-function guardedRecv(loop: Loop, sock: Socket, buf: Uint8Array, opts: WaitOptions): Promise<number> {
-  return guarded(loop, opts, 'recv', (guard) => {
-    const w = waitersOf(loop, sock);
+function guardedRecv(w: SocketWaiters, buf: Uint8Array, opts: WaitOptions): Promise<number> {
+  return guarded(w.loop, opts, 'recv', (guard) => {
     if (w.mayRunNow()) {
-      const n = sock.recvInto(buf);
+      const n = w.sock.recvInto(buf);
       if (n !== null) return Promise.resolve(n);
     }
     return waitOn(guard, w, 'read', () => w.recvWhenReadable(buf));
@@ -394,10 +392,9 @@ export function sockSendAll(loop: Loop, sock: Socket, data: Uint8Array | string,
   try {
     checkSocket(sock);
     bytes = toBytes('data', data);
-    const known = checkIdle(sock, 'write');
+    w = idleWaiters(loop, sock, 'write');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) guard = new WaitGuard(loop, checked, 'send');
-    w = known !== undefined && known.loop === loop ? known : waitersOf(loop, sock);
     if (!w.mayRunNow()) return sendRestSlow(w, bytes, -1, guard);
     sent = sock.send(bytes) ?? 0;
   } catch (err) {
@@ -475,7 +472,7 @@ async function lookupUnder(
   host: string,
   port: number,
   family: 4 | 6,
-): Promise<Array<{ host: string; port: number }>> {
+): Promise<HostPort[]> {
   if (guard === null) return loop.getaddrinfo(host, port, { family });
   const ac = new AbortController();
   try {
@@ -489,7 +486,7 @@ async function lookupUnder(
 }
 
 /** A host that is a name: neither numeric nor the literal 'localhost' (the socket maps that). */
-function isName(address: Address): address is { host: string; port: number } {
+function isName(address: Address): address is HostPort {
   const host = (address as { host?: unknown } | null)?.host;
   return typeof host === 'string' && host !== 'localhost' && isIP(host) === 0;
 }

@@ -12,6 +12,7 @@ import type { SignalTable } from './signals.js';
 import { native } from './native.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { checkWaitOptions, WaitGuard, type WaitOptions } from './wait-options.js';
+import type { HostPort } from './socket.js';
 
 /** One address getaddrinfo gave for a name. */
 export interface ResolvedAddress {
@@ -27,8 +28,6 @@ export interface LookupOptions extends WaitOptions {
   /** 4 or 6 for one family; 0 (the default) for both, in the system's preferred order. */
   family?: 0 | 4 | 6;
 }
-
-type HostPort = { host: string; port: number };
 
 const C = native.constants;
 const AF: Record<0 | 4 | 6, number> = { 0: 0 /* AF_UNSPEC */, 4: C.AF_INET, 6: C.AF_INET6 };

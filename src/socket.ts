@@ -289,7 +289,7 @@ export class Socket {
    * @throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE, ERR_SOCKET_CLOSED, a system error
    *   such as EMSGSIZE or ECONNREFUSED (an ICMP error reported by an earlier datagram)
    */
-  sendTo(data: Uint8Array | string, address: { host: string; port: number }): number | null {
+  sendTo(data: Uint8Array | string, address: HostPort): number | null {
     const buf = toBytes('data', data);
     const fd = this.#open();
     const [host, port] = resolveAddress(this.family, address);
