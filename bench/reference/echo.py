@@ -16,12 +16,12 @@ cleanly (exit 0).
 
 Usage: echo.py --port P
 """
-import argparse
-import resource
 import selectors
 import signal
 import socket
 import sys
+
+from echo_common import port_and_fd_limit
 
 BUF_SIZE = 64 * 1024
 
@@ -35,15 +35,7 @@ class Conn:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, required=True)
-    args = ap.parse_args()
-    if not 0 <= args.port <= 65535:
-        ap.error("port out of range")
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    port = port_and_fd_limit(__doc__)
 
     sel = selectors.DefaultSelector()
 
@@ -65,7 +57,7 @@ def main():
 
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", args.port))
+    lsock.bind(("127.0.0.1", port))
     lsock.listen(socket.SOMAXCONN)
     lsock.setblocking(False)
     sel.register(lsock, selectors.EVENT_READ, lsock)

@@ -18,8 +18,6 @@ interpreter that has it (bench/report/python.ts) or skips this server with a not
 
 Usage: echo_gevent.py --port P
 """
-import argparse
-import resource
 import signal
 import socket
 import sys
@@ -27,6 +25,8 @@ import sys
 import gevent
 from gevent.event import Event
 from gevent.server import StreamServer
+
+from echo_common import port_and_fd_limit
 
 BUF_SIZE = 64 * 1024
 
@@ -47,17 +47,9 @@ def handle(sock, _address):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, required=True)
-    args = ap.parse_args()
-    if not 0 <= args.port <= 65535:
-        ap.error("port out of range")
+    port = port_and_fd_limit(__doc__)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-    server = StreamServer(("127.0.0.1", args.port), handle, backlog=socket.SOMAXCONN)
+    server = StreamServer(("127.0.0.1", port), handle, backlog=socket.SOMAXCONN)
     server.start()
     print(f"listening {server.server_port}", flush=True)
 

@@ -18,14 +18,14 @@ interpreter that has it (bench/report/python.ts) or skips this server with a not
 
 Usage: echo_uvloop.py --port P
 """
-import argparse
 import asyncio
-import resource
 import signal
 import socket
 import sys
 
 import uvloop
+
+from echo_common import port_and_fd_limit
 
 
 class Echo(asyncio.Protocol):
@@ -62,22 +62,14 @@ async def serve(port):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, required=True)
-    args = ap.parse_args()
-    if not 0 <= args.port <= 65535:
-        ap.error("port out of range")
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    port = port_and_fd_limit(__doc__)
 
     # new_event_loop() rather than uvloop.run() (0.18+; Debian 12 ships 0.17) or install()
     # (deprecated since 0.18): the one spelling old and new uvloops share.
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(serve(args.port))
+        loop.run_until_complete(serve(port))
     finally:
         loop.close()
     sys.exit(0)
