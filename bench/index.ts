@@ -1,16 +1,22 @@
 // npm run bench -- [--quick] [--only pipes|echo|SUBSTRING[,SUBSTRING...]] [--out DIR] [--duration S] [--repeat N]
-//                  [--rounds N] [--sessions N] [--warmup-ms MS] [--warmup N]
+//                  [--rounds N] [--sessions N] [--warmup-ms MS] [--warmup N] [--baseline DIR]
 //
 // Runs the pipes sweep (iomux Loop and raw Selector beside the C reference, the C reference with
 // an idle thread, and Python's selectors) and the echo matrix (iomux's servers beside Node's net,
 // Python's selectors, uvloop, gevent and C, driven by bench/loadgen), prints tables with ratio
 // columns, and writes latest.json and SVG charts.
+//
+// --baseline DIR names another built checkout of iomux (a worktree of an older commit after
+// `npm install`): its echo servers and pipes workers run too, interleaved with this checkout's,
+// as `iomux-epoll-protocol@base`, `loop@base` and so on; --only keeps a baseline case wherever it
+// keeps its counterpart, and `--only @base` keeps the baseline cases alone.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { planEcho, runEcho, type EchoResult } from './echo/suite.js';
 import type { RunningServer } from './echo/servers.js';
 import { planPipes, roundsPerSession, runPipes, type PipesResult } from './pipes/suite.js';
+import { baselineRecord, findBaseline, withBaselineTwins, type Baseline } from './report/baseline.js';
 import { allCharts, toSvg } from './report/charts.js';
 import { discoverEnv, machineInfo, type BenchEnv } from './report/env.js';
 import { writeReport } from './report/json.js';
@@ -27,6 +33,7 @@ interface Flags {
   sessions?: number;
   warmup: number;
   warmupMs?: number;
+  baseline?: Baseline;
 }
 
 function positive(name: string, integer: boolean) {
@@ -37,6 +44,12 @@ function positive(name: string, integer: boolean) {
     }
     return v;
   };
+}
+
+function baselineDir(dir: string): Baseline {
+  const baseline = findBaseline(dir);
+  if (typeof baseline === 'string') throw new InvalidArgumentError(baseline);
+  return baseline;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -85,7 +98,14 @@ function parseFlags(argv: string[]): Flags {
       },
       2,
     )
-    .showHelpAfterError();
+    .option(
+      '--baseline <dir>',
+      'also run the iomux servers and pipes workers of this built checkout (an older commit), ids suffixed @base',
+      baselineDir,
+    )
+    .showHelpAfterError()
+    // A usage error exits 2, as an --only that matches nothing does; commander's own code is 1.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(argv);
   return program.opts<Flags>();
 }
@@ -110,20 +130,24 @@ async function main(): Promise<void> {
   const suiteOnly = only === 'pipes' || only === 'echo' ? only : undefined;
   // Several substrings separated by commas select every case that matches any of them.
   const wanted = only?.split(',').filter((part) => part !== '') ?? [];
-  const filter = (id: string): boolean =>
-    only === undefined || suiteOnly !== undefined || wanted.some((part) => id.toLowerCase().includes(part));
+  const filter = withBaselineTwins(
+    (id: string): boolean =>
+      only === undefined || suiteOnly !== undefined || wanted.some((part) => id.toLowerCase().includes(part)),
+  );
   const pipesOpts = {
     rounds: flags.rounds ?? (flags.quick ? 15 : 30),
     sessions: flags.sessions ?? (flags.quick ? 2 : 5),
     warmup: flags.warmup,
     warmupMs: flags.warmupMs ?? (flags.quick ? 100 : 300),
     filter,
+    baseline: flags.baseline,
   };
   const echoOpts = {
     quick: flags.quick,
     durationS: flags.duration ?? (flags.quick ? 0.5 : 1),
     repeat: flags.repeat ?? (flags.quick ? 1 : 3),
     filter,
+    baseline: flags.baseline,
   };
 
   const pipesCases = suiteOnly === 'echo' ? [] : planPipes(pipesOpts);
@@ -135,6 +159,13 @@ async function main(): Promise<void> {
   }
 
   const notes = skipNotes(env);
+  const baseline = flags.baseline && baselineRecord(flags.baseline, env.root);
+  if (baseline) {
+    notes.push(
+      `baseline: the @base rows and columns ran from ${baseline.dir} ` +
+        `(${baseline.commit === null ? 'not a git checkout' : `commit ${baseline.commit}`})`,
+    );
+  }
   // Steps: one per pipes process and one per loadgen run (cases that cannot run end sooner).
   const progress = new Progress(pipesCases.length * pipesOpts.sessions + echoPlan.cases.length * echoOpts.repeat);
   for (const n of notes) progress.note(`bench: ${n}`);
@@ -161,7 +192,7 @@ async function main(): Promise<void> {
   if (pipes.length > 0) {
     notes.push(
       `pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
-        `other implementations' (iomux: dist/bench/pipes/worker.js); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
+        `other implementations' (iomux: dist/bench/pipes/worker.js${baseline ? ", and the baseline's" : ''}); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
         `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`,
     );
   }
@@ -189,6 +220,8 @@ async function main(): Promise<void> {
       only: flags.only ?? null,
       ...pipesOpts,
       filter: undefined,
+      // The record, not the Baseline: no absolute path of this machine in a report.
+      baseline: baseline || null,
       durationS: echoOpts.durationS,
       repeat: echoOpts.repeat,
     },

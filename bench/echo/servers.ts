@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STYLES } from '../../src/echo/options.js';
 import { availableBackends } from '../../src/selectors.js';
+import { BUILT_CLI, BASELINE_SUFFIX, type Baseline } from '../report/baseline.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, pinned } from '../report/exec.js';
 
@@ -14,7 +15,8 @@ export type ServerKind = 'iomux' | 'node-net' | 'python' | 'uvloop' | 'gevent' |
 export interface ServerSpec {
   /**
    * Stable name used in tables, JSON and filters: `iomux-epoll-callback` (its `-embedded` twin
-   * serves from Node's event loop), `node-net`, `python` (selectors), `uvloop`, `gevent`, `c`.
+   * serves from Node's event loop), `node-net`, `python` (selectors), `uvloop`, `gevent`, `c`;
+   * an iomux server run from the --baseline checkout ends in `@base`.
    */
   id: string;
   kind: ServerKind;
@@ -27,9 +29,16 @@ export const ECHO_STYLES = STYLES;
 /** The suffix of an iomux server run with --embedded (Node's event loop drives the Loop). */
 export const EMBEDDED_SUFFIX = '-embedded';
 
-/** For an embedded iomux server's id, the id of the same server in owned mode (run()); else null. */
+/**
+ * For an embedded iomux server's id, the id of the same server in owned mode (run()) from the
+ * same checkout (a baseline's embedded server is held to the baseline's owned one); else null.
+ */
 export function ownedCounterpart(id: string): string | null {
-  return id.startsWith('iomux-') && id.endsWith(EMBEDDED_SUFFIX) ? id.slice(0, -EMBEDDED_SUFFIX.length) : null;
+  const base = id.endsWith(BASELINE_SUFFIX) ? BASELINE_SUFFIX : '';
+  const server = id.slice(0, id.length - base.length);
+  return server.startsWith('iomux-') && server.endsWith(EMBEDDED_SUFFIX)
+    ? `${server.slice(0, -EMBEDDED_SUFFIX.length)}${base}`
+    : null;
 }
 /** The CPU the server is pinned to; loadgen gets CPU 0. */
 export const SERVER_CPU = 1;
@@ -37,34 +46,43 @@ export const LOADGEN_CPU = 0;
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 
-export function serverSpecs(env: BenchEnv): ServerSpec[] {
-  const cli = join(env.root, 'dist', 'src', 'cli.js');
+/** One iomux echo server run from the checkout at `root`, its id ending in `suffix`. */
+function iomuxSpec(root: string, backend: string, style: string, embedded: boolean, suffix: string): ServerSpec {
+  const cli = join(root, BUILT_CLI);
+  return {
+    id: `iomux-${backend}-${style}${embedded ? EMBEDDED_SUFFIX : ''}${suffix}`,
+    kind: 'iomux',
+    command: existsSync(cli)
+      ? [
+          process.execPath,
+          [
+            cli,
+            'echo',
+            '--port',
+            '0',
+            '--backend',
+            backend,
+            '--style',
+            style,
+            '--quiet',
+            ...(embedded ? ['--embedded'] : []),
+          ],
+        ]
+      : { missing: 'dist/src/cli.js not built yet (src/cli.ts)' },
+  };
+}
+
+export function serverSpecs(env: BenchEnv, baseline?: Baseline): ServerSpec[] {
+  // With --baseline, each iomux server is followed by the same server from the baseline checkout,
+  // so every table shows the two in adjacent rows.
+  const builds: Array<[string, string]> = [[env.root, '']];
+  if (baseline !== undefined) builds.push([baseline.root, BASELINE_SUFFIX]);
   const specs: ServerSpec[] = [];
   for (const backend of availableBackends()) {
     for (const style of ECHO_STYLES) {
       // Each server twice: owning its thread (run()), and embedded in Node's event loop.
       for (const embedded of [false, true]) {
-        specs.push({
-          id: `iomux-${backend}-${style}${embedded ? EMBEDDED_SUFFIX : ''}`,
-          kind: 'iomux',
-          command: existsSync(cli)
-            ? [
-                process.execPath,
-                [
-                  cli,
-                  'echo',
-                  '--port',
-                  '0',
-                  '--backend',
-                  backend,
-                  '--style',
-                  style,
-                  '--quiet',
-                  ...(embedded ? ['--embedded'] : []),
-                ],
-              ]
-            : { missing: 'dist/src/cli.js not built yet (src/cli.ts)' },
-        });
+        for (const [root, suffix] of builds) specs.push(iomuxSpec(root, backend, style, embedded, suffix));
       }
     }
   }

@@ -11,6 +11,7 @@
 // flight: the server's accept and close work is charged to the messages (a slight overestimate,
 // the same for every server). utime moves in ticks (1/CLK_TCK s, 10 ms here), so a cell of D
 // seconds resolves CPU to about 1/(D * CLK_TCK) of a busy core.
+import type { Baseline } from '../report/baseline.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, pinned, runJson } from '../report/exec.js';
 import type { Progress } from '../report/progress.js';
@@ -72,6 +73,8 @@ export interface EchoOptions {
   /** loadgen runs per cell; the median one (by msgs/s) is reported. */
   repeat: number;
   filter: (id: string) => boolean;
+  /** --baseline: the checkout whose iomux servers also run, ids suffixed `@base`. */
+  baseline?: Baseline;
 }
 
 // Ascending C: a server that cannot take 1000 connections (select: FD_SETSIZE) fails last.
@@ -103,7 +106,7 @@ export function cellLabel(c: EchoCell): string {
 export function planEcho(env: BenchEnv, opts: EchoOptions): { specs: ServerSpec[]; cases: EchoCase[] } {
   const cases: EchoCase[] = [];
   const specs: ServerSpec[] = [];
-  for (const spec of serverSpecs(env)) {
+  for (const spec of serverSpecs(env, opts.baseline)) {
     let any = false;
     for (const cell of echoMatrix(opts.quick)) {
       const id = `echo/${spec.id}/c${cell.conns}-s${cell.size}-k${cell.inflight}`;

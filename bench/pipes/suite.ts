@@ -6,25 +6,48 @@
 // shared VM one process's rounds agree within ~5% while two processes of the same program differ
 // by up to 30%, so one process per implementation would make the ratios a coin toss, and
 // interleaving spreads drift over all of them. Every process first runs --warmup-ms of unrecorded
-// rounds, so iomux's JavaScript is measured optimised.
+// rounds, so iomux's JavaScript is measured optimised. With --baseline, another checkout's worker
+// runs the Loop and raw Selector cases too (loop@base, raw@base), interleaved with the rest.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableBackends } from '../../src/selectors.js';
+import { BASELINE_SUFFIX, BUILT_WORKER, type Baseline } from '../report/baseline.js';
 import type { BenchEnv } from '../report/env.js';
 import { lastLine, runJson } from '../report/exec.js';
 import type { Progress } from '../report/progress.js';
 import { summarize, type Summary } from '../report/stats.js';
 
+type IomuxImpl = 'loop' | 'raw';
+/** An iomux implementation run by the --baseline checkout's worker. */
+type BaselineImpl = `${IomuxImpl}${typeof BASELINE_SUFFIX}`;
 /** 'c-thread' is the C reference with one idle thread (pipes.c --idle-thread): see that file. */
-export type PipesImpl = 'loop' | 'raw' | 'c' | 'c-thread' | 'python';
+export type PipesImpl = IomuxImpl | BaselineImpl | 'c' | 'c-thread' | 'python';
+/** What every run has; --baseline adds the BaselineImpls (withBaselines). */
 export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'raw', 'c', 'c-thread', 'python'];
 export const IMPL_LABEL: Record<PipesImpl, string> = {
   loop: 'iomux Loop',
   raw: 'iomux raw Selector',
+  'loop@base': 'iomux Loop@base',
+  'raw@base': 'iomux raw Selector@base',
   c: 'C reference',
   'c-thread': 'C + idle thread',
   python: 'Python selectors',
 };
 const REFERENCE_IMPLS = new Set<PipesImpl>(['c', 'c-thread', 'python']);
+
+function isIomux(impl: PipesImpl): impl is IomuxImpl {
+  return impl === 'loop' || impl === 'raw';
+}
+
+/** The implementation a baseline one is the older build of: what its worker is asked to run. */
+function baselineOf(impl: BaselineImpl): IomuxImpl {
+  return impl === 'loop@base' ? 'loop' : 'raw';
+}
+
+/** `impls` with each iomux implementation followed by its baseline, in plan and column order. */
+export function withBaselines(impls: readonly PipesImpl[]): PipesImpl[] {
+  return impls.flatMap((impl) => (isIomux(impl) ? [impl, `${impl}${BASELINE_SUFFIX}` as const] : [impl]));
+}
 
 /** The libevent bench.c shapes: one active pair and 100 writes, 100 active and 1000 writes. */
 export const SHAPES: ReadonlyArray<{ a: number; w: number }> = [
@@ -70,14 +93,17 @@ export interface PipesOptions {
   /** Processes per implementation and case, interleaved with the other implementations'. */
   sessions: number;
   filter: (id: string) => boolean;
+  /** --baseline: the checkout whose worker also runs each iomux case, as `loop@base` and `raw@base`. */
+  baseline?: Baseline;
 }
 
 export function planPipes(opts: PipesOptions): PipesCase[] {
+  const impls = opts.baseline === undefined ? PIPES_IMPLS : withBaselines(PIPES_IMPLS);
   const cases: PipesCase[] = [];
   for (const { a, w } of SHAPES) {
     for (const n of SIZES) {
       for (const backend of availableBackends()) {
-        for (const impl of PIPES_IMPLS) {
+        for (const impl of impls) {
           if (REFERENCE_IMPLS.has(impl) && !REFERENCE_BACKENDS.has(backend)) continue;
           const id = `pipes/a${a}-w${w}/n${n}/${backend}/${impl}`;
           if (opts.filter(id)) cases.push({ id, impl, backend, n, a, w });
@@ -93,7 +119,19 @@ const UNAVAILABLE: Record<string, [PipesStatus, string]> = {
   fd_limit: ['fd_limit', 'n/a (fd limit)'],
 };
 
-function command(env: BenchEnv, c: PipesCase, rounds: number, warmupMs: number): [string, string[]] | string {
+/** The iomux worker of the checkout at `root`, running `api`, or why it cannot. */
+function worker(root: string, api: IomuxImpl, args: string[], missing: string): [string, string[]] | string {
+  const file = join(root, BUILT_WORKER);
+  return existsSync(file) ? [process.execPath, [file, '--api', api, ...args]] : missing;
+}
+
+function command(
+  env: BenchEnv,
+  c: PipesCase,
+  rounds: number,
+  warmupMs: number,
+  baseline: Baseline | undefined,
+): [string, string[]] | string {
   const args = [
     '--backend',
     c.backend,
@@ -110,7 +148,12 @@ function command(env: BenchEnv, c: PipesCase, rounds: number, warmupMs: number):
   switch (c.impl) {
     case 'loop':
     case 'raw':
-      return [process.execPath, [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', c.impl, ...args]];
+      return worker(env.root, c.impl, args, `${BUILT_WORKER} not built yet (npm run build:ts)`);
+    case 'loop@base':
+    case 'raw@base':
+      return baseline === undefined
+        ? 'no --baseline given'
+        : worker(baseline.root, baselineOf(c.impl), args, `the baseline has no ${BUILT_WORKER}`);
     case 'c':
       return env.pipesRef.path ? [env.pipesRef.path, args] : env.pipesRef.missing;
     case 'c-thread':
@@ -146,7 +189,7 @@ export async function runPipesSession(
   };
   if (c.a > c.n) return { ...base, status: 'a_gt_n', note: `n/a (A=${c.a} > N=${c.n})` };
   const total = opts.warmup + measured;
-  const cmd = command(env, c, total, opts.warmupMs ?? 0);
+  const cmd = command(env, c, total, opts.warmupMs ?? 0, opts.baseline);
   if (typeof cmd === 'string') return { ...base, status: 'missing', note: cmd };
   const [file, args] = cmd;
   const run = await runJson(file, args, 300_000);

@@ -16,7 +16,10 @@ export async function toSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** The chart's lines; 'C + idle thread' stays in the table, where it explains a ratio. */
+/**
+ * The chart's lines; 'C + idle thread' stays in the table, where it explains a ratio, and so do
+ * the --baseline builds, whose before/after is read from adjacent table columns.
+ */
 const CHARTED_IMPLS: readonly PipesImpl[] = PIPES_IMPLS.filter((i) => i !== 'c-thread');
 
 /** Median µs per round against N, log-log; colour = backend, dash = implementation. */

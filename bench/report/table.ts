@@ -2,8 +2,17 @@
 // a case that did not run shows why ("n/a (FD_SETSIZE)", "missing", "error [1]") instead.
 import type { EchoCell, EchoResult } from '../echo/suite.js';
 import { cellLabel } from '../echo/suite.js';
-import { EMBEDDED_SUFFIX, ownedCounterpart } from '../echo/servers.js';
-import { IMPL_LABEL, PIPES_IMPLS, SHAPES, SIZES, type PipesImpl, type PipesResult } from '../pipes/suite.js';
+import { ownedCounterpart } from '../echo/servers.js';
+import {
+  IMPL_LABEL,
+  PIPES_IMPLS,
+  SHAPES,
+  SIZES,
+  withBaselines,
+  type PipesImpl,
+  type PipesResult,
+} from '../pipes/suite.js';
+import { BASELINE_SUFFIX } from './baseline.js';
 
 type Align = 'l' | 'r';
 
@@ -57,6 +66,21 @@ function pipesCell(r: PipesResult | undefined, notes: Footnotes): string {
   return `${r.status} ${notes.mark(r.note)}`;
 }
 
+/**
+ * The ratio columns, [header, numerator, denominator], each a ratio of medians. A baseline build
+ * is held to C as the current one is, its column shown only when it ran: Loop/C beside
+ * Loop@base/C is the before and after.
+ */
+const PIPES_RATIOS: ReadonlyArray<[string, PipesImpl, PipesImpl]> = [
+  ['Loop/C', 'loop', 'c'],
+  ['raw/C', 'raw', 'c'],
+  ['Loop@base/C', 'loop@base', 'c'],
+  ['raw@base/C', 'raw@base', 'c'],
+  ['Loop/C+thr', 'loop', 'c-thread'],
+  ['Loop/Py', 'loop', 'python'],
+  ['raw/Py', 'raw', 'python'],
+];
+
 function median(r: PipesResult | undefined): number | null {
   return r?.status === 'ok' && r.summary ? r.summary.median : null;
 }
@@ -66,7 +90,8 @@ export function pipesTables(results: PipesResult[]): string {
   const out: string[] = [];
   const notes = new Footnotes();
   const backends = [...new Set(results.map((r) => r.backend))];
-  const present = PIPES_IMPLS.filter((impl) => results.some((r) => r.impl === impl));
+  const present = withBaselines(PIPES_IMPLS).filter((impl) => results.some((r) => r.impl === impl));
+  const ratios = PIPES_RATIOS.filter(([, x]) => !x.endsWith(BASELINE_SUFFIX) || present.includes(x));
   const first = results.find((r) => r.status === 'ok');
   for (const { a, w } of SHAPES) {
     const rows: string[][] = [];
@@ -81,16 +106,11 @@ export function pipesTables(results: PipesResult[]): string {
           skippedN.add(n);
           continue;
         }
-        const [loop, raw, c, ct, py] = (['loop', 'raw', 'c', 'c-thread', 'python'] as const).map((i) => median(get(i)));
         rows.push([
           String(n),
           backend,
           ...present.map((impl) => pipesCell(get(impl), notes)),
-          ratio(loop, c),
-          ratio(raw, c),
-          ratio(loop, ct),
-          ratio(loop, py),
-          ratio(raw, py),
+          ...ratios.map(([, x, y]) => ratio(median(get(x)), median(get(y)))),
         ]);
       }
     }
@@ -103,13 +123,8 @@ export function pipesTables(results: PipesResult[]): string {
     out.push(
       `pipes  A=${a} W=${w}: µs per round, median [p10-p90] of ${rounds}; ratios of medians (time: >1 is slower)`,
     );
-    out.push(
-      renderTable(
-        ['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), 'Loop/C', 'raw/C', 'Loop/C+thr', 'Loop/Py', 'raw/Py'],
-        rows,
-        ['r', 'l', ...present.map((): Align => 'r'), 'r', 'r', 'r', 'r', 'r'],
-      ),
-    );
+    const headers = ['N', 'backend', ...present.map((i) => IMPL_LABEL[i]), ...ratios.map(([header]) => header)];
+    out.push(renderTable(headers, rows, ['r', 'l', ...headers.slice(2).map((): Align => 'r')]));
     if (skippedN.size > 0) out.push(`(N=${[...skippedN].join(', ')} not run: fewer pairs than A=${a} active ones)`);
     out.push('');
   }
@@ -230,7 +245,7 @@ function embeddedSummary(shown: EchoResult[], cells: EchoCell[]): string {
         r.inflight === cell.inflight,
     )?.msgsPerS;
   const rows = embedded.map((id) => [
-    id.slice(0, -EMBEDDED_SUFFIX.length),
+    ownedCounterpart(id)!,
     ...cells.map((cell) => ratio(rate(id, cell), rate(ownedCounterpart(id)!, cell))),
   ]);
   return [

@@ -30,6 +30,15 @@ describe('pipesChart', () => {
     ]);
   });
 
+  test('leaves the baseline builds (--baseline) to the table, as it does C + idle thread', () => {
+    const spec = pipesChart(
+      [...pipes, pipesResult({ impl: 'loop@base', backend: 'epoll', n: 10, median: 30 })],
+      1,
+      100,
+    );
+    expect(rowsOf(spec).map((r) => r.impl)).toEqual(['iomux Loop', 'C reference']);
+  });
+
   test('is null for a shape with nothing that ran', () => {
     expect(pipesChart(pipes, 100, 100)).toBeNull();
     expect(pipesChart([pipes[2]], 1, 100)).toBeNull();

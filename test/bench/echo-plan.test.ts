@@ -1,11 +1,13 @@
 // bench/echo/suite.ts and servers.ts, the planning half: the (C, S, K) matrix, the cell labels
-// tables and charts share, which servers exist and why one cannot run, and --only on case ids.
+// tables and charts share, which servers exist and why one cannot run, --only on case ids, and
+// the @base twins --baseline adds.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ECHO_STYLES, ownedCounterpart, serverSpecs, type RunningServer } from '../../bench/echo/servers.js';
 import { cellLabel, echoMatrix, planEcho, runEcho } from '../../bench/echo/suite.js';
+import { withBaselineTwins } from '../../bench/report/baseline.js';
 import { discoverEnv, type BenchEnv } from '../../bench/report/env.js';
 import type { Progress } from '../../bench/report/progress.js';
 import { availableBackends } from '../../src/selectors.js';
@@ -113,6 +115,31 @@ describe('serverSpecs', () => {
     expect(specs.find((s) => s.id === 'c')?.command).toEqual(['/opt/ref/echo_ref', ['--port', '0']]);
   });
 
+  test('with a baseline, each iomux server is followed by its @base twin run from the baseline checkout', () => {
+    const baseline = { root: join(root, 'before'), commit: 'abc1234' };
+    const before = join(baseline.root, 'dist', 'src', 'cli.js');
+    mkdirSync(join(baseline.root, 'dist', 'src'), { recursive: true });
+    writeFileSync(before, '');
+    const specs = serverSpecs(env, baseline);
+    expect(specs.map((s) => s.id)).toEqual([
+      ...iomuxIds.flatMap((id) => [id, `${id}@base`]),
+      'node-net',
+      'python',
+      'uvloop',
+      'gevent',
+      'c',
+    ]);
+    const [b] = availableBackends();
+    expect(specs.find((s) => s.id === `iomux-${b}-protocol-embedded@base`)).toEqual({
+      id: `iomux-${b}-protocol-embedded@base`,
+      kind: 'iomux',
+      command: [
+        process.execPath,
+        [before, 'echo', '--port', '0', '--backend', b, '--style', 'protocol', '--quiet', '--embedded'],
+      ],
+    });
+  });
+
   test('a server whose program is missing carries the reason instead of a command', () => {
     const bare: BenchEnv = {
       ...env,
@@ -211,6 +238,23 @@ describe('planEcho', () => {
     expect(live.size).toBe(0);
   });
 
+  test('with a baseline, plans each @base server in the cells its counterpart is planned in', () => {
+    const [b] = availableBackends();
+    const baseline = { root, commit: null };
+    const { specs, cases } = planEcho(env, {
+      ...all,
+      baseline,
+      filter: withBaselineTwins((id) => id.includes(`echo/iomux-${b}-protocol/`) || id.includes('echo/c/')),
+    });
+    expect(specs.map((s) => s.id)).toEqual([`iomux-${b}-protocol`, `iomux-${b}-protocol@base`, 'c']);
+    expect(cases.filter((c) => c.server === `iomux-${b}-protocol@base`).map((c) => [c.id, c.kind])).toEqual(
+      echoMatrix(true).map((cell) => [
+        `echo/iomux-${b}-protocol@base/c${cell.conns}-s${cell.size}-k${cell.inflight}`,
+        'iomux',
+      ]),
+    );
+  });
+
   test('plans nothing when the filter accepts nothing', () => {
     expect(planEcho(env, { ...all, filter: () => false })).toEqual({ specs: [], cases: [] });
   });
@@ -219,7 +263,9 @@ describe('planEcho', () => {
 describe('ownedCounterpart', () => {
   test.each([
     ['iomux-poll-async-embedded', 'iomux-poll-async'],
+    ['iomux-poll-async-embedded@base', 'iomux-poll-async@base'],
     ['iomux-epoll-callback', null],
+    ['iomux-epoll-callback@base', null],
     ['node-net', null],
     ['c', null],
   ])('%s -> %s', (id, owned) => {

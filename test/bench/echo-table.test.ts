@@ -166,6 +166,33 @@ describe('echoTables', () => {
     ]);
   });
 
+  test('a baseline (@base) server is a row like any other, its embedded twin held to its own owned one', () => {
+    const t = echoTables(
+      [
+        echoResult({ server: 'iomux-poll-callback', kind: 'iomux', msgsPerS: 2000 }),
+        echoResult({ server: 'iomux-poll-callback@base', kind: 'iomux', msgsPerS: 1000 }),
+        echoResult({ server: 'iomux-poll-callback-embedded', kind: 'iomux', msgsPerS: 1500 }),
+        echoResult({ server: 'iomux-poll-callback-embedded@base', kind: 'iomux', msgsPerS: 900 }),
+        echoResult({ server: 'c', kind: 'c', msgsPerS: 4000 }),
+      ],
+      1,
+      1,
+    );
+    const cell = sectionOf(t, 'echo  C=1 S=64B K=1');
+    expect(tableOf(cell).map((r) => [r.server, r['vs C'], r['vs owned']])).toEqual([
+      ['iomux-poll-callback', '0.50x', ''],
+      ['iomux-poll-callback@base', '0.25x', ''],
+      ['iomux-poll-callback-embedded', '0.38x', '0.75x'],
+      ['iomux-poll-callback-embedded@base', '0.23x', '0.90x'],
+      ['c', '1.00x', ''],
+    ]);
+    const summary = tableOf(sectionOf(t, 'echo  embedded / owned msgs/s'));
+    expect(summary.map((r) => [r.server, r['C=1 S=64B K=1']])).toEqual([
+      ['iomux-poll-callback', '0.75x'],
+      ['iomux-poll-callback@base', '0.90x'],
+    ]);
+  });
+
   test('without an -embedded server there is neither a "vs owned" column nor a summary', () => {
     expect(headersOf(small)).not.toContain('vs owned');
     expect(headersOf(large)).not.toContain('vs owned');

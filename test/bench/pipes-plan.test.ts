@@ -1,9 +1,10 @@
 // bench/pipes/suite.ts: the plan of the pipes sweep (every shape × N × backend × implementation,
 // the references only where they implement the backend, --only as a filter on case ids) and how
-// a program's answer becomes a status: ok, n/a (FD_SETSIZE, fd limit, A > N), missing, error.
+// a program's answer becomes a status: ok, n/a (FD_SETSIZE, fd limit, A > N), missing, error;
+// with --baseline, the @base twins of the iomux implementations and the worker they run.
 // The C column is played by small sh scripts that answer as bench/reference/pipes.c does, and
 // once by pipes.c itself.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
@@ -13,6 +14,7 @@ import {
   SIZES,
   planPipes,
   runPipes,
+  withBaselines,
   type PipesCase,
   type PipesOptions,
   type PipesResult,
@@ -63,6 +65,26 @@ describe('planPipes', () => {
       { id: `pipes/a1-w100/n10/${b}/loop`, impl: 'loop', backend: b, n: 10, a: 1, w: 100 },
       { id: `pipes/a1-w100/n10/${b}/raw`, impl: 'raw', backend: b, n: 10, a: 1, w: 100 },
     ]);
+  });
+
+  test('with a baseline, each iomux implementation is followed by its @base twin, on every backend', () => {
+    const baseline = { root: join(tmpdir(), 'before'), commit: null };
+    const n10 = (b: string): PipesCase[] =>
+      planPipes({ ...opts, baseline, filter: (id) => id.startsWith(`pipes/a1-w100/n10/${b}/`) });
+    const [b] = availableBackends();
+    expect(withBaselines(PIPES_IMPLS)).toEqual(['loop', 'loop@base', 'raw', 'raw@base', 'c', 'c-thread', 'python']);
+    for (const backend of availableBackends()) {
+      const impls = REFERENCE_BACKENDS.includes(backend) ? withBaselines(PIPES_IMPLS) : withBaselines(['loop', 'raw']);
+      expect(n10(backend).map((c) => c.impl)).toEqual(impls);
+    }
+    expect(n10(b)[1]).toEqual({
+      id: `pipes/a1-w100/n10/${b}/loop@base`,
+      impl: 'loop@base',
+      backend: b,
+      n: 10,
+      a: 1,
+      w: 100,
+    });
   });
 
   test('keeps only the cases whose id the filter accepts, asking it once per case', () => {
@@ -127,6 +149,42 @@ describe('runPipes statuses', () => {
   test('a reference that is not built is missing, with the reason env gave', async () => {
     const r = await runOne(envWith(null));
     expect([r.status, r.note]).toEqual(['missing', 'pipes_ref not found (build it)']);
+  });
+
+  test("a baseline case runs the baseline's worker, asking it for the plain implementation", async () => {
+    const root = join(dir, 'before');
+    mkdirSync(join(root, 'dist', 'bench', 'pipes'), { recursive: true });
+    // Answers as the worker does, every round 42 µs, but only when asked for the raw Selector.
+    writeFileSync(
+      join(root, 'dist', 'bench', 'pipes', 'worker.js'),
+      `const a = process.argv; const rounds = Number(a[a.indexOf('--rounds') + 1]);
+       const answer = a[a.indexOf('--api') + 1] === 'raw' ? { us_per_round: Array(rounds).fill(42), failures: 0 } : { error: a.join(' ') };
+       console.log(JSON.stringify(answer));`,
+    );
+    const c: PipesCase = {
+      id: 'pipes/a1-w100/n10/epoll/raw@base',
+      impl: 'raw@base',
+      backend: 'epoll',
+      n: 10,
+      a: 1,
+      w: 100,
+    };
+    const [r] = await runPipes(realEnv, [c], { ...opts, baseline: { root, commit: null } }, quiet);
+    expect([r.status, r.note, r.summary?.median]).toEqual(['ok', '', 42]);
+  });
+
+  test('a baseline checkout without a built worker has its pipes cases missing', async () => {
+    const root = join(dir, 'unbuilt');
+    const c: PipesCase = {
+      id: 'pipes/a1-w100/n10/epoll/loop@base',
+      impl: 'loop@base',
+      backend: 'epoll',
+      n: 10,
+      a: 1,
+      w: 100,
+    };
+    const [r] = await runPipes(realEnv, [c], { ...opts, baseline: { root, commit: null } }, quiet);
+    expect([r.status, r.note]).toEqual(['missing', 'the baseline has no dist/bench/pipes/worker.js']);
   });
 
   test('fewer rounds than asked for is an error saying how many', async () => {

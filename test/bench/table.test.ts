@@ -163,6 +163,38 @@ describe('pipesTables', () => {
     expect(t).not.toContain('A=100 W=1000');
   });
 
+  test('a baseline build gets its column beside the current one and its own ratio to C', () => {
+    const t = pipesTables(
+      (
+        [
+          ['loop', 20],
+          ['loop@base', 30],
+          ['raw', 10],
+          ['c', 5],
+        ] as const
+      ).map(([impl, median]) => pipesResult({ impl, backend: 'epoll', n: 10, median })),
+    );
+    expect(headersOf(t)).toEqual([
+      'N',
+      'backend',
+      'iomux Loop',
+      'iomux Loop@base',
+      'iomux raw Selector',
+      'C reference',
+      'Loop/C',
+      'raw/C',
+      'Loop@base/C',
+      'Loop/C+thr',
+      'Loop/Py',
+      'raw/Py',
+    ]);
+    expect(rowWhere(tableOf(t), { N: '10', backend: 'epoll' })).toMatchObject({
+      'iomux Loop@base': '30.0 [30.0-30.0]',
+      'Loop/C': '4.00x',
+      'Loop@base/C': '6.00x',
+    });
+  });
+
   test('is empty when there are no results', () => {
     expect(pipesTables([])).toBe('');
   });
