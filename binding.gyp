@@ -34,6 +34,7 @@
       "target_name": "iomux",
       "sources": [
         "native/binding.cc",
+        "native/batch_io.cc",
         "native/binding_socket.cc",
         "native/binding_datagram.cc",
         "native/binding_resolver.cc",

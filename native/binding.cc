@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "batch_io.h"
 #include "binding_args.h"
 #include "binding_datagram.h"
 #include "binding_resolver.h"
@@ -48,6 +49,10 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
                            InstanceMethod<&SelectorWrap::Wait>("wait"),
                            InstanceMethod<&SelectorWrap::Close>("close"),
                            InstanceMethod<&SelectorWrap::BackendFd>("backendFd"),
+                           InstanceMethod<&SelectorWrap::BatchInit>("batchInit"),
+                           InstanceMethod<&SelectorWrap::AutoRead>("autoRead"),
+                           InstanceMethod<&SelectorWrap::Cycle>("cycle"),
+                           InstanceMethod<&SelectorWrap::Flush>("flush"),
                        });
   }
 
@@ -90,6 +95,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     if (!backend_) return number(info, -EBADF);
     if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    batch_.forget(int_arg(info, 0));  // the fd number may be reused by a consumer that reads itself
     return number(info, backend_->remove(int_arg(info, 0)));
   }
 
@@ -111,12 +117,85 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
     return number(info, backend_ ? backend_->backendFd() : -1);
   }
 
+  // batchInit(records: Int32Array, writes: Int32Array, writeSlab: Uint8Array, state: Int32Array)
+  // pins the batched path's shared memory (batch_io.h); state[0] carries the read slab offset.
+  Napi::Value BatchInit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !is_typed(info[0], napi_int32_array) ||
+        !is_typed(info[1], napi_int32_array) || !is_typed(info[2], napi_uint8_array) ||
+        !is_typed(info[3], napi_int32_array) ||
+        info[3].As<Napi::Int32Array>().ElementLength() < 1) {
+      throw_arg_type(env, "(Int32Array, Int32Array, Uint8Array, Int32Array)");
+      return env.Undefined();
+    }
+    auto records = info[0].As<Napi::Int32Array>();
+    auto writes = info[1].As<Napi::Int32Array>();
+    auto write_slab = info[2].As<Napi::Uint8Array>();
+    auto state = info[3].As<Napi::Int32Array>();
+    records_ref_ = Napi::Persistent(records);
+    writes_ref_ = Napi::Persistent(writes);
+    write_slab_ref_ = Napi::Persistent(write_slab);
+    state_ref_ = Napi::Persistent(state);
+    state_ = state.Data();
+    batch_.set_buffers(records.Data(), int(records.ElementLength() / kRecordInts), writes.Data(),
+                       int(writes.ElementLength() / kWriteInts),
+                       {write_slab.Data(), write_slab.ByteLength()});
+    return env.Undefined();
+  }
+
+  // autoRead(fd, on): whether the cycle reads fd itself when it is readable.
+  Napi::Value AutoRead(const Napi::CallbackInfo& info) {
+    if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+    batch_.set_auto_read(int_arg(info, 0), int_arg(info, 1) != 0);
+    return info.Env().Undefined();
+  }
+
+  // cycle(timeoutMs, writeCount, readSlab?) -> record count or -errno: flushes the queued
+  // writes, takes a new read slab if one is given (after the flush: queued writes may point into
+  // the old one), waits and auto-reads from state[0] on. See batch_io.h.
+  Napi::Value Cycle(const Napi::CallbackInfo& info) {
+    if (!backend_) return number(info, -EBADF);
+    if (!batch_.ready()) return number(info, -EINVAL);
+    if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+    int timeout = int_arg(info, 0);
+    const int write_count = int_arg(info, 1);
+    if (write_count > 0 && !batch_.flush(write_count)) timeout = 0;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      if (!is_typed(info[2], napi_uint8_array)) {
+        throw_arg_type(info.Env(), "a Uint8Array read slab");
+        return info.Env().Undefined();
+      }
+      auto slab = info[2].As<Napi::Uint8Array>();
+      read_slab_ref_ = Napi::Persistent(slab);
+      batch_.set_read_slab({slab.Data(), slab.ByteLength()});
+    }
+    return number(info, batch_.wait_and_read(backend_.get(), timeout, &state_[0]));
+  }
+
+  // flush(writeCount) -> 1 if every write went out whole, else 0: for a full write queue.
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (!batch_.ready()) return number(info, -EINVAL);
+    if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    return number(info, batch_.flush(int_arg(info, 0)) ? 1 : 0);
+  }
+
+  static bool is_typed(Napi::Value v, napi_typedarray_type type) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
+  }
+
   friend SelectorSlot iomux::selector_slot(Napi::Value value);
 
   std::unique_ptr<Selector> backend_;
   Napi::Reference<Napi::Int32Array> results_ref_;
   int32_t* results_ = nullptr;
   int capacity_ = 0;
+  BatchIo batch_;
+  Napi::Reference<Napi::Int32Array> records_ref_;
+  Napi::Reference<Napi::Int32Array> writes_ref_;
+  Napi::Reference<Napi::Uint8Array> write_slab_ref_;
+  Napi::Reference<Napi::Int32Array> state_ref_;
+  Napi::Reference<Napi::Uint8Array> read_slab_ref_;
+  int32_t* state_ = nullptr;
 };
 
 }  // namespace

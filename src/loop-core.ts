@@ -7,7 +7,10 @@
 //
 // One iteration (#runOnce), the phases in order:
 //   timeout  0 if the ready queue is not empty, else until the earliest live timer, else forever
-//   select   selector.selectRaw(timeout): (fd, mask) pairs land in selector.ready
+//   select   selector._cycle(timeout), one native call (batch-io.ts): the writes queued since the last one go out, the
+//            wait, and the reads of ready fds whose consumer lets the loop read (transports);
+//            (fd, mask, offset, length) records land in batch.records. With { batch: false },
+//            selector.selectRaw(timeout) instead: (fd, mask) pairs in selector.ready.
 //   ready    the callbacks queued before this iteration, first in first out
 //   I/O      the reader and writer of each ready fd, in the order the selector reported them
 //   timers   the due timers, by (deadline, sequence)
@@ -49,6 +52,7 @@ import {
   type FileLike,
 } from './selectors.js';
 import { FdOwners } from './close-hooks.js';
+import { NOT_READ, type BatchIo, type ReadSink } from './batch-io.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
@@ -64,7 +68,16 @@ export interface LoopOptions {
   backend?: BackendName;
   /** A selector to poll instead (the loop owns it from now on and closes it on close()). */
   selector?: BaseSelector;
+  /**
+   * One native call per iteration for transports (default true; DESIGN §6.6): their writes go
+   * out and their reads come in with the wait. false: every read and write is its own syscall
+   * from JS, as raw reader/writer callbacks always are. Behaviour is the same either way.
+   */
+  batch?: boolean;
 }
+
+/** The reader entry of an fd whose reads the batched path does: its data goes to #sinks[fd]. */
+function autoReadMark(): void {}
 
 /** Returned by #timeout() when nothing is left to wait for. */
 const NOTHING_LEFT = -1;
@@ -96,6 +109,16 @@ export class LoopCore {
   readonly #readStamp: number[] = [];
   readonly #writeStamp: number[] = [];
   #epoch = 0;
+  /** The batched path, or null ({ batch: false }). */
+  readonly #batch: BatchIo | null;
+  /** Where the data of an auto-read fd goes (its reader entry is autoReadMark). */
+  readonly #sinks: Array<ReadSink | undefined> = [];
+  /**
+   * (fd, sink) pairs of auto-readers removed since this iteration's records were read: their
+   * record's data was taken from the kernel already, so it still goes to them (a paused
+   * transport keeps it for resumeReading()).
+   */
+  readonly #detached: Array<number | ReadSink> = [];
   /** User readers plus user writers: the wake pipe's reader does not keep the loop alive. */
   #ioCount = 0;
 
@@ -123,7 +146,11 @@ export class LoopCore {
   /** Set while attach()ed: Node's loop drives the iterations (embedded.ts). */
   #embedded: EmbeddedDriver | null = null;
   readonly #embeddedHost: EmbeddedHost = {
-    runOnce: () => void this.#runOnce(0),
+    runOnce: () => {
+      this.#runOnce(0);
+      // Node's loop calls again only when the selector has news: queued writes go out now.
+      this.#batch?.release();
+    },
     timeout: () => this.#timeout(),
     hasIo: () => this.#ioCount > 0 || this.#signals.helperPending > 0,
     report: (err, context) => this.#report(err, context),
@@ -133,6 +160,7 @@ export class LoopCore {
   readonly #runner = new Runner({
     timeout: () => this.#timeout(),
     runOnce: (timeout) => this.#runOnce(timeout),
+    ended: () => this.#batch?.release(),
   });
 
   /**
@@ -152,6 +180,9 @@ export class LoopCore {
     } else {
       this.selector = createSelector(backend);
     }
+    if (opts.batch !== undefined && typeof opts.batch !== 'boolean')
+      throw invalidArgType('opts.batch', 'a boolean', opts.batch);
+    this.#batch = opts.batch === false ? null : this.selector._batchIo();
   }
 
   // ---- readers and writers -----------------------------------------------------------------
@@ -204,6 +235,24 @@ export class LoopCore {
     this.#ioCount--;
     this.#embedded?.refresh();
     return true;
+  }
+
+  /**
+   * @internal Reads `fd` for `sink` in the iteration's native call (batch-io.ts); removed with
+   * removeReader(). Only when _batch is not null.
+   */
+  _addAutoReader(fd: number, sink: ReadSink): void {
+    this.#checkOpen();
+    const batch = this.#batch!;
+    if (this.#add(fd, EVENT_READ, autoReadMark)) this.#ioCount++;
+    this.#sinks[fd] = sink;
+    batch.setAutoRead(fd, true);
+    this.#embedded?.kick();
+  }
+
+  /** @internal The batched path, or null when the loop was made with { batch: false }. */
+  get _batch(): BatchIo | null {
+    return this.#batch;
   }
 
   // ---- callbacks and timers ----------------------------------------------------------------
@@ -323,6 +372,7 @@ export class LoopCore {
     this.#signals.close();
     this.#readers.length = this.#writers.length = this.#interest.length = 0;
     this.#readStamp.length = this.#writeStamp.length = 0;
+    this.#sinks.length = this.#detached.length = 0;
     this.#ioCount = 0;
     this.#ready.clear();
     this.#timers.clear();
@@ -452,12 +502,22 @@ export class LoopCore {
       book.cancelledInHeap = 0;
     }
     // A lookup on a native helper thread (names.ts) is waited for like I/O: its wake byte ends the wait.
-    return this.#ioCount > 0 || this.#signals.helperPending > 0 ? null : NOTHING_LEFT;
+    if (this.#ioCount > 0 || this.#signals.helperPending > 0) return null;
+    // Writes queued by the last iteration (a closing transport's, say) still go out first.
+    return this.#batch?.hasWrites === true ? 0 : NOTHING_LEFT;
   }
 
   /** One iteration (see the top of the file); returns true if it ran any callback. */
   #runOnce(timeout: number | null): boolean {
-    const count = this.selector.selectRaw(timeout);
+    const batch = this.#batch;
+    let count: number;
+    if (batch !== null) {
+      batch.deferring = true;
+      this.#detached.length = 0;
+      count = this.selector._cycle(timeout);
+    } else {
+      count = this.selector.selectRaw(timeout);
+    }
     const epoch = ++this.#epoch;
     const seqLimit = this.#seq;
     let ran = count;
@@ -484,18 +544,27 @@ export class LoopCore {
   }
 
   #dispatch(count: number, epoch: number): void {
-    const results = this.selector.ready;
+    const batch = this.#batch;
+    // Records are (fd, mask, offset, length) on the batched path, (fd, mask) pairs otherwise.
+    const results = batch !== null ? batch.records : this.selector.ready;
+    const stride = batch !== null ? 4 : 2;
     const readers = this.#readers;
     const writers = this.#writers;
     const readStamp = this.#readStamp;
     const writeStamp = this.#writeStamp;
-    // i < count, and the selector wrote count (fd, mask) pairs: the indexing needs no checks.
+    // i < count, and the native side wrote count records: the indexing needs no checks.
     for (let i = 0; i < count; i++) {
-      const fd = results[2 * i]!;
-      const mask = results[2 * i + 1]!;
+      const at = stride * i;
+      const fd = results[at]!;
+      const mask = results[at + 1]!;
       if ((mask & EVENT_READ) !== 0) {
         const cb = readers[fd];
-        if (cb !== undefined && readStamp[fd] !== epoch) {
+        const length = batch !== null ? results[at + 3]! : NOT_READ;
+        if (length !== NOT_READ) {
+          this.#deliver(fd, cb === autoReadMark && readStamp[fd] !== epoch, results[at + 2]!, length);
+        } else if (cb === autoReadMark) {
+          if (readStamp[fd] !== epoch) this.#readForSink(fd);
+        } else if (cb !== undefined && readStamp[fd] !== epoch) {
           try {
             cb();
           } catch (err) {
@@ -514,6 +583,33 @@ export class LoopCore {
         }
       }
     }
+  }
+
+  /**
+   * Hands what the native call read for `fd` to its sink: the registered one if `live`, else one
+   * removed during this iteration (#detached); with neither the fd's consumer is gone and so is
+   * the data, as it would be from a closed fd.
+   */
+  #deliver(fd: number, live: boolean, offset: number, length: number): void {
+    let sink = live ? this.#sinks[fd] : undefined;
+    if (sink === undefined) {
+      const detached = this.#detached;
+      for (let j = 0; j < detached.length; j += 2) if (detached[j] === fd) sink = detached[j + 1] as ReadSink;
+      if (sink === undefined) return;
+    }
+    try {
+      const batch = this.#batch!;
+      sink(length, length <= 0 ? null : offset < 0 ? batch.lastView : batch.view(offset, length));
+    } catch (err) {
+      this.#report(err, { message: `Exception in reader callback for fd ${fd}`, fd });
+    }
+  }
+
+  /** An auto-read fd the native call did not read (its slab was full): read it from here. */
+  #readForSink(fd: number): void {
+    const batch = this.#batch!;
+    const n = batch.readNow(fd);
+    this.#deliver(fd, true, -1, n);
   }
 
   /** Runs the due timers made before this iteration (seq < seqLimit); returns how many ran. */
@@ -579,6 +675,7 @@ export class LoopCore {
   #add(fd: number, bit: number, cb: Callback): boolean {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd < table.length && table[fd] !== undefined) {
+      if (table[fd] === autoReadMark && cb !== autoReadMark) this.#dropSink(fd, true);
       table[fd] = cb;
       return false;
     }
@@ -597,6 +694,8 @@ export class LoopCore {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
     const rest = this.#interest[fd]! & ~bit; // fd < table.length, and #grow() keeps both sizes equal
+    // Native remove() forgets the auto-read mark itself: only a kept registration needs a call.
+    if (table[fd] === autoReadMark) this.#dropSink(fd, rest !== 0);
     if (rest === 0) {
       this.selector.unregister(fd);
       this.#owners.untrack(fd);
@@ -608,6 +707,14 @@ export class LoopCore {
     return true;
   }
 
+  /** Stops auto-reading `fd`; its sink still gets what this iteration's records hold. */
+  #dropSink(fd: number, tellNative: boolean): void {
+    const sink = this.#sinks[fd];
+    this.#sinks[fd] = undefined;
+    if (sink !== undefined) this.#detached.push(fd, sink);
+    if (tellNative) this.#batch!.setAutoRead(fd, false);
+  }
+
   /** Grows the per-fd tables to hold fd, with push so they stay packed and keep their identity. */
   #grow(fd: number): void {
     const readers = this.#readers;
@@ -617,6 +724,7 @@ export class LoopCore {
       this.#interest.push(0);
       this.#readStamp.push(-1);
       this.#writeStamp.push(-1);
+      this.#sinks.push(undefined);
     }
   }
 

@@ -11,6 +11,8 @@ export interface RunHost {
   timeout(): number | null;
   /** Runs one iteration; returns true if it ran any callback. */
   runOnce(timeout: number | null): boolean;
+  /** run() is about to return (or reject): no iteration follows until the next run(). */
+  ended(): void;
 }
 
 /** Runs a Loop's iterations until stop() or until nothing is left. */
@@ -148,6 +150,11 @@ export class Runner {
     this.#resolve = this.#reject = null;
     this.#running = false;
     this.#stopping = false;
+    try {
+      this.#host.ended();
+    } catch (endErr) {
+      err ??= endErr;
+    }
     if (err === undefined) resolve();
     else reject(err);
   }

@@ -6,6 +6,7 @@ import { native, BACKEND_IDS, type NativeSelectorHandle } from './native.js';
 import { describeMap, describeObject } from './inspect.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { FdOwners } from './close-hooks.js';
+import { BatchIo } from './batch-io.js';
 
 /** Event bit: the fd is readable (data, EOF, a pending connection, an error or a hang-up). */
 export const EVENT_READ = 1;
@@ -187,6 +188,7 @@ export abstract class BaseSelector<T = unknown> {
   /** Keys a Socket's close unregistered, so a later unregister(sock) still returns its key once. */
   #closedKeys = new WeakMap<object, SelectorKey<T>>();
   #native: NativeSelectorHandle | null;
+  #batch: BatchIo | null = null;
   /**
    * Called when the kernel object behind backendFd() was replaced (epoll's dup pitfall, DESIGN
    * §6.1; same fd number, new file): whoever polls that fd (an attached Loop) must watch it anew.
@@ -343,6 +345,26 @@ export abstract class BaseSelector<T = unknown> {
   /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * @internal The batched path over this selector (batch-io.ts), made on first use; one per
+   * selector, as the native side keeps one.
+   * @throws ERR_SELECTOR_CLOSED
+   */
+  _batchIo(): BatchIo {
+    const handle = this.#open();
+    this.#batch ??= new BatchIo(handle, RESULT_CAPACITY, this.#traits.waitSyscall);
+    return this.#batch;
+  }
+
+  /**
+   * @internal The loop's wait on the batched path: what selectRaw() is to the unbatched one
+   * (a subclass that wraps one wraps both). Records land in `_batchIo().records`.
+   * @throws as select()
+   */
+  _cycle(timeoutMs?: number | null): number {
+    return this._batchIo().cycle(toNativeTimeout(timeoutMs));
   }
 
   /** @internal The native selector, for the Node-embedded mode's watches (embedded.ts). */

@@ -10,7 +10,9 @@ import { isIP } from 'node:net';
 import { ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
-import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import type { BatchIo, WriteOwner } from './batch-io.js';
+import { constants as osConstants } from 'node:os';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
 import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
 
@@ -50,6 +52,8 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 
 type State = 'open' | 'closing' | 'closed';
 
+const EAGAIN = -osConstants.errno.EAGAIN;
+
 /**
  * @internal What a Transport reads and writes: a Socket, or a pipe end adapted by
  * pipe-transports.ts. Socket's own names, so a Socket is one as it is.
@@ -71,8 +75,12 @@ export interface StreamEndpoint {
  * queues only the rest; the Protocol hears pauseWriting()/resumeWriting() at the water marks.
  * Made by Loop.createServer(), Loop.createConnection(), connectReadPipe() and connectWritePipe().
  * close() and abort() may be called any number of times.
+ *
+ * On a loop with the batched path (the default, DESIGN §6.6) a socket transport's reads come
+ * with the loop's wait and its small writes (and echoes of what it was handed) are queued for
+ * the next one, which sends them before it waits; nothing a protocol sees changes.
  */
-export class Transport {
+export class Transport implements WriteOwner {
   readonly #loop: Loop;
   readonly #sock: StreamEndpoint;
   readonly #fd: number;
@@ -90,6 +98,14 @@ export class Transport {
   #chunks: Buffer[] = [];
   #headOffset = 0;
   #queued = 0;
+  /** Of #queued, the bytes queued on the batched path (before any in #chunks). */
+  #deferred = 0;
+  /** The loop's batched path, for a socket; null for pipes and { batch: false } loops. */
+  readonly #batch: BatchIo | null;
+  /** What arrived on the batched path while reading was paused: views, then null for EOF. */
+  #held: Array<Buffer | null> | null = null;
+  /** @internal BatchIo's bookkeeping (WriteOwner). */
+  _settleMark = 0;
   readonly #onLost: ((t: Transport) => void) | undefined;
 
   /** @internal Made by createServer/createConnection. */
@@ -100,9 +116,10 @@ export class Transport {
     this.#protocol = protocol;
     this.#slab = slab;
     this.#onLost = onLost;
+    this.#batch = sock instanceof Socket ? loop._batch : null;
     // If user code closes the raw socket behind our back, unregister before the fd goes away.
     sock[kBeforeClose] = () => this.#unregister();
-    loop.addReader(this.#fd, this.#onReadable);
+    this.#watchReads();
     loop.callSoon(() => this.#callProtocol('connectionMade', () => this.#protocol.connectionMade?.(this)));
   }
 
@@ -171,6 +188,17 @@ export class Transport {
       throw iomuxError('ERR_TRANSPORT_CLOSED', 'Cannot write after writeEof(), close() or abort()');
     }
     if (data.length === 0) return;
+    const batch = this.#batch;
+    if (batch !== null && this.#queued === this.#deferred) {
+      if (batch.queue(this.#fd, data, this)) {
+        this.#queued += data.length;
+        this.#deferred += data.length;
+        return this.#maybePauseProtocol();
+      }
+      // Not queued (too large to copy): what is queued must go first.
+      if (this.#deferred > 0) batch.flush();
+      if (this.#state !== 'open') return; // the flush found the connection broken
+    }
     let sent = 0;
     if (this.#queued === 0) {
       try {
@@ -226,7 +254,20 @@ export class Transport {
   resumeReading(): void {
     if (this.#state !== 'open' || !this.#readingPaused) return;
     this.#readingPaused = false;
-    if (!this.#eofReceived) this.#loop.addReader(this.#fd, this.#onReadable);
+    if (this.#eofReceived) return;
+    this.#watchReads();
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    // In the next iteration, before anything the kernel has for us now: order is kept.
+    this.#loop.callSoon(() => {
+      for (const data of held) this.#onBatchRead(data === null ? 0 : data.length, data);
+    });
+  }
+
+  #watchReads(): void {
+    if (this.#batch !== null) this.#loop._addAutoReader(this.#fd, this.#onBatchRead);
+    else this.#loop.addReader(this.#fd, this.#onReadable);
   }
 
   /**
@@ -271,6 +312,44 @@ export class Transport {
     }
   };
 
+  /** The batched path's read (batch-io.ts ReadSink): n bytes in data, 0 at EOF, or -errno. */
+  #onBatchRead = (n: number, data: Buffer | null): void => {
+    if (this.#state !== 'open' || this.#eofReceived) return; // reading stopped: dropped, as by close
+    if (this.#readingPaused || this.#held !== null) {
+      (this.#held ??= []).push(data);
+      return;
+    }
+    if (n > 0) {
+      try {
+        this.#protocol.dataReceived?.(data!);
+      } catch (err) {
+        this.#protocolFailed('dataReceived', err);
+      }
+    } else if (n === 0) {
+      this.#onEof();
+    } else if (n !== EAGAIN) {
+      this.#fatal(errnoError(n, 'recv'));
+    }
+  };
+
+  /** @internal BatchIo: bookkeeping for one flushed write (no protocol code here). */
+  _flushed(sent: number, length: number, rest: Buffer | null): void {
+    if (this.#state === 'closed') return;
+    this.#deferred -= length;
+    if (sent < 0) return this.#fatal(errnoError(sent, 'send'));
+    this.#queued -= sent;
+    if (rest === null) return;
+    if (this.#chunks.length === 0) this.#loop.addWriter(this.#fd, this.#onWritable);
+    this.#chunks.push(rest);
+  }
+
+  /** @internal BatchIo: the batch's writes are all booked; act on what is left. */
+  _afterFlush(): void {
+    if (this.#state === 'closed' || this.#deferred > 0) return;
+    if (this.#queued > 0) return this.#maybeResumeProtocol();
+    this.#drained();
+  }
+
   #onEof(): void {
     this.#eofReceived = true;
     this.#loop.removeReader(this.#fd);
@@ -301,11 +380,16 @@ export class Transport {
     }
     if (this.#queued > 0) return this.#maybeResumeProtocol();
     this.#loop.removeWriter(this.#fd);
+    this.#drained();
+  };
+
+  /** Everything written went out: resume the producer, then finish a close or a writeEof(). */
+  #drained(): void {
     this.#maybeResumeProtocol();
     if (this.#state === 'closed') return; // resumeWriting threw
     if (this.#state === 'closing') return this.#finish(null);
     if (this.#eofRequested) this.#shutdownWrite();
-  };
+  }
 
   #shutdownWrite(): void {
     try {
@@ -355,6 +439,11 @@ export class Transport {
   }
 
   #unregister(): void {
+    // Queued writes must never reach whatever gets this fd number next.
+    if (this.#deferred > 0) {
+      this.#batch!.cancel(this);
+      this.#deferred = 0;
+    }
     // A closed loop has forgotten every fd (and would throw ERR_LOOP_CLOSED): nothing to undo.
     if (this.#loop.closed) return;
     this.#loop.removeReader(this.#fd);
@@ -367,6 +456,7 @@ export class Transport {
     this.#chunks = [];
     this.#queued = 0;
     this.#headOffset = 0;
+    this.#held = null;
     this.#sock[kBeforeClose] = null;
     this.#unregister();
     this.#sock.close();

@@ -25,11 +25,19 @@ export class DeadlineSelector extends BaseSelector {
   }
 
   override selectRaw(timeoutMs?: number | null): number {
+    return super.selectRaw(this.#bounded(timeoutMs));
+  }
+
+  /** The batched path's wait (the loop's default): counted and bounded the same way. */
+  override _cycle(timeoutMs?: number | null): number {
+    return super._cycle(this.#bounded(timeoutMs));
+  }
+
+  #bounded(timeoutMs: number | null | undefined): number {
     this.selects++;
     const left = this.#deadline - performance.now();
     if (left <= 0) throw new Error('test deadline exceeded: the loop was still waiting');
-    const wait = timeoutMs === null || timeoutMs === undefined || timeoutMs > left ? left : timeoutMs;
-    return super.selectRaw(wait);
+    return timeoutMs === null || timeoutMs === undefined || timeoutMs > left ? left : timeoutMs;
   }
 }
 

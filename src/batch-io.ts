@@ -1,0 +1,252 @@
+// The JS half of the batched path (DESIGN §6.6, native/batch_io.h): one native call per loop
+// iteration flushes the writes queued since the last one, waits, and reads every ready fd whose
+// consumer lets the loop read for it ("auto-read": transports) into a shared slab. An echoed
+// message then costs no N-API crossing of its own: the recv, the send and the wait it used to
+// pay for separately (~120 ns each) ride on the iteration's one call.
+//
+// Writes are queued, not sent, and go out at the start of the next iteration's call, before it
+// waits: a reply written in a dataReceived() leaves within the same turn of the loop, as it did
+// when write() sent at once. What the kernel does not take comes back to its owner, which queues
+// the rest and watches for writability as before (transports.ts). Bytes a protocol echoes from
+// the read slab are sent from there; small others are copied into a write slab; large others
+// (more than COPY_MAX) are not queued here: their owner flushes and sends them itself.
+import { native, type NativeSelectorHandle } from './native.js';
+import { errnoError } from './errors.js';
+
+/** A record's length when the cycle read nothing for its fd (see native/batch_io.h). */
+export const NOT_READ = -2147483648;
+/** Ints per read record (fd, mask, offset, length) and per write (fd, source, offset, length). */
+const RECORD_INTS = 4;
+const WRITE_INTS = 4;
+/** Queued writes per iteration before the queue is flushed early. */
+const WRITE_CAPACITY = 1024;
+const WRITE_SLAB_BYTES = 256 * 1024;
+/** Above this a write is not copied: a copy would cost more than the crossing it saves. */
+const COPY_MAX = 2048;
+/** Matches native/batch_io.h: reads stop below this much room, each asks for at most 64 KiB. */
+const READ_SLAB_BYTES = 256 * 1024;
+const MIN_ROOM = 16 * 1024;
+const MAX_READ = 64 * 1024;
+const SOURCE_WRITE_SLAB = 0;
+const SOURCE_READ_SLAB = 1;
+
+/**
+ * Receives what the cycle read for one fd: n > 0 bytes in `data` (a view into a read slab that
+ * is never written again), 0 at EOF, or -errno (-EAGAIN: a spurious wake-up, nothing read).
+ */
+export type ReadSink = (n: number, data: Buffer | null) => void;
+
+/** Whoever queued a write: told what became of it. */
+export interface WriteOwner {
+  /**
+   * Bookkeeping only, no user code: `sent` bytes of `length` went out, or -errno; `rest` holds
+   * the unsent bytes (null when all were sent or the write failed).
+   */
+  _flushed(sent: number, length: number, rest: Buffer | null): void;
+  /** After every write of the batch was booked: may call protocol code. */
+  _afterFlush(): void;
+  /** The BatchIo's settle count when this owner was last listed for _afterFlush(). */
+  _settleMark: number;
+}
+
+/** The batched path of one loop (see the top of the file). */
+export class BatchIo {
+  /** The last cycle's records: (fd, mask, offset, length) for i < the count cycle() returned. */
+  readonly records: Int32Array;
+  readonly #handle: NativeSelectorHandle;
+  readonly #waitSyscall: string;
+  readonly #writes = new Int32Array(WRITE_CAPACITY * WRITE_INTS);
+  readonly #writeSlab = Buffer.allocUnsafe(WRITE_SLAB_BYTES);
+  /** [0]: where the next auto-read lands in the read slab; moved on by the native cycle. */
+  readonly #state = new Int32Array(1);
+  /** Where the next read lands (from #state[0] on). */
+  #readSlab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+  /** The slab the native side holds: the last cycle's records point into it. */
+  #nativeSlab: Buffer | null = null;
+  #writeCount = 0;
+  #writeSlabUsed = 0;
+  /** Set while results are booked: writes then take their owner's own path. */
+  #settling = false;
+  readonly #owners: Array<WriteOwner | null> = [];
+  /** The queued view for writes sent from the read slab, so a rest needs no copy. */
+  readonly #views: Array<Buffer | null> = [];
+  /**
+   * True while a cycle is sure to follow: inside an iteration, and between the iterations of
+   * run(). Writes made at other times (before run(), from Node's callbacks while attached) are
+   * sent by their owner at once, as a loop that is not running would never flush them.
+   */
+  deferring = false;
+  #touched: WriteOwner[] = [];
+  #settles = 0;
+
+  constructor(handle: NativeSelectorHandle, recordCapacity: number, waitSyscall: string) {
+    this.#handle = handle;
+    this.#waitSyscall = waitSyscall;
+    this.records = new Int32Array(recordCapacity * RECORD_INTS);
+    handle.batchInit(this.records, this.#writes, this.#writeSlab, this.#state);
+  }
+
+  /** Whether `fd`'s readable events come with its data read (see ReadSink). */
+  setAutoRead(fd: number, on: boolean): void {
+    this.#handle.autoRead(fd, on ? 1 : 0);
+  }
+
+  /**
+   * Flushes, waits up to `timeout` (native form: -1 forever, 0 poll, else ms) and auto-reads.
+   * Returns the record count.
+   * @throws the wait's system error
+   */
+  cycle(timeout: number): number {
+    this.#roomToRead();
+    const slab = this.#readSlab;
+    const count = this.#handle.cycle(timeout, this.#writeCount, slab !== this.#nativeSlab ? slab : undefined);
+    this.#nativeSlab = slab;
+    if (this.#writeCount > 0) this.#settle();
+    if (count < 0) throw errnoError(count, this.#waitSyscall);
+    return count;
+  }
+
+  /**
+   * Reads `fd` from JS, for an auto-read fd the cycle skipped because the slab ran out of room.
+   * Reading it now rather than next time keeps every ready fd served once per iteration: epoll
+   * reports fds that stay ready in the same order, so the same few would fill every slab.
+   * Returns what a record holds: n > 0 (then `lastView` has the bytes), 0 at EOF, or -errno.
+   */
+  readNow(fd: number): number {
+    this.#roomToRead();
+    const offset = this.#state[0]!;
+    const n = native.read(fd, this.#readSlab, offset, Math.min(MAX_READ, READ_SLAB_BYTES - offset));
+    if (n > 0) {
+      this.lastView = this.#readSlab.subarray(offset, offset + n);
+      this.#state[0] = offset + ((n + 7) & ~7);
+    }
+    return n;
+  }
+
+  /** The bytes of the last readNow() that read any. */
+  lastView: Buffer | null = null;
+
+  /** A fresh read slab when the current one has less than MIN_ROOM left. */
+  #roomToRead(): void {
+    if (READ_SLAB_BYTES - this.#state[0]! >= MIN_ROOM) return;
+    // Views handed out keep the old slab alive; it is never written again.
+    this.#readSlab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+    this.#state[0] = 0;
+  }
+
+  /** The bytes of a record: `n` at `offset` of the read slab the last cycle filled. */
+  view(offset: number, n: number): Buffer {
+    return this.#nativeSlab!.subarray(offset, offset + n);
+  }
+
+  /**
+   * Queues `data` for `fd` (the whole of it, in order after the owner's earlier writes). Returns
+   * false when it is not queued: too large to copy, or asked while results are being booked;
+   * the owner then sends it itself, after flush() if it has writes queued here.
+   */
+  queue(fd: number, data: Uint8Array, owner: WriteOwner): boolean {
+    if (this.#settling || !this.deferring) return false;
+    const n = data.length;
+    let source: number;
+    let offset: number;
+    let view: Buffer | null = null;
+    const slab = this.#nativeSlab;
+    if (slab !== null && data.buffer === slab.buffer) {
+      source = SOURCE_READ_SLAB;
+      offset = data.byteOffset - slab.byteOffset;
+      view = data as Buffer;
+    } else {
+      if (n > COPY_MAX) return false;
+      source = SOURCE_WRITE_SLAB;
+      if (this.#writeSlabUsed + n > WRITE_SLAB_BYTES) this.flush();
+      offset = this.#writeSlabUsed;
+      this.#writeSlab.set(data, offset);
+      this.#writeSlabUsed += n;
+    }
+    if (this.#writeCount === WRITE_CAPACITY) {
+      // flush() reuses the write slab from 0: a copy just made must move there first.
+      if (source === SOURCE_WRITE_SLAB) {
+        this.#writeSlabUsed -= n;
+        this.flush();
+        return this.queue(fd, data, owner);
+      }
+      this.flush();
+    }
+    const i = this.#writeCount++;
+    const w = this.#writes;
+    w[i * WRITE_INTS] = fd;
+    w[i * WRITE_INTS + 1] = source;
+    w[i * WRITE_INTS + 2] = offset;
+    w[i * WRITE_INTS + 3] = n;
+    this.#owners[i] = owner;
+    this.#views[i] = view;
+    return true;
+  }
+
+  /** True while writes wait for the next cycle. */
+  get hasWrites(): boolean {
+    return this.#writeCount > 0;
+  }
+
+  /** No cycle is coming (run() returned, or an attached iteration ended): flush, stop queueing. */
+  release(): void {
+    this.deferring = false;
+    this.flush();
+  }
+
+  /** Sends the queued writes now (one crossing), and books the results. */
+  flush(): void {
+    if (this.#writeCount === 0 || this.#settling) return;
+    this.#handle.flush(this.#writeCount);
+    this.#settle();
+  }
+
+  /** Forgets `owner`'s queued writes (its fd is closing): they are never sent. */
+  cancel(owner: WriteOwner): void {
+    for (let i = 0; i < this.#writeCount; i++) {
+      if (this.#owners[i] !== owner) continue;
+      this.#owners[i] = null;
+      this.#writes[i * WRITE_INTS] = -1;
+    }
+  }
+
+  /** Hands each flushed write's result to its owner, then lets each owner act on them. */
+  #settle(): void {
+    const count = this.#writeCount;
+    const w = this.#writes;
+    const mark = ++this.#settles;
+    this.#settling = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        const owner = this.#owners[i];
+        const view = this.#views[i] ?? null;
+        this.#owners[i] = null;
+        this.#views[i] = null;
+        if (owner === null || owner === undefined) continue;
+        const sent = w[i * WRITE_INTS + 1]!;
+        const length = w[i * WRITE_INTS + 3]!;
+        let rest: Buffer | null = null;
+        if (sent >= 0 && sent < length) {
+          rest =
+            view !== null
+              ? view.subarray(sent)
+              : Buffer.from(this.#writeSlab.subarray(w[i * WRITE_INTS + 2]! + sent, w[i * WRITE_INTS + 2]! + length));
+        }
+        owner._flushed(sent, length, rest);
+        if (owner._settleMark !== mark) {
+          owner._settleMark = mark;
+          this.#touched.push(owner);
+        }
+      }
+    } finally {
+      this.#writeCount = 0;
+      this.#writeSlabUsed = 0;
+      this.#settling = false;
+    }
+    // An owner's protocol may write enough to flush again from here: that settle lists its own.
+    const touched = this.#touched;
+    if (touched.length === 0) return;
+    this.#touched = [];
+    for (let i = 0; i < touched.length; i++) touched[i]!._afterFlush(); // i < length
+  }
+}
