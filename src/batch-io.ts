@@ -86,9 +86,71 @@ export class BatchIo {
     handle.batchInit(this.records, this.#writes, this.#writeSlab, this.#state);
   }
 
-  /** Whether `fd`'s readable events come with its data read (see ReadSink). */
-  setAutoRead(fd: number, on: boolean): void {
-    this.#handle.autoRead(fd, on ? 1 : 0);
+  /** Where the data of each auto-read fd goes. */
+  readonly #sinks: Array<ReadSink | undefined> = [];
+  /**
+   * (fd, sink) pairs of auto-readers removed since this iteration's records were read: their
+   * record's data was taken from the kernel already, so it still goes to them (a paused
+   * transport keeps it for resumeReading()).
+   */
+  readonly #detached: Array<number | ReadSink> = [];
+
+  /** From now on the cycle reads `fd` when it is readable and hands its data to `sink`. */
+  attachSink(fd: number, sink: ReadSink): void {
+    while (this.#sinks.length <= fd) this.#sinks.push(undefined); // packed, not holey
+    this.#sinks[fd] = sink;
+    this.#handle.autoRead(fd, 1);
+  }
+
+  /**
+   * Stops auto-reading `fd`; its sink still gets what this iteration's records hold. The native
+   * side needs telling only when the fd stays registered (its remove() forgets the mark).
+   */
+  detachSink(fd: number, tellNative: boolean): void {
+    const sink = this.#sinks[fd];
+    this.#sinks[fd] = undefined;
+    if (sink !== undefined) this.#detached.push(fd, sink);
+    if (tellNative) this.#handle.autoRead(fd, 0);
+  }
+
+  /** A new cycle's records: sinks detached before it have nothing more coming. */
+  beginCycle(): void {
+    this.#detached.length = 0;
+  }
+
+  /**
+   * Hands what was read for `fd` (`length` as in a record; `offset` -1: readNow()'s bytes) to its
+   * sink: the registered one if `live`, else one detached in this iteration. With neither the
+   * fd's consumer is gone, and so is the data, as it would be from a closed fd.
+   */
+  deliver(
+    fd: number,
+    live: boolean,
+    offset: number,
+    length: number,
+    onError: (err: unknown, fd: number) => void,
+  ): void {
+    let sink = live ? this.#sinks[fd] : undefined;
+    if (sink === undefined) {
+      const detached = this.#detached;
+      for (let j = 0; j < detached.length; j += 2) if (detached[j] === fd) sink = detached[j + 1] as ReadSink;
+      if (sink === undefined) return;
+    }
+    try {
+      sink(length, length <= 0 ? null : offset < 0 ? this.#lastView : this.view(offset, length));
+    } catch (err) {
+      onError(err, fd);
+    }
+  }
+
+  /** An auto-read fd the native call skipped (its slab was full): read and deliver it now. */
+  readForSink(fd: number, onError: (err: unknown, fd: number) => void): void {
+    this.deliver(fd, true, -1, this.#readNow(fd), onError);
+  }
+
+  /** Forgets every sink (the loop is closing). */
+  clearSinks(): void {
+    this.#sinks.length = this.#detached.length = 0;
   }
 
   /**
@@ -110,21 +172,21 @@ export class BatchIo {
    * Reads `fd` from JS, for an auto-read fd the cycle skipped because the slab ran out of room.
    * Reading it now rather than next time keeps every ready fd served once per iteration: epoll
    * reports fds that stay ready in the same order, so the same few would fill every slab.
-   * Returns what a record holds: n > 0 (then `lastView` has the bytes), 0 at EOF, or -errno.
+   * Returns what a record holds: n > 0 (then #lastView has the bytes), 0 at EOF, or -errno.
    */
-  readNow(fd: number): number {
+  #readNow(fd: number): number {
     this.#roomToRead();
     const offset = this.#state[0]!;
     const n = native.read(fd, this.#readSlab, offset, Math.min(MAX_READ, READ_SLAB_BYTES - offset));
     if (n > 0) {
-      this.lastView = this.#readSlab.subarray(offset, offset + n);
+      this.#lastView = this.#readSlab.subarray(offset, offset + n);
       this.#state[0] = offset + ((n + 7) & ~7);
     }
     return n;
   }
 
-  /** The bytes of the last readNow() that read any. */
-  lastView: Buffer | null = null;
+  /** The bytes of the last #readNow() that read any. */
+  #lastView: Buffer | null = null;
 
   /** A fresh read slab when the current one has less than MIN_ROOM left. */
   #roomToRead(): void {

@@ -76,7 +76,7 @@ export interface LoopOptions {
   batch?: boolean;
 }
 
-/** The reader entry of an fd whose reads the batched path does: its data goes to #sinks[fd]. */
+/** The reader entry of an fd whose reads the batched path does: its data goes to its sink (batch-io.ts). */
 function autoReadMark(): void {}
 
 /** Returned by #timeout() when nothing is left to wait for. */
@@ -111,14 +111,6 @@ export class LoopCore {
   #epoch = 0;
   /** The batched path, or null ({ batch: false }). */
   readonly #batch: BatchIo | null;
-  /** Where the data of an auto-read fd goes (its reader entry is autoReadMark). */
-  readonly #sinks: Array<ReadSink | undefined> = [];
-  /**
-   * (fd, sink) pairs of auto-readers removed since this iteration's records were read: their
-   * record's data was taken from the kernel already, so it still goes to them (a paused
-   * transport keeps it for resumeReading()).
-   */
-  readonly #detached: Array<number | ReadSink> = [];
   /** User readers plus user writers: the wake pipe's reader does not keep the loop alive. */
   #ioCount = 0;
 
@@ -245,8 +237,7 @@ export class LoopCore {
     this.#checkOpen();
     const batch = this.#batch!;
     if (this.#add(fd, EVENT_READ, autoReadMark)) this.#ioCount++;
-    this.#sinks[fd] = sink;
-    batch.setAutoRead(fd, true);
+    batch.attachSink(fd, sink);
     this.#embedded?.kick();
   }
 
@@ -372,7 +363,7 @@ export class LoopCore {
     this.#signals.close();
     this.#readers.length = this.#writers.length = this.#interest.length = 0;
     this.#readStamp.length = this.#writeStamp.length = 0;
-    this.#sinks.length = this.#detached.length = 0;
+    this.#batch?.clearSinks();
     this.#ioCount = 0;
     this.#ready.clear();
     this.#timers.clear();
@@ -513,7 +504,7 @@ export class LoopCore {
     let count: number;
     if (batch !== null) {
       batch.deferring = true;
-      this.#detached.length = 0;
+      batch.beginCycle();
       count = this.selector._cycle(timeout);
     } else {
       count = this.selector.selectRaw(timeout);
@@ -561,9 +552,15 @@ export class LoopCore {
         const cb = readers[fd];
         const length = batch !== null ? results[at + 3]! : NOT_READ;
         if (length !== NOT_READ) {
-          this.#deliver(fd, cb === autoReadMark && readStamp[fd] !== epoch, results[at + 2]!, length);
+          batch!.deliver(
+            fd,
+            cb === autoReadMark && readStamp[fd] !== epoch,
+            results[at + 2]!,
+            length,
+            this.#onSinkError,
+          );
         } else if (cb === autoReadMark) {
-          if (readStamp[fd] !== epoch) this.#readForSink(fd);
+          if (readStamp[fd] !== epoch) batch!.readForSink(fd, this.#onSinkError);
         } else if (cb !== undefined && readStamp[fd] !== epoch) {
           try {
             cb();
@@ -585,32 +582,8 @@ export class LoopCore {
     }
   }
 
-  /**
-   * Hands what the native call read for `fd` to its sink: the registered one if `live`, else one
-   * removed during this iteration (#detached); with neither the fd's consumer is gone and so is
-   * the data, as it would be from a closed fd.
-   */
-  #deliver(fd: number, live: boolean, offset: number, length: number): void {
-    let sink = live ? this.#sinks[fd] : undefined;
-    if (sink === undefined) {
-      const detached = this.#detached;
-      for (let j = 0; j < detached.length; j += 2) if (detached[j] === fd) sink = detached[j + 1] as ReadSink;
-      if (sink === undefined) return;
-    }
-    try {
-      const batch = this.#batch!;
-      sink(length, length <= 0 ? null : offset < 0 ? batch.lastView : batch.view(offset, length));
-    } catch (err) {
-      this.#report(err, { message: `Exception in reader callback for fd ${fd}`, fd });
-    }
-  }
-
-  /** An auto-read fd the native call did not read (its slab was full): read it from here. */
-  #readForSink(fd: number): void {
-    const batch = this.#batch!;
-    const n = batch.readNow(fd);
-    this.#deliver(fd, true, -1, n);
-  }
+  readonly #onSinkError = (err: unknown, fd: number): void =>
+    this.#report(err, { message: `Exception in reader callback for fd ${fd}`, fd });
 
   /** Runs the due timers made before this iteration (seq < seqLimit); returns how many ran. */
   #runTimers(seqLimit: number): number {
@@ -675,7 +648,7 @@ export class LoopCore {
   #add(fd: number, bit: number, cb: Callback): boolean {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd < table.length && table[fd] !== undefined) {
-      if (table[fd] === autoReadMark && cb !== autoReadMark) this.#dropSink(fd, true);
+      if (table[fd] === autoReadMark && cb !== autoReadMark) this.#batch!.detachSink(fd, true);
       table[fd] = cb;
       return false;
     }
@@ -695,7 +668,7 @@ export class LoopCore {
     if (fd >= table.length || table[fd] === undefined) return false;
     const rest = this.#interest[fd]! & ~bit; // fd < table.length, and #grow() keeps both sizes equal
     // Native remove() forgets the auto-read mark itself: only a kept registration needs a call.
-    if (table[fd] === autoReadMark) this.#dropSink(fd, rest !== 0);
+    if (table[fd] === autoReadMark) this.#batch!.detachSink(fd, rest !== 0);
     if (rest === 0) {
       this.selector.unregister(fd);
       this.#owners.untrack(fd);
@@ -707,14 +680,6 @@ export class LoopCore {
     return true;
   }
 
-  /** Stops auto-reading `fd`; its sink still gets what this iteration's records hold. */
-  #dropSink(fd: number, tellNative: boolean): void {
-    const sink = this.#sinks[fd];
-    this.#sinks[fd] = undefined;
-    if (sink !== undefined) this.#detached.push(fd, sink);
-    if (tellNative) this.#batch!.setAutoRead(fd, false);
-  }
-
   /** Grows the per-fd tables to hold fd, with push so they stay packed and keep their identity. */
   #grow(fd: number): void {
     const readers = this.#readers;
@@ -724,7 +689,6 @@ export class LoopCore {
       this.#interest.push(0);
       this.#readStamp.push(-1);
       this.#writeStamp.push(-1);
-      this.#sinks.push(undefined);
     }
   }
 
