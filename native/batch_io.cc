@@ -8,15 +8,6 @@
 
 namespace iomux {
 
-void BatchIo::set_auto_read(int fd, bool on) {
-  if (fd < 0) return;
-  if (size_t(fd) >= auto_read_.size()) {
-    if (!on) return;
-    auto_read_.resize(std::max(size_t(fd) + 1, auto_read_.size() * 2), 0);
-  }
-  auto_read_[fd] = on ? 1 : 0;
-}
-
 bool BatchIo::blocked(int fd) const {
   return !blocked_.empty() && std::find(blocked_.begin(), blocked_.end(), fd) != blocked_.end();
 }
@@ -49,12 +40,12 @@ bool BatchIo::flush(int count) {
   return whole;
 }
 
-int32_t BatchIo::read_into_slab(int fd, int* slab_offset) {
+int32_t BatchIo::read_into_slab(int fd, size_t most, int* slab_offset) {
   const size_t offset = size_t(*slab_offset);
   if (read_slab_.data == nullptr || offset > read_slab_.length ||
       read_slab_.length - offset < kMinRoom)
-    return kNotRead;
-  const size_t room = std::min(read_slab_.length - offset, kMaxRead);
+    return kNoRoom;
+  const size_t room = std::min({read_slab_.length - offset, kMaxRead, most});
   ssize_t n = fd_read(fd, read_slab_.data + offset, room);
   if (n > 0) *slab_offset = int((offset + size_t(n) + 7) & ~size_t(7));
   return int32_t(n);
@@ -70,9 +61,9 @@ int BatchIo::wait_and_read(Selector* selector, int timeout_ms, int* slab_offset)
     r[0] = fd;
     r[1] = mask;
     r[2] = *slab_offset;
-    const bool auto_read =
-        (mask & kRead) != 0 && fd >= 0 && size_t(fd) < auto_read_.size() && auto_read_[fd] != 0;
-    r[3] = auto_read ? read_into_slab(fd, slab_offset) : kNotRead;
+    const int32_t most =
+        (mask & kRead) != 0 && fd >= 0 && size_t(fd) < mark_count_ ? marks_[fd] : 0;
+    r[3] = most > 0 ? read_into_slab(fd, size_t(most), slab_offset) : kNotRead;
   }
   return count;
 }

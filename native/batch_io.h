@@ -6,8 +6,9 @@
 // Shared memory, owned by JS and pinned by the binding (layouts mirrored in src/batch-io.ts):
 //   records     (fd, mask, offset, length) per ready fd, in the order the backend reported them.
 //               length: bytes read into the read slab at offset (> 0), 0 at EOF, -errno for a
-//               failed read (EAGAIN included: a spurious wake-up), or kNotRead when nothing was
-//               read (no auto-reader, kRead not reported, or the slab was full).
+//               failed read (EAGAIN included: a spurious wake-up), kNotRead when the fd was not
+//               to be read (no mark, or kRead not reported), kNoRoom when it was but the slab
+//               had less than kMinRoom left (JS then reads it itself).
 //   writes      (fd, source, offset, length) per queued write; source 0: the write slab, 1: the
 //               read slab (a protocol echoing what it was handed costs no copy). The flush
 //               overwrites `source` with the result: bytes sent, or -errno (EAGAIN counts as 0).
@@ -15,6 +16,9 @@
 //               (result 0), so a stream's bytes never go out of order.
 //   read slab   where auto-reads land, from the offset JS gives; every read starts 8-aligned and
 //               JS never hands out a byte twice (src/read-slab.ts).
+//   marks       one int32 per fd, written by JS without a crossing: > 0 = read at most that many
+//               bytes of this fd when it is readable (a transport: 64 KiB, always; an aio socket:
+//               the waiting read's buffer size, while it waits), 0 = leave the fd alone.
 #pragma once
 
 #include <climits>
@@ -27,6 +31,7 @@
 namespace iomux {
 
 constexpr int32_t kNotRead = INT32_MIN;
+constexpr int32_t kNoRoom = INT32_MIN + 1;
 constexpr int kRecordInts = 4;
 constexpr int kWriteInts = 4;
 // One read asks for at most this much (the scale of the kernel's default loopback buffers), and
@@ -51,14 +56,11 @@ class BatchIo {
     pairs_.assign(size_t(record_capacity) * 2, 0);
   }
   void set_read_slab(Span slab) { read_slab_ = slab; }
-  bool ready() const { return records_ != nullptr; }
-
-  // Marks fd as having (or no longer having) a consumer whose reads the cycle does.
-  void set_auto_read(int fd, bool on);
-  // A removed fd (closed, or its number about to be reused) loses its auto-read mark.
-  void forget(int fd) {
-    if (fd >= 0 && size_t(fd) < auto_read_.size()) auto_read_[fd] = 0;
+  void set_marks(const int32_t* marks, size_t count) {
+    marks_ = marks;
+    mark_count_ = count;
   }
+  bool ready() const { return records_ != nullptr; }
 
   // Sends writes [0, count); returns true if every one was sent whole.
   bool flush(int count);
@@ -69,7 +71,7 @@ class BatchIo {
 
  private:
   bool blocked(int fd) const;
-  int32_t read_into_slab(int fd, int* slab_offset);
+  int32_t read_into_slab(int fd, size_t most, int* slab_offset);
 
   int32_t* records_ = nullptr;
   int record_capacity_ = 0;
@@ -77,7 +79,8 @@ class BatchIo {
   int write_capacity_ = 0;
   Span write_slab_;
   Span read_slab_;
-  std::vector<uint8_t> auto_read_;
+  const int32_t* marks_ = nullptr;
+  size_t mark_count_ = 0;
   std::vector<int32_t> pairs_;  // the backend's (fd, mask) pairs, before they become records
   std::vector<int> blocked_;    // fds whose write came up short in this flush
 };

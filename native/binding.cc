@@ -50,7 +50,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
                            InstanceMethod<&SelectorWrap::Close>("close"),
                            InstanceMethod<&SelectorWrap::BackendFd>("backendFd"),
                            InstanceMethod<&SelectorWrap::BatchInit>("batchInit"),
-                           InstanceMethod<&SelectorWrap::AutoRead>("autoRead"),
+                           InstanceMethod<&SelectorWrap::BatchMarks>("batchMarks"),
                            InstanceMethod<&SelectorWrap::Cycle>("cycle"),
                            InstanceMethod<&SelectorWrap::Flush>("flush"),
                        });
@@ -95,7 +95,6 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     if (!backend_) return number(info, -EBADF);
     if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
-    batch_.forget(int_arg(info, 0));  // the fd number may be reused by a consumer that reads itself
     return number(info, backend_->remove(int_arg(info, 0)));
   }
 
@@ -143,10 +142,16 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
     return env.Undefined();
   }
 
-  // autoRead(fd, on): whether the cycle reads fd itself when it is readable.
-  Napi::Value AutoRead(const Napi::CallbackInfo& info) {
-    if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
-    batch_.set_auto_read(int_arg(info, 0), int_arg(info, 1) != 0);
+  // batchMarks(marks: Int32Array): the per-fd auto-read marks JS keeps (batch_io.h); a larger
+  // array replaces a smaller one when fds outgrow it.
+  Napi::Value BatchMarks(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !is_typed(info[0], napi_int32_array)) {
+      throw_arg_type(info.Env(), "an Int32Array of marks");
+      return info.Env().Undefined();
+    }
+    auto marks = info[0].As<Napi::Int32Array>();
+    marks_ref_ = Napi::Persistent(marks);
+    batch_.set_marks(marks.Data(), marks.ElementLength());
     return info.Env().Undefined();
   }
 
@@ -195,6 +200,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   Napi::Reference<Napi::Uint8Array> write_slab_ref_;
   Napi::Reference<Napi::Int32Array> state_ref_;
   Napi::Reference<Napi::Uint8Array> read_slab_ref_;
+  Napi::Reference<Napi::Int32Array> marks_ref_;
   int32_t* state_ = nullptr;
 };
 

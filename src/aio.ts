@@ -1,5 +1,8 @@
 // async/await over non-blocking sockets ("switch on I/O", like gevent): each call tries the
-// syscall first and waits on the loop only when it would block.
+// syscall first and waits on the loop only when it would block. On the batched path (the
+// default, batch-io.ts) a read is not tried first: the waiting read's mark asks the loop's one
+// native call per iteration to read the socket, up to the buffer's size, and the bytes come with
+// the wait at no crossing of their own. Sends, accepts and connects try first either way.
 //
 // Waiting registers a reader/writer for the socket's fd. To spare two epoll_ctl calls per message
 // in request/response code, a registration is kept after its waiter is satisfied and dropped
@@ -23,9 +26,11 @@ import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
 import { Socket, type Address, type HostPort } from './socket.js';
 import { kBeforeClose } from './close-hooks.js';
-import { ACCEPTS_PER_WAKE } from './accept.js';
+import { ACCEPTS_PER_WAKE, isUnwatchable } from './accept.js';
 import { checkBuffer, toBytes } from './bytes.js';
-import { iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { NOT_READ, type BatchIo } from './batch-io.js';
+import { constants as osConstants } from 'node:os';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
 
 type Settle = { resolve: () => void; reject: (err: unknown) => void };
@@ -48,6 +53,13 @@ type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject
  */
 export const IMMEDIATE_RUN = 3;
 
+const EAGAIN = -osConstants.errno.EAGAIN;
+
+/** What the loop read for a read that left before it could be handed the bytes: kept for the next. */
+type Held = Array<Buffer | number>;
+/** Held bytes of sockets whose wait state was released (handed over, or their loop closed). */
+const heldBySocket = new WeakMap<Socket, Held>();
+
 /** One settled promise for every sockSendAll the kernel took at once: nothing to allocate. */
 export const SENT: Promise<void> = Promise.resolve();
 
@@ -59,7 +71,16 @@ export class SocketWaiters {
   reader: ReadWaiter | null = null;
   writer: Settle | null = null;
   readArmed = false;
+  /** With readArmed: the read registration is the batched path's sink (else a plain reader). */
+  #readAuto = false;
   writeArmed = false;
+  /**
+   * The loop's batched path (batch-io.ts): a waiting read is done by the loop's native call and
+   * comes with the wait, so reads are not tried first. Null on a { batch: false } loop.
+   */
+  readonly batch: BatchIo | null;
+  /** Bytes (or 0 for EOF, -errno) read for a read cancelled meanwhile; the next read gets them. */
+  #held: Held | null = null;
   checkQueued = false;
   /** Operations that completed without waiting since the loop last woke a waiter here. */
   #run = 0;
@@ -70,6 +91,9 @@ export class SocketWaiters {
     this.loop = loop;
     this.sock = sock;
     this.fd = sock.fileno();
+    this.batch = loop._batch;
+    this.#held = heldBySocket.get(sock) ?? null;
+    if (this.#held !== null) heldBySocket.delete(sock);
     sock[kBeforeClose] = this.#onClose;
     let pending = pendingByLoop.get(loop);
     if (pending === undefined) {
@@ -102,9 +126,23 @@ export class SocketWaiters {
 
   #waitRead(buf: Uint8Array | null): Promise<number> {
     if (this.reader !== null) return Promise.reject(busy('read', this.fd));
-    if (!this.readArmed) {
-      this.loop.addReader(this.fd, this.#onReadable);
+    if (this.#held !== null && buf !== null) {
+      // The bytes are here already: no readiness will announce them. A turn of the loop first.
+      this.loop.callSoon(this.#serveHeld);
+      this.#pending.add(this);
+      return new Promise<number>((resolve, reject) => {
+        this.reader = { buf, resolve, reject };
+      });
+    }
+    // An empty buffer's read is the syscall's business (a zero-length recv), not the loop's.
+    const auto = this.batch !== null && buf !== null && buf.length > 0;
+    if (!this.readArmed || this.#readAuto !== auto) {
+      if (auto) this.loop._addAutoReader(this.fd, this.#onBatchRead, buf.length);
+      else this.loop.addReader(this.fd, this.#onReadable);
       this.readArmed = true;
+      this.#readAuto = auto;
+    } else if (auto) {
+      this.batch.setMark(this.fd, buf.length);
     }
     this.#pending.add(this);
     return new Promise<number>((resolve, reject) => {
@@ -164,9 +202,78 @@ export class SocketWaiters {
     waiter.resolve(n);
   };
 
+  /**
+   * The batched path's read (a ReadSink): the loop read `n` bytes into `data` for the waiting
+   * read (0 EOF, -errno), or NOT_READ: the fd is readable and no read waits on it.
+   */
+  #onBatchRead = (n: number, data: Buffer | null): void => {
+    const waiter = this.reader;
+    if (n === NOT_READ) {
+      if (waiter === null) this.#disarmRead();
+      return;
+    }
+    if (n === EAGAIN) return; // a spurious wake-up: keep waiting
+    if (waiter === null || waiter.buf === null) return this.#hold(n, data);
+    this.batch!.setMark(this.fd, 0);
+    this.reader = null;
+    this.#run = 0;
+    this.#settled();
+    queueIdleCheck(this);
+    if (n < 0) return waiter.reject(errnoError(n, 'recv'));
+    if (n > 0) n = this.#copyOut(data!, waiter.buf);
+    waiter.resolve(n);
+  };
+
+  /** Copies what fits of `data` into `buf`; holds the rest for the next read. */
+  #copyOut(data: Buffer, buf: Uint8Array): number {
+    const k = Math.min(data.length, buf.length);
+    buf.set(k === data.length ? data : data.subarray(0, k));
+    if (k < data.length) (this.#held ??= []).unshift(data.subarray(k));
+    return k;
+  }
+
+  #serveHeld = (): void => {
+    const waiter = this.reader;
+    if (waiter === null || waiter.buf === null || this.#held === null) return;
+    this.reader = null;
+    this.#run = 0;
+    this.#settled();
+    queueIdleCheck(this);
+    try {
+      waiter.resolve(this.takeHeld(waiter.buf));
+    } catch (err) {
+      waiter.reject(err);
+    }
+  };
+
+  #hold(n: number, data: Buffer | null): void {
+    (this.#held ??= []).push(n > 0 ? data! : n);
+  }
+
+  /** True when the loop already read bytes (or the EOF, or an error) that the next read gets. */
+  get hasHeld(): boolean {
+    return this.#held !== null;
+  }
+
+  /**
+   * The next read, from what is held: a count (0 at EOF).
+   * @throws the read error the loop met
+   */
+  takeHeld(buf: Uint8Array): number {
+    const held = this.#held!;
+    const item = held.shift()!;
+    if (held.length === 0) this.#held = null;
+    if (typeof item === 'number') {
+      if (item < 0) throw errnoError(item, 'recv');
+      return 0;
+    }
+    return this.#copyOut(item, buf);
+  }
+
   /** Releases `waiter` (if it still waits) with `err`; the socket's data is untouched. */
   cancelRead(waiter: ReadWaiter | null, err: Error): void {
     if (waiter === null || this.reader !== waiter) return;
+    if (this.#readAuto && this.readArmed) this.batch!.setMark(this.fd, 0);
     this.reader = null;
     queueIdleCheck(this);
     waiter.reject(err);
@@ -218,6 +325,9 @@ export class SocketWaiters {
     this.#disarmRead();
     this.#disarmWrite();
     waitersBySocket.delete(this.sock);
+    // Bytes already taken from the kernel stay with the socket for its next aio read.
+    if (this.#held !== null) heldBySocket.set(this.sock, this.#held);
+    this.#held = null;
     if (this.sock[kBeforeClose] === this.#onClose) this.sock[kBeforeClose] = null;
   }
 
@@ -330,11 +440,14 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
     const w = idleWaiters(loop, sock, 'read');
     const checked = checkWaitOptions(opts);
     if (checked !== undefined) return guardedRecv(w, buf, checked);
-    if (w.mayRunNow()) {
-      const n = sock.recvInto(buf);
-      if (n !== null) return Promise.resolve(n);
+    if (w.batch === null) {
+      if (w.mayRunNow()) {
+        const n = sock.recvInto(buf);
+        if (n !== null) return Promise.resolve(n);
+      }
+      return w.recvWhenReadable(buf);
     }
-    return w.recvWhenReadable(buf);
+    return batchedRecv(w, buf);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -342,12 +455,31 @@ export function sockRecvInto(loop: Loop, sock: Socket, buf: Uint8Array, opts?: W
 
 function guardedRecv(w: SocketWaiters, buf: Uint8Array, opts: WaitOptions): Promise<number> {
   return guarded(w.loop, opts, 'recv', (guard) => {
+    if (w.batch !== null) return waitOn(guard, w, 'read', () => batchedRecv(w, buf));
     if (w.mayRunNow()) {
       const n = w.sock.recvInto(buf);
       if (n !== null) return Promise.resolve(n);
     }
     return waitOn(guard, w, 'read', () => w.recvWhenReadable(buf));
   });
+}
+
+/**
+ * A read on the batched path: it comes with the loop's next wait, at no crossing of its own, so
+ * it is not tried first, and every socket gets one read per iteration (fair by construction).
+ * Bytes the loop already holds for the socket come first, within the run IMMEDIATE_RUN allows.
+ * A socket the selector cannot watch (select, fd >= FD_SETSIZE) still reads what is there.
+ */
+function batchedRecv(w: SocketWaiters, buf: Uint8Array): Promise<number> {
+  if (w.hasHeld && w.mayRunNow()) return Promise.resolve(w.takeHeld(buf));
+  try {
+    return w.recvWhenReadable(buf);
+  } catch (err) {
+    if (!isUnwatchable(err) || w.hasHeld) throw err;
+    const n = w.sock.recvInto(buf);
+    if (n === null) throw err;
+    return Promise.resolve(n);
+  }
 }
 
 /**

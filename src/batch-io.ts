@@ -13,8 +13,10 @@
 import { native, type NativeSelectorHandle } from './native.js';
 import { errnoError } from './errors.js';
 
-/** A record's length when the cycle read nothing for its fd (see native/batch_io.h). */
+/** A record's length when its fd was not to be read: no mark, or not readable (native/batch_io.h). */
 export const NOT_READ = -2147483648;
+/** A record's length when its fd was to be read but the slab was full: JS reads it (readForSink). */
+export const NO_ROOM = -2147483647;
 /** Ints per read record (fd, mask, offset, length) and per write (fd, source, offset, length). */
 const RECORD_INTS = 4;
 const WRITE_INTS = 4;
@@ -32,7 +34,8 @@ const SOURCE_READ_SLAB = 1;
 
 /**
  * Receives what the cycle read for one fd: n > 0 bytes in `data` (a view into a read slab that
- * is never written again), 0 at EOF, or -errno (-EAGAIN: a spurious wake-up, nothing read).
+ * is never written again), 0 at EOF, or -errno (-EAGAIN: a spurious wake-up, nothing read); or
+ * NOT_READ: the fd is readable but its mark was off, so nothing was read.
  */
 export type ReadSink = (n: number, data: Buffer | null) => void;
 
@@ -84,8 +87,10 @@ export class BatchIo {
     this.#waitSyscall = waitSyscall;
     this.records = new Int32Array(recordCapacity * RECORD_INTS);
     handle.batchInit(this.records, this.#writes, this.#writeSlab, this.#state);
+    handle.batchMarks(this.#marks);
   }
 
+  #marks = new Int32Array(1024);
   /** Where the data of each auto-read fd goes. */
   readonly #sinks: Array<ReadSink | undefined> = [];
   /**
@@ -95,22 +100,39 @@ export class BatchIo {
    */
   readonly #detached: Array<number | ReadSink> = [];
 
-  /** From now on the cycle reads `fd` when it is readable and hands its data to `sink`. */
-  attachSink(fd: number, sink: ReadSink): void {
+  /**
+   * From now on `sink` hears of `fd`'s readability; the cycle reads up to `most` bytes of the fd
+   * for it each time (0: none, see setMark).
+   */
+  attachSink(fd: number, sink: ReadSink, most: number): void {
     while (this.#sinks.length <= fd) this.#sinks.push(undefined); // packed, not holey
     this.#sinks[fd] = sink;
-    this.#handle.autoRead(fd, 1);
+    this.setMark(fd, most);
   }
 
-  /**
-   * Stops auto-reading `fd`; its sink still gets what this iteration's records hold. The native
-   * side needs telling only when the fd stays registered (its remove() forgets the mark).
-   */
-  detachSink(fd: number, tellNative: boolean): void {
+  /** Stops auto-reading `fd`; its sink still gets what this iteration's records hold. */
+  detachSink(fd: number): void {
     const sink = this.#sinks[fd];
     this.#sinks[fd] = undefined;
     if (sink !== undefined) this.#detached.push(fd, sink);
-    if (tellNative) this.#handle.autoRead(fd, 0);
+    this.setMark(fd, 0);
+  }
+
+  /**
+   * How much the next cycles read of `fd` when it is readable (0: nothing; at most 64 KiB are
+   * read anyway): shared memory, so setting it per message (an aio read waiting or not, and its
+   * buffer's size) costs no crossing.
+   */
+  setMark(fd: number, most: number): void {
+    let marks = this.#marks;
+    if (fd >= marks.length) {
+      if (most === 0) return;
+      marks = new Int32Array(Math.max(fd + 1, marks.length * 2));
+      marks.set(this.#marks);
+      this.#marks = marks;
+      this.#handle.batchMarks(marks);
+    }
+    marks[fd] = most;
   }
 
   /** A new cycle's records: sinks detached before it have nothing more coming. */

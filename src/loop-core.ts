@@ -52,7 +52,7 @@ import {
   type FileLike,
 } from './selectors.js';
 import { FdOwners } from './close-hooks.js';
-import { NOT_READ, type BatchIo, type ReadSink } from './batch-io.js';
+import { NOT_READ, NO_ROOM, type BatchIo, type ReadSink } from './batch-io.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
@@ -233,11 +233,11 @@ export class LoopCore {
    * @internal Reads `fd` for `sink` in the iteration's native call (batch-io.ts); removed with
    * removeReader(). Only when _batch is not null.
    */
-  _addAutoReader(fd: number, sink: ReadSink): void {
+  _addAutoReader(fd: number, sink: ReadSink, most: number): void {
     this.#checkOpen();
     const batch = this.#batch!;
     if (this.#add(fd, EVENT_READ, autoReadMark)) this.#ioCount++;
-    batch.attachSink(fd, sink);
+    batch.attachSink(fd, sink, most);
     this.#embedded?.kick();
   }
 
@@ -550,18 +550,19 @@ export class LoopCore {
       const mask = results[at + 1]!;
       if ((mask & EVENT_READ) !== 0) {
         const cb = readers[fd];
+        const live = readStamp[fd] !== epoch;
         const length = batch !== null ? results[at + 3]! : NOT_READ;
-        if (length !== NOT_READ) {
-          batch!.deliver(
-            fd,
-            cb === autoReadMark && readStamp[fd] !== epoch,
-            results[at + 2]!,
-            length,
-            this.#onSinkError,
-          );
-        } else if (cb === autoReadMark) {
-          if (readStamp[fd] !== epoch) batch!.readForSink(fd, this.#onSinkError);
-        } else if (cb !== undefined && readStamp[fd] !== epoch) {
+        if (cb === autoReadMark) {
+          // A sink's record: data, EOF, -errno, NOT_READ (readable, no read wanted) or NO_ROOM.
+          if (length === NO_ROOM) {
+            if (live) batch!.readForSink(fd, this.#onSinkError);
+          } else if (length !== NOT_READ || live) {
+            batch!.deliver(fd, live, results[at + 2]!, length, this.#onSinkError);
+          }
+        } else if (length !== NOT_READ && length !== NO_ROOM) {
+          // Read for a sink that left during this iteration (its reader was replaced).
+          batch!.deliver(fd, false, results[at + 2]!, length, this.#onSinkError);
+        } else if (cb !== undefined && live) {
           try {
             cb();
           } catch (err) {
@@ -648,7 +649,7 @@ export class LoopCore {
   #add(fd: number, bit: number, cb: Callback): boolean {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd < table.length && table[fd] !== undefined) {
-      if (table[fd] === autoReadMark && cb !== autoReadMark) this.#batch!.detachSink(fd, true);
+      if (table[fd] === autoReadMark && cb !== autoReadMark) this.#batch!.detachSink(fd);
       table[fd] = cb;
       return false;
     }
@@ -667,8 +668,7 @@ export class LoopCore {
     const table = bit === EVENT_READ ? this.#readers : this.#writers;
     if (fd >= table.length || table[fd] === undefined) return false;
     const rest = this.#interest[fd]! & ~bit; // fd < table.length, and #grow() keeps both sizes equal
-    // Native remove() forgets the auto-read mark itself: only a kept registration needs a call.
-    if (table[fd] === autoReadMark) this.#batch!.detachSink(fd, rest !== 0);
+    if (table[fd] === autoReadMark) this.#batch!.detachSink(fd);
     if (rest === 0) {
       this.selector.unregister(fd);
       this.#owners.untrack(fd);

@@ -17,8 +17,8 @@ export interface NativeSelectorHandle {
   backendFd(): number;
   /** Pins the batched path's shared memory (native/batch_io.h); state[0]: the read slab offset. */
   batchInit(records: Int32Array, writes: Int32Array, writeSlab: Uint8Array, state: Int32Array): void;
-  /** Whether the cycle reads `fd` itself when it is readable (on: 1 or 0). */
-  autoRead(fd: number, on: number): void;
+  /** The per-fd auto-read marks the cycle consults (> 0: read at most that many bytes when readable). */
+  batchMarks(marks: Int32Array): void;
   /** Flushes writeCount writes, takes readSlab if given, waits, auto-reads; records or -errno. */
   cycle(timeoutMs: number, writeCount: number, readSlab: Uint8Array | undefined): number;
   /** Flushes writeCount writes now: 1 if all went out whole, else 0. */

@@ -11,7 +11,7 @@ import { ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import type { BatchIo, WriteOwner } from './batch-io.js';
+import { NOT_READ, type BatchIo, type WriteOwner } from './batch-io.js';
 import { constants as osConstants } from 'node:os';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
 import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
@@ -53,6 +53,8 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 type State = 'open' | 'closing' | 'closed';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
+/** The most one read takes (as ReadSlab's on the unbatched path). */
+const MAX_READ = 64 * 1024;
 
 /**
  * @internal What a Transport reads and writes: a Socket, or a pipe end adapted by
@@ -266,7 +268,7 @@ export class Transport implements WriteOwner {
   }
 
   #watchReads(): void {
-    if (this.#batch !== null) this.#loop._addAutoReader(this.#fd, this.#onBatchRead);
+    if (this.#batch !== null) this.#loop._addAutoReader(this.#fd, this.#onBatchRead, MAX_READ);
     else this.#loop.addReader(this.#fd, this.#onReadable);
   }
 
@@ -314,7 +316,8 @@ export class Transport implements WriteOwner {
 
   /** The batched path's read (batch-io.ts ReadSink): n bytes in data, 0 at EOF, or -errno. */
   #onBatchRead = (n: number, data: Buffer | null): void => {
-    if (this.#state !== 'open' || this.#eofReceived) return; // reading stopped: dropped, as by close
+    // Reading stopped: dropped, as by close. NOT_READ never comes: a transport's mark stays on.
+    if (this.#state !== 'open' || this.#eofReceived || n === NOT_READ) return;
     if (this.#readingPaused || this.#held !== null) {
       (this.#held ??= []).push(data);
       return;

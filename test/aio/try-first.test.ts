@@ -2,16 +2,20 @@
 // awaited call makes the syscall, resolves without running the loop and registers nothing with
 // the selector. When it must wait, it registers once; the registration is kept across back-to-back
 // waits (no epoll_ctl per message) and dropped by the next iteration after nobody waits on it.
+// Reads try first on a { batch: false } loop, which these tests use; on the batched path (the
+// default) a read comes with the loop's native call instead, tested at the end of the file.
 import { afterEach, describe, expect, test } from 'vitest';
 import { Socket } from '../../src/socket.js';
 import { EVENT_READ, EVENT_WRITE } from '../../src/selectors.js';
-import { backends, openLoop } from '../loop/helpers.js';
+import { backends, openLoop as openTestLoop } from '../loop/helpers.js';
 import { connectTo, connectedPair, fillSocket, listener, track, unixPath, waitReadable } from '../helpers/net.js';
 import { cleanup } from '../helpers/resources.js';
 
 afterEach(cleanup);
 
 describe.each(backends)('%s loop', (backend) => {
+  const openLoop = (b: typeof backend, budgetMs?: number) => openTestLoop(b, budgetMs, false);
+
   test('sockRecv/sockRecvInto with data already there resolve without the loop and register nothing', async () => {
     const loop = openLoop(backend);
     const [a, b] = connectedPair('tcp4');
@@ -146,5 +150,59 @@ describe.each(backends)('%s loop', (backend) => {
     expect(await loop.sockRecvInto(b, buf)).toBe(4); // resolved without running the loop
     expect(buf.toString()).toBe('efgh');
     expect(loop.selector.selects).toBe(selectsBefore);
+  });
+});
+
+describe.each(backends)('%s loop, batched path', (backend) => {
+  test('a read of data already there comes with the next iteration; its registration is kept, then dropped once idle', async () => {
+    const loop = openTestLoop(backend);
+    const [a, b] = connectedPair('tcp4');
+    a.send(Buffer.from('ready and waiting'));
+    waitReadable(b);
+    const p1 = loop.sockRecv(b, 5);
+    expect(loop.selector.getKey(b).events).toBe(EVENT_READ); // registered at once
+    expect((await loop.runUntilComplete(p1)).toString()).toBe('ready'); // no more than asked
+    const selects = loop.selector.selects;
+    const buf = Buffer.alloc(64);
+    expect(await loop.runUntilComplete(loop.sockRecvInto(b, buf))).toBe(12);
+    expect(buf.subarray(0, 12).toString()).toBe(' and waiting');
+    expect(loop.selector.selects - selects).toBeLessThanOrEqual(2);
+    await loop.runUntilComplete(new Promise<void>((resolve) => loop.callLater(5, resolve)));
+    expect(loop.selector.getMap().size).toBe(0);
+  });
+
+  test('bytes the loop read for a read cancelled in the same iteration are kept for the next read', async () => {
+    const loop = openTestLoop(backend);
+    const [a, b] = connectedPair('socketpair');
+    const ac = new AbortController();
+    const cancelled = loop.sockRecv(b, 16, { signal: ac.signal }).then(
+      () => 'resolved',
+      (e: unknown) => (e as { code?: string }).code,
+    );
+    a.send(Buffer.from('keep me'));
+    // Runs in the ready phase of the iteration whose native call reads 'keep me': after the read,
+    // before its delivery, so the waiter is gone when the bytes arrive.
+    loop.callSoon(() => ac.abort());
+    expect(await loop.runUntilComplete(cancelled)).toBe('ABORT_ERR');
+    expect((await loop.runUntilComplete(loop.sockRecv(b, 4))).toString()).toBe('keep');
+    expect((await loop.runUntilComplete(loop.sockRecv(b, 16))).toString()).toBe(' me');
+  });
+
+  test('EOF and a reset come through the batched read as 0 and ECONNRESET', async () => {
+    const loop = openTestLoop(backend);
+    const [a, b] = connectedPair('socketpair');
+    a.close();
+    expect(await loop.runUntilComplete(loop.sockRecvInto(b, Buffer.alloc(4)))).toBe(0);
+    const [c, d] = connectedPair('tcp4');
+    d.send(Buffer.from('unread')); // closing c with unread bytes makes the kernel send RST
+    waitReadable(c);
+    c.close();
+    const err = await loop.runUntilComplete(
+      loop.sockRecv(d, 4).then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    );
+    expect((err as { code?: string } | null)?.code).toBe('ECONNRESET');
   });
 });

@@ -46,8 +46,8 @@ export class DeadlineSelector extends BaseSelector {
  * Its exception handler collects what callbacks throw, and cleanup() fails the test with the first
  * one if anything was collected; tests about exceptions set their own handler.
  */
-export function openLoop(backend: BackendName, budgetMs = 5000): Loop & { selector: DeadlineSelector } {
-  const loop = new Loop({ selector: new DeadlineSelector(backend, budgetMs) });
+export function openLoop(backend: BackendName, budgetMs = 5000, batch = true): Loop & { selector: DeadlineSelector } {
+  const loop = new Loop({ selector: new DeadlineSelector(backend, budgetMs), batch });
   const uncaught: unknown[] = [];
   loop.setExceptionHandler((err) => {
     uncaught.push(err);

@@ -67,10 +67,7 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
       const loop = openLoop(backend, batch);
       const parts = Array.from({ length: 3000 }, (_, i) => `${i},`);
       const expected = Buffer.from(parts.join(''));
-      const { client } = await serve(
-        loop,
-        () => new Recorder({ onData: (_d, t) => parts.forEach((p) => t.write(p)) }),
-      );
+      const { client } = await serve(loop, () => new Recorder({ onData: (_d, t) => parts.forEach((p) => t.write(p)) }));
       client.send(Buffer.from('go'));
       const got = await loop.runUntilComplete(readBytes(loop, client, expected.length));
       expect(got.data.toString()).toBe(expected.toString());
@@ -95,7 +92,14 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
       );
       const msg = Buffer.from('hello');
       client.send(msg);
-      const expected = Buffer.concat([Buffer.from('<'), msg, large, Buffer.from('|'), msg.subarray(1), Buffer.from('>')]);
+      const expected = Buffer.concat([
+        Buffer.from('<'),
+        msg,
+        large,
+        Buffer.from('|'),
+        msg.subarray(1),
+        Buffer.from('>'),
+      ]);
       const got = await loop.runUntilComplete(readBytes(loop, client, expected.length));
       expect(got.data.equals(expected)).toBe(true);
     });
@@ -219,7 +223,8 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
         ),
       );
       const clients = [track(Socket.tcp()), track(Socket.tcp()), track(Socket.tcp())];
-      for (const c of clients) await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
+      for (const c of clients)
+        await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
       while (recs.length < clients.length || recs.some((r) => r.transport === undefined))
         await loop.runUntilComplete(sleep(2, loop));
       // All three send before the loop runs again, so their reads come in one batch.
