@@ -157,21 +157,25 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
 
   // cycle(timeoutMs, writeCount, readSlab?) -> record count or -errno: flushes the queued
   // writes, takes a new read slab if one is given (after the flush: queued writes may point into
-  // the old one), waits and auto-reads from state[0] on. See batch_io.h.
+  // the old one), waits and auto-reads from state[0] on. See batch_io.h. Every argument is
+  // checked before the flush: a call that throws has sent nothing, so the caller, which books
+  // no results when it throws, never sends the same writes twice.
   Napi::Value Cycle(const Napi::CallbackInfo& info) {
     if (!backend_) return number(info, -EBADF);
     if (!batch_.ready()) return number(info, -EINVAL);
     if (!expect_ints(info, 0, 2)) return info.Env().Undefined();
+    const bool new_slab = info.Length() > 2 && !info[2].IsUndefined();
+    if (new_slab && !is_typed(info[2], napi_uint8_array)) {
+      throw_arg_type(info.Env(), "a Uint8Array read slab");
+      return info.Env().Undefined();
+    }
     int timeout = int_arg(info, 0);
     const int write_count = int_arg(info, 1);
+    check_read_slab(info.Env());
     if (write_count > 0 && !batch_.flush(write_count)) timeout = 0;
-    if (info.Length() > 2 && !info[2].IsUndefined()) {
-      if (!is_typed(info[2], napi_uint8_array)) {
-        throw_arg_type(info.Env(), "a Uint8Array read slab");
-        return info.Env().Undefined();
-      }
+    if (new_slab) {
       auto slab = info[2].As<Napi::Uint8Array>();
-      read_slab_ref_ = Napi::Persistent(slab);
+      read_slab_buffer_ = Napi::Persistent(slab.ArrayBuffer());
       batch_.set_read_slab({slab.Data(), slab.ByteLength()});
     }
     return number(info, batch_.wait_and_read(backend_.get(), timeout, &state_[0]));
@@ -181,7 +185,26 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     if (!batch_.ready()) return number(info, -EINVAL);
     if (!expect_ints(info, 0, 1)) return info.Env().Undefined();
+    check_read_slab(info.Env());
     return number(info, batch_.flush(int_arg(info, 0)) ? 1 : 0);
+  }
+
+  // The read slab is the one pinned buffer user code holds views of (a transport's
+  // dataReceived() gets them), and user code may detach its ArrayBuffer: postMessage() or
+  // structuredClone() with a transfer list. Its memory then belongs to the receiving buffer, or
+  // is freed with it. So every call that may use the slab first asks whether it is still
+  // attached (~10 ns; re-reading the typed array's address and length would cost ~50),
+  // and forgets a detached one: auto-reads are then kNoRoom and writes from it -EINVAL
+  // (batch_io.cc checks both), as before the first slab. Nothing else can move or shrink it:
+  // src/batch-io.ts makes its slabs with Buffer.allocUnsafe(), never resizable.
+  void check_read_slab(napi_env env) {
+    bool detached = false;
+    if (read_slab_buffer_.IsEmpty() ||
+        napi_is_detached_arraybuffer(env, read_slab_buffer_.Value(), &detached) != napi_ok ||
+        !detached)
+      return;
+    read_slab_buffer_.Reset();
+    batch_.set_read_slab({});
   }
 
   static bool is_typed(Napi::Value v, napi_typedarray_type type) {
@@ -199,7 +222,7 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
   Napi::Reference<Napi::Int32Array> writes_ref_;
   Napi::Reference<Napi::Uint8Array> write_slab_ref_;
   Napi::Reference<Napi::Int32Array> state_ref_;
-  Napi::Reference<Napi::Uint8Array> read_slab_ref_;
+  Napi::Reference<Napi::ArrayBuffer> read_slab_buffer_;  // see check_read_slab()
   Napi::Reference<Napi::Int32Array> marks_ref_;
   int32_t* state_ = nullptr;
 };
