@@ -12,6 +12,7 @@
 // (more than COPY_MAX) are not queued here: their owner flushes and sends them itself.
 import { native, type NativeSelectorHandle } from './native.js';
 import { errnoError } from './errors.js';
+import { newSlab } from './read-slab.js';
 
 /** A record's length when its fd was not to be read: no mark, or not readable (native/batch_io.h). */
 export const NOT_READ = -2147483648;
@@ -63,7 +64,7 @@ export class BatchIo {
   /** [0]: where the next auto-read lands in the read slab; moved on by the native cycle. */
   readonly #state = new Int32Array(1);
   /** Where the next read lands (from #state[0] on). */
-  #readSlab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+  #readSlab = newSlab(READ_SLAB_BYTES);
   /** The slab the native side holds: the last cycle's records point into it. */
   #nativeSlab: Buffer | null = null;
   #writeCount = 0;
@@ -80,7 +81,8 @@ export class BatchIo {
    */
   deferring = false;
   #touched: WriteOwner[] = [];
-  #settles = 0;
+  /** Owners listed for _afterFlush() carry this round's number (they start at 0). */
+  #settles = 1;
 
   constructor(handle: NativeSelectorHandle, recordCapacity: number, waitSyscall: string) {
     this.#handle = handle;
@@ -186,6 +188,7 @@ export class BatchIo {
     const count = this.#handle.cycle(timeout, this.#writeCount, slab !== this.#nativeSlab ? slab : undefined);
     this.#nativeSlab = slab;
     if (this.#writeCount > 0) this.#settle();
+    this.#runAfterFlush();
     if (count < 0) throw errnoError(count, this.#waitSyscall);
     return count;
   }
@@ -214,7 +217,7 @@ export class BatchIo {
   #roomToRead(): void {
     if (READ_SLAB_BYTES - this.#state[0]! >= MIN_ROOM) return;
     // Views handed out keep the old slab alive; it is never written again.
-    this.#readSlab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+    this.#readSlab = newSlab(READ_SLAB_BYTES);
     this.#state[0] = 0;
   }
 
@@ -224,37 +227,38 @@ export class BatchIo {
   }
 
   /**
-   * Queues `data` for `fd` (the whole of it, in order after the owner's earlier writes). Returns
-   * false when it is not queued: too large to copy, or asked while results are being booked;
-   * the owner then sends it itself, after flush() if it has writes queued here.
+   * Flushes now if the queue has no room for `data`. An owner calls this before queue(): the
+   * flush may leave part of the owner's own earlier writes unsent (its rest then queued with the
+   * owner), and the owner must see that before it decides where `data` goes.
+   */
+  makeRoom(data: Uint8Array): void {
+    if (this.#writeCount === WRITE_CAPACITY) return this.flush();
+    const n = data.length;
+    if (n <= COPY_MAX && this.#writeSlabUsed + n > WRITE_SLAB_BYTES && !this.#inReadSlab(data)) this.flush();
+  }
+
+  /**
+   * Queues `data` for `fd` (the whole of it, in order after the owner's earlier writes; call
+   * makeRoom() first). Returns false when it is not queued: no cycle is coming (see deferring),
+   * too large to copy, or no room; the owner then sends it itself, after flush() if it has
+   * writes queued here.
    */
   queue(fd: number, data: Uint8Array, owner: WriteOwner): boolean {
-    if (this.#settling || !this.deferring) return false;
+    if (this.#settling || !this.deferring || this.#writeCount === WRITE_CAPACITY) return false;
     const n = data.length;
     let source: number;
     let offset: number;
     let view: Buffer | null = null;
-    const slab = this.#nativeSlab;
-    if (slab !== null && data.buffer === slab.buffer) {
+    if (this.#inReadSlab(data)) {
       source = SOURCE_READ_SLAB;
-      offset = data.byteOffset - slab.byteOffset;
+      offset = data.byteOffset - this.#nativeSlab!.byteOffset;
       view = data as Buffer;
     } else {
-      if (n > COPY_MAX) return false;
+      if (n > COPY_MAX || this.#writeSlabUsed + n > WRITE_SLAB_BYTES) return false;
       source = SOURCE_WRITE_SLAB;
-      if (this.#writeSlabUsed + n > WRITE_SLAB_BYTES) this.flush();
       offset = this.#writeSlabUsed;
       this.#writeSlab.set(data, offset);
       this.#writeSlabUsed += n;
-    }
-    if (this.#writeCount === WRITE_CAPACITY) {
-      // flush() reuses the write slab from 0: a copy just made must move there first.
-      if (source === SOURCE_WRITE_SLAB) {
-        this.#writeSlabUsed -= n;
-        this.flush();
-        return this.queue(fd, data, owner);
-      }
-      this.flush();
     }
     const i = this.#writeCount++;
     const w = this.#writes;
@@ -267,6 +271,12 @@ export class BatchIo {
     return true;
   }
 
+  /** True for a view into the read slab the native side holds: sent from there, no copy. */
+  #inReadSlab(data: Uint8Array): boolean {
+    const slab = this.#nativeSlab;
+    return slab !== null && data.buffer === slab.buffer;
+  }
+
   /** True while writes wait for the next cycle. */
   get hasWrites(): boolean {
     return this.#writeCount > 0;
@@ -276,9 +286,15 @@ export class BatchIo {
   release(): void {
     this.deferring = false;
     this.flush();
+    this.#runAfterFlush();
   }
 
-  /** Sends the queued writes now (one crossing), and books the results. */
+  /**
+   * Sends the queued writes now (one crossing), and books the results. Owners act on them
+   * (_afterFlush) only at the next cycle or release(): this runs inside some owner's write(),
+   * where a protocol callback such as resumeWriting() writing again would interleave its bytes
+   * with the write in progress.
+   */
   flush(): void {
     if (this.#writeCount === 0 || this.#settling) return;
     this.#handle.flush(this.#writeCount);
@@ -294,11 +310,11 @@ export class BatchIo {
     }
   }
 
-  /** Hands each flushed write's result to its owner, then lets each owner act on them. */
+  /** Hands each flushed write's result to its owner, and lists the owner for _afterFlush(). */
   #settle(): void {
     const count = this.#writeCount;
     const w = this.#writes;
-    const mark = ++this.#settles;
+    const mark = this.#settles;
     this.#settling = true;
     try {
       for (let i = 0; i < count; i++) {
@@ -327,10 +343,15 @@ export class BatchIo {
       this.#writeSlabUsed = 0;
       this.#settling = false;
     }
-    // An owner's protocol may write enough to flush again from here: that settle lists its own.
+  }
+
+  /** Lets each owner the settles since the last call listed act on its results. */
+  #runAfterFlush(): void {
     const touched = this.#touched;
     if (touched.length === 0) return;
+    // An owner's protocol may write and flush again from here: those settles list anew.
     this.#touched = [];
+    this.#settles++;
     for (let i = 0; i < touched.length; i++) touched[i]!._afterFlush(); // i < length
   }
 }

@@ -7,6 +7,19 @@
 // Measured by bench/echo, protocol style, 16 KiB messages: the copy into a fresh allocUnsafe()
 // buffer per read cost ~2-3 µs of user CPU per message against ~1 µs for the callback style.
 
+import { markAsUntransferable } from 'node:worker_threads';
+
+/**
+ * A fresh slab. Untransferable: a protocol handed a view could otherwise transfer the slab's
+ * memory away (postMessage, structuredClone with a transfer list) while the loop still reads
+ * into it; a transfer now copies instead.
+ */
+export function newSlab(bytes: number): Buffer {
+  const slab = Buffer.allocUnsafe(bytes);
+  markAsUntransferable(slab.buffer);
+  return slab;
+}
+
 /** Slab size: 4 full-size reads per allocation. */
 const SLAB_BYTES = 256 * 1024;
 /** The most one read asks for; matches the kernel's default loopback socket buffer scale. */
@@ -17,7 +30,7 @@ const MIN_ROOM = 16 * 1024;
 /** One transport's (or one server's) read buffer: see the top of this file. */
 export class ReadSlab {
   /** The next read goes into buf[offset, offset + length). */
-  buf: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
+  buf: Buffer = newSlab(SLAB_BYTES);
   offset = 0;
   length = MAX_READ;
 
@@ -28,7 +41,7 @@ export class ReadSlab {
     this.offset += (n + 7) & ~7;
     let room = SLAB_BYTES - this.offset;
     if (room < MIN_ROOM) {
-      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.buf = newSlab(SLAB_BYTES);
       this.offset = 0;
       room = SLAB_BYTES;
     }

@@ -192,14 +192,17 @@ export class Transport implements WriteOwner {
     if (data.length === 0) return;
     const batch = this.#batch;
     if (batch !== null && this.#queued === this.#deferred) {
-      if (batch.queue(this.#fd, data, this)) {
+      batch.makeRoom(data);
+      if (this.#state !== 'open') return; // the flush found the connection broken
+      // Still nothing queued beside the batch (a flush may have left part of ours unsent).
+      if (this.#queued === this.#deferred && batch.queue(this.#fd, data, this)) {
         this.#queued += data.length;
         this.#deferred += data.length;
         return this.#maybePauseProtocol();
       }
-      // Not queued (too large to copy): what is queued must go first.
+      // Not queued (too large to copy, or no cycle is coming): what is queued must go first.
       if (this.#deferred > 0) batch.flush();
-      if (this.#state !== 'open') return; // the flush found the connection broken
+      if (this.#state !== 'open') return;
     }
     let sent = 0;
     if (this.#queued === 0) {

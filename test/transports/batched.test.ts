@@ -125,6 +125,31 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
       expect(server().transport.getWriteBufferSize()).toBe(0);
     });
 
+    test('a large write after small ones past the high-water mark: resumeWriting() comes after it, bytes in order', async () => {
+      const loop = openLoop(backend, batch);
+      const smalls = Array.from({ length: 40 }, (_, i) => pattern(2048, i));
+      const large = pattern(100 * 1024, 99);
+      const { client } = await serve(
+        loop,
+        () =>
+          new Recorder({
+            onData: (_d, t) => {
+              for (const s of smalls) t.write(s);
+              t.write(large); // flushes the queued small writes first, which drains the queue
+            },
+            onResume: (t) => t.write('MARK'),
+          }),
+      );
+      client.send(Buffer.from('go'));
+      const body = Buffer.concat([...smalls, large]);
+      const got = await loop.runUntilComplete(readBytes(loop, client, body.length));
+      // A marker written by resumeWriting() may follow, never precede or split the writes.
+      await loop.runUntilComplete(sleep(20, loop));
+      const more = client.recvInto(Buffer.alloc(64)) ?? 0;
+      expect(got.data.subarray(0, body.length).equals(body)).toBe(true);
+      expect(got.data.length + more - body.length).toBeLessThanOrEqual(4);
+    });
+
     test('close() right after writes sends them, then EOF, then connectionLost(null)', async () => {
       const loop = openLoop(backend, batch);
       const { client, server } = await serve(
