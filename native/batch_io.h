@@ -35,7 +35,8 @@ constexpr int32_t kNoRoom = INT32_MIN + 1;
 constexpr int kRecordInts = 4;
 constexpr int kWriteInts = 4;
 // One read asks for at most this much (the scale of the kernel's default loopback buffers), and
-// auto-reads stop for this cycle once less than kMinRoom is left in the slab.
+// auto-reads stop for this cycle once less than kMinRoom is left in the slab. src/read-slab.ts
+// (MAX_READ, MIN_ROOM) and src/batch-io.ts (RECORD_INTS, NOT_READ, NO_ROOM) mirror these.
 constexpr size_t kMaxRead = 64 * 1024;
 constexpr size_t kMinRoom = 16 * 1024;
 

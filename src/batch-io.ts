@@ -12,24 +12,20 @@
 // (more than COPY_MAX) are not queued here: their owner flushes and sends them itself.
 import { native, type NativeSelectorHandle } from './native.js';
 import { errnoError } from './errors.js';
-import { newSlab } from './read-slab.js';
+import { MAX_READ, MIN_ROOM, SLAB_BYTES as READ_SLAB_BYTES, newSlab } from './read-slab.js';
 
 /** A record's length when its fd was not to be read: no mark, or not readable (native/batch_io.h). */
 export const NOT_READ = -2147483648;
 /** A record's length when its fd was to be read but the slab was full: JS reads it (readForSink). */
 export const NO_ROOM = -2147483647;
 /** Ints per read record (fd, mask, offset, length) and per write (fd, source, offset, length). */
-const RECORD_INTS = 4;
+export const RECORD_INTS = 4;
 const WRITE_INTS = 4;
 /** Queued writes per iteration before the queue is flushed early. */
 const WRITE_CAPACITY = 1024;
 const WRITE_SLAB_BYTES = 256 * 1024;
 /** Above this a write is not copied: a copy would cost more than the crossing it saves. */
 const COPY_MAX = 2048;
-/** Matches native/batch_io.h: reads stop below this much room, each asks for at most 64 KiB. */
-const READ_SLAB_BYTES = 256 * 1024;
-const MIN_ROOM = 16 * 1024;
-const MAX_READ = 64 * 1024;
 const SOURCE_WRITE_SLAB = 0;
 const SOURCE_READ_SLAB = 1;
 
@@ -69,8 +65,6 @@ export class BatchIo {
   #nativeSlab: Buffer | null = null;
   #writeCount = 0;
   #writeSlabUsed = 0;
-  /** Set while results are booked: writes then take their owner's own path. */
-  #settling = false;
   readonly #owners: Array<WriteOwner | null> = [];
   /** The queued view for writes sent from the read slab, so a rest needs no copy. */
   readonly #views: Array<Buffer | null> = [];
@@ -161,7 +155,7 @@ export class BatchIo {
       if (sink === undefined) return;
     }
     try {
-      sink(length, length <= 0 ? null : offset < 0 ? this.#lastView : this.view(offset, length));
+      sink(length, length <= 0 ? null : offset < 0 ? this.#lastView : this.#view(offset, length));
     } catch (err) {
       onError(err, fd);
     }
@@ -222,7 +216,7 @@ export class BatchIo {
   }
 
   /** The bytes of a record: `n` at `offset` of the read slab the last cycle filled. */
-  view(offset: number, n: number): Buffer {
+  #view(offset: number, n: number): Buffer {
     return this.#nativeSlab!.subarray(offset, offset + n);
   }
 
@@ -244,7 +238,7 @@ export class BatchIo {
    * writes queued here.
    */
   queue(fd: number, data: Uint8Array, owner: WriteOwner): boolean {
-    if (this.#settling || !this.deferring || this.#writeCount === WRITE_CAPACITY) return false;
+    if (!this.deferring || this.#writeCount === WRITE_CAPACITY) return false;
     const n = data.length;
     let source: number;
     let offset: number;
@@ -296,7 +290,7 @@ export class BatchIo {
    * with the write in progress.
    */
   flush(): void {
-    if (this.#writeCount === 0 || this.#settling) return;
+    if (this.#writeCount === 0) return;
     this.#handle.flush(this.#writeCount);
     this.#settle();
   }
@@ -315,7 +309,6 @@ export class BatchIo {
     const count = this.#writeCount;
     const w = this.#writes;
     const mark = this.#settles;
-    this.#settling = true;
     try {
       for (let i = 0; i < count; i++) {
         const owner = this.#owners[i];
@@ -341,7 +334,6 @@ export class BatchIo {
     } finally {
       this.#writeCount = 0;
       this.#writeSlabUsed = 0;
-      this.#settling = false;
     }
   }
 

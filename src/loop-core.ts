@@ -52,7 +52,7 @@ import {
   type FileLike,
 } from './selectors.js';
 import { FdOwners } from './close-hooks.js';
-import { NOT_READ, NO_ROOM, type BatchIo, type ReadSink } from './batch-io.js';
+import { NOT_READ, NO_ROOM, RECORD_INTS, type BatchIo, type ReadSink } from './batch-io.js';
 import { Runner } from './runner.js';
 import { SignalTable } from './signals.js';
 import { TimerHeap } from './timer-heap.js';
@@ -538,7 +538,7 @@ export class LoopCore {
     const batch = this.#batch;
     // Records are (fd, mask, offset, length) on the batched path, (fd, mask) pairs otherwise.
     const results = batch !== null ? batch.records : this.selector.ready;
-    const stride = batch !== null ? 4 : 2;
+    const stride = batch !== null ? RECORD_INTS : 2;
     const readers = this.#readers;
     const writers = this.#writers;
     const readStamp = this.#readStamp;

@@ -21,18 +21,25 @@ export function newSlab(bytes: number): Buffer {
 }
 
 /** Slab size: 4 full-size reads per allocation. */
-const SLAB_BYTES = 256 * 1024;
+export const SLAB_BYTES = 256 * 1024;
 /** The most one read asks for; matches the kernel's default loopback socket buffer scale. */
-const MAX_READ = 64 * 1024;
+export const MAX_READ = 64 * 1024;
 /** Below this much room the rest of a slab is dropped and a new one starts. */
-const MIN_ROOM = 16 * 1024;
+export const MIN_ROOM = 16 * 1024;
 
 /** One transport's (or one server's) read buffer: see the top of this file. */
 export class ReadSlab {
-  /** The next read goes into buf[offset, offset + length). */
-  buf: Buffer = newSlab(SLAB_BYTES);
+  #buf: Buffer | null = null;
   offset = 0;
   length = MAX_READ;
+
+  /**
+   * The next read goes into buf[offset, offset + length). Made on first use: a transport on the
+   * batched path reads into the loop's slab and never needs its own.
+   */
+  get buf(): Buffer {
+    return (this.#buf ??= newSlab(SLAB_BYTES));
+  }
 
   /** Hands out the `n` bytes just read at `offset` as a view, and moves past them. */
   take(n: number): Buffer {
@@ -41,7 +48,7 @@ export class ReadSlab {
     this.offset += (n + 7) & ~7;
     let room = SLAB_BYTES - this.offset;
     if (room < MIN_ROOM) {
-      this.buf = newSlab(SLAB_BYTES);
+      this.#buf = newSlab(SLAB_BYTES);
       this.offset = 0;
       room = SLAB_BYTES;
     }

@@ -7,7 +7,7 @@ import { kBeforeClose } from './close-hooks.js';
 import { releaseWaiters } from './aio.js';
 import { resolveHostPort } from './names.js';
 import { isIP } from 'node:net';
-import { ReadSlab } from './read-slab.js';
+import { MAX_READ, ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
@@ -53,8 +53,6 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 type State = 'open' | 'closing' | 'closed';
 
 const EAGAIN = -osConstants.errno.EAGAIN;
-/** The most one read takes (as ReadSlab's on the unbatched path). */
-const MAX_READ = 64 * 1024;
 
 /**
  * @internal What a Transport reads and writes: a Socket, or a pipe end adapted by
