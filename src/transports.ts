@@ -102,8 +102,8 @@ export class Transport implements WriteOwner {
   #deferred = 0;
   /** The loop's batched path, for a socket; null for pipes and { batch: false } loops. */
   readonly #batch: BatchIo | null;
-  /** What arrived on the batched path while reading was paused: views, then null for EOF. */
-  #held: Array<Buffer | null> | null = null;
+  /** What arrived on the batched path while reading was paused: views, or 0 (EOF) / -errno. */
+  #held: Array<Buffer | number> | null = null;
   /** @internal BatchIo's bookkeeping (WriteOwner). */
   _settleMark = 0;
   readonly #onLost: ((t: Transport) => void) | undefined;
@@ -264,7 +264,10 @@ export class Transport implements WriteOwner {
     this.#held = null;
     // In the next iteration, before anything the kernel has for us now: order is kept.
     this.#loop.callSoon(() => {
-      for (const data of held) this.#onBatchRead(data === null ? 0 : data.length, data);
+      for (const item of held) {
+        if (typeof item === 'number') this.#onBatchRead(item, null);
+        else this.#onBatchRead(item.length, item);
+      }
     });
   }
 
@@ -318,9 +321,9 @@ export class Transport implements WriteOwner {
   /** The batched path's read (batch-io.ts ReadSink): n bytes in data, 0 at EOF, or -errno. */
   #onBatchRead = (n: number, data: Buffer | null): void => {
     // Reading stopped: dropped, as by close. NOT_READ never comes: a transport's mark stays on.
-    if (this.#state !== 'open' || this.#eofReceived || n === NOT_READ) return;
+    if (this.#state !== 'open' || this.#eofReceived || n === NOT_READ || n === EAGAIN) return;
     if (this.#readingPaused || this.#held !== null) {
-      (this.#held ??= []).push(data);
+      (this.#held ??= []).push(n > 0 ? data! : n);
       return;
     }
     if (n > 0) {
@@ -331,7 +334,7 @@ export class Transport implements WriteOwner {
       }
     } else if (n === 0) {
       this.#onEof();
-    } else if (n !== EAGAIN) {
+    } else {
       this.#fatal(errnoError(n, 'recv'));
     }
   };

@@ -285,6 +285,42 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
   });
 });
 
+test.runIf(backends.includes('epoll'))(
+  'epoll: a reset read for a transport paused in the same batch ends it with ECONNRESET on resume, not an EOF',
+  async () => {
+    const loop = openLoop('epoll', true);
+    const recs: Recorder[] = [];
+    const srv = trackServer(
+      await loop.createServer(
+        () => {
+          const rec: Recorder = new Recorder({
+            onData: () => {
+              if (rec !== recs[0]) return;
+              recs[1]!.transport.pauseReading(); // the second's record in this batch is the reset
+              loop.callLater(20, () => recs[1]!.transport.resumeReading());
+            },
+          });
+          recs.push(rec);
+          return rec;
+        },
+        { host: '127.0.0.1', port: 0 },
+      ),
+    );
+    const [a, b] = [track(Socket.tcp()), track(Socket.tcp())];
+    for (const c of [a, b]) {
+      await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
+    }
+    while (recs.length < 2 || recs.some((r) => r.transport === undefined)) await loop.runUntilComplete(sleep(2, loop));
+    recs[1]!.transport.write('unread'); // b closes with this unread: the kernel sends RST
+    await loop.runUntilComplete(sleep(10, loop));
+    // epoll reports in arrival order: a's data, then b's reset, in one batch.
+    a.send(Buffer.from('go'));
+    b.close();
+    const err = await loop.runUntilComplete(recs[1]!.lost);
+    expect((err as { code?: string } | null)?.code).toBe('ECONNRESET');
+  },
+);
+
 test('Loop({ batch }) refuses a value that is not a boolean', () => {
   expect(() => new Loop({ batch: 1 as unknown as boolean })).toThrow(
     expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
