@@ -296,8 +296,8 @@ test.runIf(backends.includes('epoll'))(
           const rec: Recorder = new Recorder({
             onData: () => {
               if (rec !== recs[0]) return;
-              recs[1]!.transport.pauseReading(); // the second's record in this batch is the reset
-              loop.callLater(20, () => recs[1]!.transport.resumeReading());
+              recs[1].transport.pauseReading(); // the second's record in this batch is the reset
+              loop.callLater(20, () => recs[1].transport.resumeReading());
             },
           });
           recs.push(rec);
@@ -311,12 +311,12 @@ test.runIf(backends.includes('epoll'))(
       await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
     }
     while (recs.length < 2 || recs.some((r) => r.transport === undefined)) await loop.runUntilComplete(sleep(2, loop));
-    recs[1]!.transport.write('unread'); // b closes with this unread: the kernel sends RST
+    recs[1].transport.write('unread'); // b closes with this unread: the kernel sends RST
     await loop.runUntilComplete(sleep(10, loop));
     // epoll reports in arrival order: a's data, then b's reset, in one batch.
     a.send(Buffer.from('go'));
     b.close();
-    const err = await loop.runUntilComplete(recs[1]!.lost);
+    const err = await loop.runUntilComplete(recs[1].lost);
     expect((err as { code?: string } | null)?.code).toBe('ECONNRESET');
   },
 );
