@@ -265,6 +265,44 @@ describe.each(backends.filter((b) => b !== 'kqueue'))('%s', (backend) => {
       expect(pausedBy).not.toBeNull();
     });
 
+    test('more ready in one iteration than a read slab holds (12 × 64 KiB): every byte once and in order', async () => {
+      const loop = openLoop(backend, batch);
+      const recs: Recorder[] = [];
+      const srv = trackServer(
+        await loop.createServer(
+          () => {
+            const rec = new Recorder();
+            recs.push(rec);
+            return rec;
+          },
+          { host: '127.0.0.1', port: 0 },
+        ),
+      );
+      const clients = Array.from({ length: 12 }, () => track(Socket.tcp()));
+      for (const c of clients)
+        await loop.runUntilComplete(loop.sockConnect(c, srv.address as { host: string; port: number }));
+      while (recs.length < clients.length || recs.some((r) => r.transport === undefined))
+        await loop.runUntilComplete(sleep(2, loop));
+      // Every client sends before the loop runs again, so the reads come in one batch: 768 KiB
+      // against a first slab of 256 KiB. What does not fit is read from JS, into a larger slab.
+      const sent = clients.map((c, i) => {
+        const data = pattern(64 * 1024, i);
+        expect(c.send(data)).toBe(data.length);
+        return data;
+      });
+      const deadline = loop.time() + 5000;
+      while (recs.some((r) => r.received < 64 * 1024) && loop.time() < deadline)
+        await loop.runUntilComplete(sleep(5, loop));
+      const port = (a: unknown) => (a as { port: number }).port;
+      const byPeer = new Map(recs.map((r) => [port(r.transport.socket.remoteAddress), r]));
+      clients.forEach((c, i) => expect(byPeer.get(port(c.localAddress))?.data().equals(sent[i])).toBe(true));
+      if (batch) {
+        // The loop saw a cycle's reads outgrow its slab and sized the next ones to fit them.
+        const largest = Math.max(...recs.flatMap((r) => r.chunks.map((d) => d.buffer.byteLength)));
+        expect(largest).toBeGreaterThanOrEqual(512 * 1024);
+      }
+    });
+
     test('a write to a peer that reset ends the transport with connectionLost(err), EPIPE or ECONNRESET', async () => {
       const loop = openLoop(backend, batch);
       let transport: Transport | null = null;
