@@ -212,6 +212,7 @@ void InitSocketBindings(Napi::Env env, Napi::Object exports) {
   constant("SO_REUSEPORT", SO_REUSEPORT);
 #endif
   constant("SO_ERROR", SO_ERROR);
+  constant("SO_TYPE", SO_TYPE);
   constant("SO_RCVBUF", SO_RCVBUF);
   constant("SO_SNDBUF", SO_SNDBUF);
   constant("SO_KEEPALIVE", SO_KEEPALIVE);

@@ -399,6 +399,17 @@ export function releaseWaiters(sock: Socket): void {
   waitersBySocket.get(sock)?.release();
 }
 
+/**
+ * releaseWaiters(), and what the loop had read for an aio read that left before taking it
+ * (bytes, then 0 for EOF or -errno), or null: the new owner must deliver it before anything else.
+ */
+export function takeOver(sock: Socket): Array<Buffer | number> | null {
+  releaseWaiters(sock);
+  const held = heldBySocket.get(sock) ?? null;
+  heldBySocket.delete(sock);
+  return held;
+}
+
 function queueIdleCheck(w: SocketWaiters): void {
   if (w.checkQueued) return;
   w.checkQueued = true;

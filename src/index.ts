@@ -23,7 +23,13 @@ export type { DatagramProtocol, DatagramEndpointOptions, HostPort } from './data
 export type { IncompleteReadError, LimitOverrunError } from './streams.js';
 export type { Address, ReceivedDatagram, SocketFamily } from './socket.js';
 export { Transport, Server } from './transports.js';
-export type { Protocol, ListenOptions, ConnectOptions, WriteBufferLimits } from './transports.js';
+export type {
+  Protocol,
+  ListenOptions,
+  ConnectOptions,
+  AcceptedSocketOptions,
+  WriteBufferLimits,
+} from './transports.js';
 export type { WaitOptions } from './wait-options.js';
 export type { LookupOptions, ResolvedAddress } from './names.js';
 export { errnoError } from './errors.js';

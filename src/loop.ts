@@ -129,6 +129,23 @@ export class Loop extends LoopCore {
   createConnection(factory: () => Protocol, opts: ConnectOptions): Promise<[Transport, Protocol]> {
     return transports.createConnection(this, factory, opts);
   }
+  /**
+   * Wraps a connected stream socket made elsewhere (accepted by your own code, one end of
+   * socketpair(), inherited from a parent) in a Transport driving the Protocol from `factory`:
+   * asyncio's `connect_accepted_socket`. The transport owns the socket from then on and closes
+   * it when it ends. Bytes a cancelled aio read on this loop had taken are delivered first.
+   * @throws (rejects) ERR_INVALID_ARG_TYPE for a bad factory, socket or option; ERR_SOCKET_CLOSED;
+   *   ERR_INVALID_ARG_VALUE for a datagram socket or one a transport drives already; ENOTCONN for a
+   *   socket that is not connected (those leave the socket to the caller); ERR_LOOP_CLOSED;
+   *   what the factory throws (the socket is then closed)
+   */
+  connectAcceptedSocket<P extends Protocol>(
+    factory: () => P,
+    sock: Socket,
+    opts?: transports.AcceptedSocketOptions,
+  ): Promise<[Transport, P]> {
+    return transports.connectAcceptedSocket(this, factory, sock, opts);
+  }
 
   /** A Transport over a pipe's read end: dataReceived, eofReceived, connectionLost (pipe-transports.ts). */
   connectReadPipe<P extends Protocol>(factory: () => P, pipe: PipeEnd | number): Promise<[Transport, P]> {

@@ -43,6 +43,7 @@ export interface NativeConstants {
   SO_REUSEADDR: number;
   SO_REUSEPORT?: number;
   SO_ERROR: number;
+  SO_TYPE: number;
   SO_RCVBUF: number;
   SO_SNDBUF: number;
   SO_KEEPALIVE: number;

@@ -3,14 +3,15 @@
 // queued, and only the part the kernel did not take is buffered (with high/low water marks).
 import type { Loop } from './loop.js';
 import { Socket, type Address } from './socket.js';
+import { native } from './native.js';
 import { kBeforeClose } from './close-hooks.js';
-import { releaseWaiters } from './aio.js';
+import { releaseWaiters, takeOver } from './aio.js';
 import { resolveHostPort } from './names.js';
 import { isIP } from 'node:net';
 import { MAX_READ, ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
-import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
+import { checkErrno, errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
 import { NOT_READ, type BatchIo, type WriteOwner } from './batch-io.js';
 import { constants as osConstants } from 'node:os';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
@@ -108,8 +109,18 @@ export class Transport implements WriteOwner {
   _settleMark = 0;
   readonly #onLost: ((t: Transport) => void) | undefined;
 
-  /** @internal Made by createServer/createConnection. */
-  constructor(loop: Loop, sock: StreamEndpoint, protocol: Protocol, slab: ReadSlab, onLost?: (t: Transport) => void) {
+  /**
+   * @internal Made by createServer/createConnection/connectAcceptedSocket. `held`: what was
+   * read from the socket before the transport took it over, delivered first.
+   */
+  constructor(
+    loop: Loop,
+    sock: StreamEndpoint,
+    protocol: Protocol,
+    slab: ReadSlab,
+    onLost?: (t: Transport) => void,
+    held: Array<Buffer | number> | null = null,
+  ) {
     this.#loop = loop;
     this.#sock = sock;
     this.#fd = sock.fileno();
@@ -121,6 +132,10 @@ export class Transport implements WriteOwner {
     sock[kBeforeClose] = () => this.#unregister();
     this.#watchReads();
     loop.callSoon(() => this.#callProtocol('connectionMade', () => this.#protocol.connectionMade?.(this)));
+    if (held !== null && held.length > 0) {
+      this.#held = held;
+      this.#replayHeldSoon();
+    }
   }
 
   /**
@@ -259,11 +274,19 @@ export class Transport implements WriteOwner {
     this.#readingPaused = false;
     if (this.#eofReceived) return;
     this.#watchReads();
-    const held = this.#held;
-    if (held === null) return;
-    this.#held = null;
-    // In the next iteration, before anything the kernel has for us now: order is kept.
+    if (this.#held !== null) this.#replayHeldSoon();
+  }
+
+  /**
+   * Hands the held reads to the protocol in the next iteration, before anything read meanwhile:
+   * until then new reads join the held ones (see #onBatchRead), so order is kept.
+   */
+  #replayHeldSoon(): void {
     this.#loop.callSoon(() => {
+      const held = this.#held;
+      if (held === null || this.#readingPaused) return; // paused again: resumeReading() comes back
+      this.#held = null;
+      // A protocol that pauses on one of them makes the rest held again, in order.
       for (const item of held) {
         if (typeof item === 'number') this.#onBatchRead(item, null);
         else this.#onBatchRead(item.length, item);
@@ -301,6 +324,7 @@ export class Transport implements WriteOwner {
   }
 
   #onReadable = (): void => {
+    if (this.#held !== null) return; // bytes read before are delivered first (#replayHeldSoon)
     let n: number | null;
     try {
       const slab = this.#slab;
@@ -752,6 +776,51 @@ export async function createConnection(
     const protocol = factory();
     const transport = new Transport(loop, sock, protocol, new ReadSlab());
     return [transport, protocol];
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+}
+
+/** Options of Loop.connectAcceptedSocket(). */
+export interface AcceptedSocketOptions {
+  /** TCP_NODELAY on a TCP socket (default true, as for the transports of createServer). */
+  noDelay?: boolean;
+}
+
+/**
+ * Wraps a connected stream socket made elsewhere in a Transport; the implementation of
+ * Loop.connectAcceptedSocket(). Arguments are checked before the socket is taken over; after
+ * that, a failure (a throwing factory, a refused registration) closes it, as createConnection
+ * closes its own.
+ * @internal
+ */
+export async function connectAcceptedSocket<P extends Protocol>(
+  loop: Loop,
+  factory: () => P,
+  sock: Socket,
+  opts: AcceptedSocketOptions = {},
+): Promise<[Transport, P]> {
+  if (typeof factory !== 'function') throw invalidArgType('factory', 'a function that returns a Protocol', factory);
+  if (!(sock instanceof Socket)) throw invalidArgType('sock', 'a connected stream Socket', sock);
+  if (typeof opts !== 'object' || opts === null) throw invalidArgType('opts', 'an object', opts);
+  if (opts.noDelay !== undefined && typeof opts.noDelay !== 'boolean')
+    throw invalidArgType('opts.noDelay', 'a boolean', opts.noDelay);
+  if (loop.closed) throw iomuxError('ERR_LOOP_CLOSED', 'The loop is closed');
+  const fd = sock.fileno(); // ERR_SOCKET_CLOSED
+  const type = checkErrno(native.getsockopt(fd, native.constants.SOL_SOCKET, native.constants.SO_TYPE), 'getsockopt');
+  if (type !== native.constants.SOCK_STREAM)
+    throw invalidArgValue('sock', 'a stream socket (a datagram socket has createDatagramEndpoint)', sock);
+  const peer = native.getpeername(fd); // not connected: ENOTCONN, and the socket stays the caller's
+  if (typeof peer === 'number') throw errnoError(peer, 'getpeername');
+  const held = takeOver(sock);
+  if (sock[kBeforeClose] !== null) {
+    throw invalidArgValue('sock', 'a socket no transport drives yet', sock);
+  }
+  try {
+    if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
+    const protocol = factory();
+    return [new Transport(loop, sock, protocol, new ReadSlab(), undefined, held), protocol];
   } catch (err) {
     sock.close();
     throw err;
