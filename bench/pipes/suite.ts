@@ -1,7 +1,8 @@
-// The pipes sweep: every (A, W) × N × backend, each run by five implementations in turn: iomux
-// through the Loop, iomux through the raw Selector, the C reference, the C reference with one idle
-// thread, and Python's selectors. Each is a fresh process given the same arguments and printing
-// the same JSON (bench/reference/pipes.c defines it). The five run back to back, and that is
+// The pipes sweep: every (A, W) × N × backend, each run by six implementations in turn: iomux
+// through the Loop's reader callbacks, through transports on the Loop's batched path, and through
+// the raw Selector, the C reference, the C reference with one idle thread, and Python's
+// selectors. Each is a fresh process given the same arguments and printing the same JSON
+// (bench/reference/pipes.c defines it). The six run back to back, and that is
 // repeated in several short sessions (one process each) whose rounds are pooled: on this kind of
 // shared VM one process's rounds agree within ~5% while two processes of the same program differ
 // by up to 30%, so one process per implementation would make the ratios a coin toss, and
@@ -17,15 +18,18 @@ import { lastLine, runJson } from '../report/exec.js';
 import type { Progress } from '../report/progress.js';
 import { summarize, type Summary } from '../report/stats.js';
 
-type IomuxImpl = 'loop' | 'raw';
+type IomuxImpl = 'loop' | 'transport' | 'raw';
+/** The iomux implementations a --baseline checkout runs too ('transport' is newer than those). */
+type BaselinedImpl = 'loop' | 'raw';
 /** An iomux implementation run by the --baseline checkout's worker. */
-type BaselineImpl = `${IomuxImpl}${typeof BASELINE_SUFFIX}`;
+type BaselineImpl = `${BaselinedImpl}${typeof BASELINE_SUFFIX}`;
 /** 'c-thread' is the C reference with one idle thread (pipes.c --idle-thread): see that file. */
 export type PipesImpl = IomuxImpl | BaselineImpl | 'c' | 'c-thread' | 'python';
 /** What every run has; --baseline adds the BaselineImpls (withBaselines). */
-export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'raw', 'c', 'c-thread', 'python'];
+export const PIPES_IMPLS: readonly PipesImpl[] = ['loop', 'transport', 'raw', 'c', 'c-thread', 'python'];
 export const IMPL_LABEL: Record<PipesImpl, string> = {
   loop: 'iomux Loop',
+  transport: 'iomux transports',
   raw: 'iomux raw Selector',
   'loop@base': 'iomux Loop@base',
   'raw@base': 'iomux raw Selector@base',
@@ -35,18 +39,18 @@ export const IMPL_LABEL: Record<PipesImpl, string> = {
 };
 const REFERENCE_IMPLS = new Set<PipesImpl>(['c', 'c-thread', 'python']);
 
-function isIomux(impl: PipesImpl): impl is IomuxImpl {
+function isBaselined(impl: PipesImpl): impl is BaselinedImpl {
   return impl === 'loop' || impl === 'raw';
 }
 
 /** The implementation a baseline one is the older build of: what its worker is asked to run. */
-function baselineOf(impl: BaselineImpl): IomuxImpl {
+function baselineOf(impl: BaselineImpl): BaselinedImpl {
   return impl === 'loop@base' ? 'loop' : 'raw';
 }
 
-/** `impls` with each iomux implementation followed by its baseline, in plan and column order. */
+/** `impls` with each baselined implementation followed by its baseline, in plan and column order. */
 export function withBaselines(impls: readonly PipesImpl[]): PipesImpl[] {
-  return impls.flatMap((impl) => (isIomux(impl) ? [impl, `${impl}${BASELINE_SUFFIX}` as const] : [impl]));
+  return impls.flatMap((impl) => (isBaselined(impl) ? [impl, `${impl}${BASELINE_SUFFIX}` as const] : [impl]));
 }
 
 /** The libevent bench.c shapes: one active pair and 100 writes, 100 active and 1000 writes. */
@@ -147,6 +151,7 @@ function command(
   if (warmupMs > 0) args.push('--warmup-ms', String(warmupMs));
   switch (c.impl) {
     case 'loop':
+    case 'transport':
     case 'raw':
       return worker(env.root, c.impl, args, `${BUILT_WORKER} not built yet (npm run build:ts)`);
     case 'loop@base':

@@ -1,6 +1,6 @@
 // One iomux pipes case in a fresh process, with bench/reference/pipes.c's arguments and output,
 // so the harness runs iomux, the C reference and Python's selectors the same way:
-//   node dist/bench/pipes/worker.js --api loop|raw --backend B --pairs N --active A --writes W --rounds R
+//   node dist/bench/pipes/worker.js --api loop|transport|raw --backend B --pairs N --active A --writes W --rounds R
 //     [--warmup-ms M]
 // stdout: {"backend":..,"api":..,"n":N,"a":A,"w":W,"rounds":R,"warmup_rounds":K,"us_per_round":[..],"failures":F}
 // Errors: {"error":"fd_setsize"} exit 3, {"error":"fd_limit"} exit 4.
@@ -9,6 +9,7 @@ import { native } from '../../src/native.js';
 import { CaseUnavailable, openPairs } from './pairs.js';
 import { runRaw } from './raw.js';
 import { runLoop } from './loop.js';
+import { runTransport } from './transport.js';
 
 function intArg(values: Record<string, unknown>, name: string, min: number): number {
   const v = Number(values[name]);
@@ -38,8 +39,8 @@ async function main(): Promise<number> {
   const w = intArg(values, 'writes', 0);
   const rounds = intArg(values, 'rounds', 1);
   const warmupMs = intArg(values, 'warmup-ms', 0);
-  if ((api !== 'raw' && api !== 'loop') || a > n) {
-    process.stderr.write('pipes worker: need --api raw|loop and --active <= --pairs\n');
+  if ((api !== 'raw' && api !== 'loop' && api !== 'transport') || a > n) {
+    process.stderr.write('pipes worker: need --api raw|loop|transport and --active <= --pairs\n');
     return 2;
   }
 
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
     result =
       api === 'loop'
         ? await runLoop(pairs, backend, a, w, rounds, warmupMs)
-        : runRaw(pairs, backend, a, w, rounds, warmupMs);
+        : api === 'transport'
+          ? await runTransport(pairs, backend, a, w, rounds, warmupMs)
+          : runRaw(pairs, backend, a, w, rounds, warmupMs);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (err instanceof CaseUnavailable || code === 'ERR_FD_OUT_OF_RANGE') {

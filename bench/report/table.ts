@@ -73,6 +73,7 @@ function pipesCell(r: PipesResult | undefined, notes: Footnotes): string {
  */
 const PIPES_RATIOS: ReadonlyArray<[string, PipesImpl, PipesImpl]> = [
   ['Loop/C', 'loop', 'c'],
+  ['Tr/C', 'transport', 'c'],
   ['raw/C', 'raw', 'c'],
   ['Loop@base/C', 'loop@base', 'c'],
   ['raw@base/C', 'raw@base', 'c'],
