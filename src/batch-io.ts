@@ -141,7 +141,9 @@ export class BatchIo {
 
   /** A new cycle's records: sinks detached before it have nothing more coming. */
   beginCycle(): void {
-    this.#detached.length = 0;
+    // Only when needed: a store to an array's length is a runtime call, not a field write.
+    if (this.#detached.length !== 0) this.#detached.length = 0;
+    this.#delivered = null;
   }
 
   /**
@@ -162,8 +164,17 @@ export class BatchIo {
       for (let j = 0; j < detached.length; j += 2) if (detached[j] === fd) sink = detached[j + 1] as ReadSink;
       if (sink === undefined) return;
     }
+    let data: Buffer | null = null;
+    if (length > 0) {
+      if (offset < 0) {
+        data = this.#lastView;
+      } else {
+        data = this.#delivered = this.#view(offset, length);
+        this.#deliveredOffset = offset;
+      }
+    }
     try {
-      sink(length, length <= 0 ? null : offset < 0 ? this.#lastView : this.#view(offset, length));
+      sink(length, data);
     } catch (err) {
       onError(err, fd);
     }
@@ -204,7 +215,7 @@ export class BatchIo {
    * Returns what a record holds: n > 0 (then #lastView has the bytes), 0 at EOF, or -errno.
    */
   #readNow(fd: number): number {
-    this.#roomToRead(MIN_ROOM);
+    this.#roomToRead(0);
     const slab = this.#readSlab;
     const offset = this.#state[0]!;
     const n = native.read(fd, slab, offset, Math.min(MAX_READ, slab.length - offset));
@@ -219,16 +230,24 @@ export class BatchIo {
 
   /** The bytes of the last #readNow() that read any. */
   #lastView: Buffer | null = null;
+  /**
+   * The last view of a record handed to a sink: an echo writes exactly it back, and knowing it
+   * spares the `.buffer` lookup (a call into the runtime) that tells any other read-slab view.
+   */
+  #delivered: Buffer | null = null;
+  /** Where #delivered starts in the native read slab. */
+  #deliveredOffset = 0;
 
   /**
-   * A fresh read slab when the current one has less than `need` (and MIN_ROOM) left, twice the
-   * size of what this or the last cycle read (see MAX_READ_SLAB_BYTES): a busy loop reads a
-   * cycle's worth into one slab, a quiet one goes back to small slabs as it replaces them.
+   * A fresh read slab unless the current one has room for `need` bytes and MIN_ROOM more (the
+   * native side stops reading below MIN_ROOM), twice the size of what this or the last cycle
+   * read (see MAX_READ_SLAB_BYTES): a busy loop reads a cycle's worth into one slab, a quiet one
+   * goes back to small slabs as it replaces them.
    */
   #roomToRead(need: number): void {
     const room = this.#readSlab.length - this.#state[0]!;
-    if (room >= MIN_ROOM && room >= need) return;
-    const demand = 2 * Math.max(need, this.#cycleBytes);
+    if (room - need >= MIN_ROOM) return;
+    const demand = 2 * (Math.max(need, this.#cycleBytes) + MIN_ROOM);
     let bytes = READ_SLAB_BYTES;
     while (bytes < demand && bytes < MAX_READ_SLAB_BYTES) bytes *= 2;
     // Views handed out keep the old slab alive; it is never written again.
@@ -249,7 +268,7 @@ export class BatchIo {
   makeRoom(data: Uint8Array): void {
     if (this.#writeCount === WRITE_CAPACITY) return this.flush();
     const n = data.length;
-    if (n <= COPY_MAX && this.#writeSlabUsed + n > WRITE_SLAB_BYTES && !this.#inReadSlab(data)) this.flush();
+    if (n <= COPY_MAX && this.#writeSlabUsed + n > WRITE_SLAB_BYTES && !this.#fromReadSlab(data)) this.flush();
   }
 
   /**
@@ -264,9 +283,9 @@ export class BatchIo {
     let source: number;
     let offset: number;
     let view: Buffer | null = null;
-    if (this.#inReadSlab(data)) {
+    if (this.#fromReadSlab(data)) {
       source = SOURCE_READ_SLAB;
-      offset = data.byteOffset - this.#nativeSlab!.byteOffset;
+      offset = data === this.#delivered ? this.#deliveredOffset : data.byteOffset - this.#nativeSlab!.byteOffset;
       view = data as Buffer;
     } else {
       if (n > COPY_MAX || this.#writeSlabUsed + n > WRITE_SLAB_BYTES) return false;
@@ -286,10 +305,15 @@ export class BatchIo {
     return true;
   }
 
-  /** True for a view into the read slab the native side holds: sent from there, no copy. */
-  #inReadSlab(data: Uint8Array): boolean {
+  /**
+   * True for a view into the read slab the native side holds, sent from there without a copy: the
+   * view just delivered, or another large one. A small other one is copied instead, which costs
+   * less than asking for its `.buffer`.
+   */
+  #fromReadSlab(data: Uint8Array): boolean {
+    if (data === this.#delivered) return true;
     const slab = this.#nativeSlab;
-    return slab !== null && data.buffer === slab.buffer;
+    return data.length > COPY_MAX && slab !== null && data.buffer === slab.buffer;
   }
 
   /** True while writes wait for the next cycle. */
