@@ -12,7 +12,7 @@
 // (more than COPY_MAX) are not queued here: their owner flushes and sends them itself.
 import { native, type NativeSelectorHandle } from './native.js';
 import { errnoError } from './errors.js';
-import { MAX_READ, MIN_ROOM, SLAB_BYTES as READ_SLAB_BYTES, newSlab } from './read-slab.js';
+import { MAX_READ, MIN_ROOM, SLAB_BYTES as READ_SLAB_BYTES, newSlab, slabView } from './read-slab.js';
 
 /** A record's length when its fd was not to be read: no mark, or not readable (native/batch_io.h). */
 export const NOT_READ = -2147483648;
@@ -69,6 +69,8 @@ export class BatchIo {
   #readSlab = newSlab(READ_SLAB_BYTES);
   /** The slab the native side holds: the last cycle's records point into it. */
   #nativeSlab: Buffer | null = null;
+  /** #nativeSlab's ArrayBuffer, kept: asking a typed array for it is a call into the runtime. */
+  #nativeMemory: ArrayBuffer | null = null;
   /** Bytes the current (or, before a cycle, the last) cycle read: sizes the next slab. */
   #cycleBytes = 0;
   #writeCount = 0;
@@ -200,7 +202,10 @@ export class BatchIo {
     const slab = this.#readSlab;
     const start = this.#state[0]!;
     const count = this.#handle.cycle(timeout, this.#writeCount, slab !== this.#nativeSlab ? slab : undefined);
-    this.#nativeSlab = slab;
+    if (slab !== this.#nativeSlab) {
+      this.#nativeSlab = slab;
+      this.#nativeMemory = slab.buffer as ArrayBuffer;
+    }
     this.#cycleBytes = this.#state[0]! - start;
     if (this.#writeCount > 0) this.#settle();
     this.#runAfterFlush();
@@ -257,7 +262,7 @@ export class BatchIo {
 
   /** The bytes of a record: `n` at `offset` of the read slab the last cycle filled. */
   #view(offset: number, n: number): Buffer {
-    return this.#nativeSlab!.subarray(offset, offset + n);
+    return slabView(this.#nativeMemory!, this.#nativeSlab!, offset, n);
   }
 
   /**
@@ -313,7 +318,7 @@ export class BatchIo {
   #fromReadSlab(data: Uint8Array): boolean {
     if (data === this.#delivered) return true;
     const slab = this.#nativeSlab;
-    return data.length > COPY_MAX && slab !== null && data.buffer === slab.buffer;
+    return data.length > COPY_MAX && slab !== null && data.buffer === this.#nativeMemory;
   }
 
   /** True while writes wait for the next cycle. */

@@ -2,11 +2,12 @@
 // make that safe are checked here: views never overlap, no byte is written twice, every read has
 // room for a useful amount, and a protocol that keeps what it was handed (even while other
 // connections of the same server read into the same slab) still holds exactly what was sent.
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ReadSlab } from '../../src/read-slab.js';
 import { Socket } from '../../src/socket.js';
 import { backends, openLoop } from '../loop/helpers.js';
-import { Recorder, pattern, track, trackServer } from '../helpers/net.js';
+import { Recorder, connectedPair, pattern, track, trackServer } from '../helpers/net.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
 
@@ -45,7 +46,28 @@ describe('ReadSlab', () => {
       expect(view.length).toBe(n);
     }
   });
+
+  test('views are Buffers in every way a program can ask', () => {
+    const slab = new ReadSlab();
+    slab.buf.write('hello', slab.offset);
+    const view = slab.take(5);
+    expectPlainBuffer(view, 'hello');
+  });
 });
+
+/** What a protocol may do with the data it is handed, as with any Buffer. */
+function expectPlainBuffer(view: Buffer, text: string): void {
+  expect(Buffer.isBuffer(view)).toBe(true);
+  expect(view).toBeInstanceOf(Buffer);
+  expect(view.constructor).toBe(Buffer);
+  expect(view.toString()).toBe(text);
+  expect(inspect(view)).toBe(inspect(Buffer.from(text)));
+  expect(view.equals(Buffer.from(text))).toBe(true);
+  const tail = view.subarray(1);
+  expect([Buffer.isBuffer(tail), tail.toString()]).toEqual([true, text.slice(1)]);
+  expect(Buffer.concat([view, view]).toString()).toBe(text + text);
+  expect(view.toJSON()).toEqual(Buffer.from(text).toJSON());
+}
 
 describe.each(backends)('%s loop', (backend) => {
   test('two connections of one server keep every chunk they were handed intact', async () => {
@@ -83,5 +105,15 @@ describe.each(backends)('%s loop', (backend) => {
       expect(all.equals(sent[i])).toBe(true);
       expect(r.chunks.length).toBeGreaterThan(1);
     }
+  });
+
+  test.each([true, false])('batch: %s: dataReceived is handed a Buffer in every way', async (batch) => {
+    const loop = openLoop(backend, 5000, batch);
+    const [peer, mine] = connectedPair('socketpair');
+    const rec = new Recorder();
+    await loop.connectAcceptedSocket(() => rec, mine);
+    peer.send(Buffer.from('hello'));
+    while (rec.received < 5) await loop.runUntilComplete(sleep(2, loop));
+    expectPlainBuffer(rec.chunks[0], 'hello');
   });
 });
