@@ -24,7 +24,7 @@
 // listener's run is the accept policy's ACCEPTS_PER_WAKE.
 import { isIP } from 'node:net';
 import type { Loop } from './loop.js';
-import { Socket, type Address, type HostPort } from './socket.js';
+import { Socket, kWaitState, type Address, type HostPort } from './socket.js';
 import { kBeforeClose } from './close-hooks.js';
 import { ACCEPTS_PER_WAKE, isUnwatchable } from './accept.js';
 import { checkBuffer, toBytes } from './bytes.js';
@@ -93,7 +93,10 @@ export class SocketWaiters {
   checkQueued = false;
   /** Operations that completed without waiting since the loop last woke a waiter here. */
   #run = 0;
-  /** This loop's SocketWaiters that have a waiter: in it iff reader or writer is not null. */
+  /**
+   * Every SocketWaiters of this loop not yet released (loop.close() rejects their waiters):
+   * joined once, not per wait, which cost a Set insert and delete per awaited operation.
+   */
   readonly #pending: Set<SocketWaiters>;
 
   constructor(loop: Loop, sock: Socket) {
@@ -110,6 +113,7 @@ export class SocketWaiters {
       pendingByLoop.set(loop, pending);
     }
     this.#pending = pending;
+    pending.add(this);
   }
 
   /**
@@ -138,8 +142,7 @@ export class SocketWaiters {
     if (this.#held !== null && buf !== null) {
       // The bytes are here already: no readiness will announce them. A turn of the loop first.
       this.loop.callSoon(this.#serveHeld);
-      this.#pending.add(this);
-      return new Promise<number>((resolve, reject) => {
+        return new Promise<number>((resolve, reject) => {
         this.reader = { buf, resolve, reject };
       });
     }
@@ -153,7 +156,6 @@ export class SocketWaiters {
     } else if (auto) {
       this.batch.setMark(this.fd, buf.length);
     }
-    this.#pending.add(this);
     return new Promise<number>((resolve, reject) => {
       this.reader = { buf, resolve, reject };
     });
@@ -180,7 +182,6 @@ export class SocketWaiters {
   }
 
   #recordWriter(): Promise<void> {
-    this.#pending.add(this);
     return new Promise<void>((resolve, reject) => {
       this.writer = { resolve, reject };
     });
@@ -196,7 +197,6 @@ export class SocketWaiters {
         got = this.sock.recvInto(waiter.buf);
       } catch (err) {
         this.reader = null;
-        this.#settled();
         queueIdleCheck(this);
         waiter.reject(err);
         return;
@@ -207,7 +207,6 @@ export class SocketWaiters {
     }
     this.reader = null;
     this.#run = 0;
-    this.#settled();
     queueIdleCheck(this);
     waiter.resolve(n);
   };
@@ -227,7 +226,6 @@ export class SocketWaiters {
     this.batch!.setMark(this.fd, 0);
     this.reader = null;
     this.#run = 0;
-    this.#settled();
     queueIdleCheck(this);
     if (n < 0) return waiter.reject(errnoError(n, 'recv'));
     if (n > BATCHED_READ_MAX) this.readsLarge = true;
@@ -248,7 +246,6 @@ export class SocketWaiters {
     if (waiter === null || waiter.buf === null || this.#held === null) return;
     this.reader = null;
     this.#run = 0;
-    this.#settled();
     queueIdleCheck(this);
     try {
       waiter.resolve(this.takeHeld(waiter.buf));
@@ -302,7 +299,6 @@ export class SocketWaiters {
     if (waiter === null) return this.#disarmWrite();
     this.writer = null;
     this.#run = 0;
-    this.#settled();
     queueIdleCheck(this);
     waiter.resolve();
   };
@@ -310,7 +306,7 @@ export class SocketWaiters {
   /** Drops registrations nobody waits on any more (run once per loop iteration). */
   dropIdle(): void {
     this.checkQueued = false;
-    if (waitersBySocket.get(this.sock) !== this) return; // released meanwhile
+    if (this.sock[kWaitState] !== this) return; // released meanwhile
     if (this.reader === null) this.#disarmRead();
     if (this.writer === null) this.#disarmWrite();
   }
@@ -327,15 +323,13 @@ export class SocketWaiters {
     if (!this.loop.closed) this.loop.removeWriter(this.fd);
   }
 
-  #settled(): void {
-    if (this.reader === null && this.writer === null) this.#pending.delete(this);
-  }
-
   /** Unregisters at once and forgets this socket; waiters (if any) are left to `reject`. */
   release(): void {
     this.#disarmRead();
     this.#disarmWrite();
-    waitersBySocket.delete(this.sock);
+    // Only if still ours: a wait on another loop may have taken the slot over since.
+    if (this.sock[kWaitState] === this) this.sock[kWaitState] = null;
+    this.#pending.delete(this);
     // Bytes already taken from the kernel stay with the socket for its next aio read.
     if (this.#held !== null) heldBySocket.set(this.sock, this.#held);
     this.#held = null;
@@ -347,7 +341,6 @@ export class SocketWaiters {
     this.release();
     const { reader, writer } = this;
     this.reader = this.writer = null;
-    this.#pending.delete(this);
     reader?.reject(err);
     writer?.reject(err);
   }
@@ -366,16 +359,15 @@ function busy(what: string, fd: number): Error {
   return iomuxError('ERR_INVALID_ARG_VALUE', `Another operation is already waiting to ${what} on fd ${fd}`);
 }
 
-const waitersBySocket = new WeakMap<Socket, SocketWaiters>();
 const pendingByLoop = new WeakMap<Loop, Set<SocketWaiters>>();
 const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
 
 /** @internal For aio-datagram.ts. */
 export function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
-  let w = waitersBySocket.get(sock);
-  if (w === undefined || w.loop !== loop) {
+  let w = sock[kWaitState] as SocketWaiters | null;
+  if (w === null || w.loop !== loop) {
     w = new SocketWaiters(loop, sock);
-    waitersBySocket.set(sock, w);
+    sock[kWaitState] = w;
   }
   return w;
 }
@@ -396,7 +388,7 @@ export function loopClosed(loop: Loop): void {
 
 /** Hands a socket over to another owner (a Transport): drops aio's registrations at once. */
 export function releaseWaiters(sock: Socket): void {
-  waitersBySocket.get(sock)?.release();
+  (sock[kWaitState] as SocketWaiters | null)?.release();
 }
 
 /**
@@ -435,9 +427,9 @@ function queueIdleCheck(w: SocketWaiters): void {
  * state on `loop` (made on first use), with one map lookup when it exists already.
  */
 export function idleWaiters(loop: Loop, sock: Socket, what: 'read' | 'write'): SocketWaiters {
-  const w = waitersBySocket.get(sock);
-  if (w !== undefined && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
-  return w !== undefined && w.loop === loop ? w : waitersOf(loop, sock);
+  const w = sock[kWaitState] as SocketWaiters | null;
+  if (w !== null && (what === 'read' ? w.reader : w.writer) !== null) throw busy(what, w.fd);
+  return w !== null && w.loop === loop ? w : waitersOf(loop, sock);
 }
 
 export function checkSocket(sock: unknown): Socket {

@@ -46,9 +46,10 @@ export type ReadSink = (n: number, data: Buffer | null) => void;
 export interface WriteOwner {
   /**
    * Bookkeeping only, no user code: `sent` bytes of `length` went out, or -errno; `rest` holds
-   * the unsent bytes (null when all were sent or the write failed).
+   * the unsent bytes (null when all were sent or the write failed). Returns true when the owner
+   * has something to do once the whole batch is booked (_afterFlush); an echo usually has not.
    */
-  _flushed(sent: number, length: number, rest: Buffer | null): void;
+  _flushed(sent: number, length: number, rest: Buffer | null): boolean;
   /** After every write of the batch was booked: may call protocol code. */
   _afterFlush(): void;
   /** The BatchIo's settle count when this owner was last listed for _afterFlush(). */
@@ -375,8 +376,7 @@ export class BatchIo {
               ? view.subarray(sent)
               : Buffer.from(this.#writeSlab.subarray(w[i * WRITE_INTS + 2]! + sent, w[i * WRITE_INTS + 2]! + length));
         }
-        owner._flushed(sent, length, rest);
-        if (owner._settleMark !== mark) {
+        if (owner._flushed(sent, length, rest) && owner._settleMark !== mark) {
           owner._settleMark = mark;
           this.#touched.push(owner);
         }

@@ -92,6 +92,13 @@ function toAddress(result: ReturnType<typeof native.getsockname>, syscall: strin
 }
 
 /**
+ * A slot for the wait state of the layer that awaits on a socket (aio.ts): a field read per call
+ * where a WeakMap keyed by the socket cost a hash lookup, two or three per echoed message.
+ * @internal
+ */
+export const kWaitState: unique symbol = Symbol('iomux.waitState');
+
+/**
  * A non-blocking stream socket (TCP over IPv4 or IPv6, or Unix), after Python's `socket`. Calls
  * never wait: "would block" is an ordinary answer (`null`, or `false` from connect()), and every
  * real failure throws a Node-style error with `code`, negative `errno` and `syscall`. Waiting for
@@ -102,6 +109,8 @@ export class Socket {
   readonly family: SocketFamily;
   /** @internal */
   [kBeforeClose]: (() => void) | null = null;
+  /** @internal aio.ts's wait state for this socket, or null. */
+  [kWaitState]: unknown = null;
   /** Selectors and loops watching this socket unregister it here before it closes (§6.1). */
   [kCloseHooks]: Set<() => void> | null = null;
   #fd: number;

@@ -364,14 +364,20 @@ export class Transport implements WriteOwner {
   };
 
   /** @internal BatchIo: bookkeeping for one flushed write (no protocol code here). */
-  _flushed(sent: number, length: number, rest: Buffer | null): void {
-    if (this.#state === 'closed') return;
+  _flushed(sent: number, length: number, rest: Buffer | null): boolean {
+    if (this.#state === 'closed') return false;
     this.#deferred -= length;
-    if (sent < 0) return this.#fatal(errnoError(sent, 'send'));
+    if (sent < 0) {
+      this.#fatal(errnoError(sent, 'send'));
+      return false;
+    }
     this.#queued -= sent;
-    if (rest === null) return;
-    if (this.#chunks.length === 0) this.#loop.addWriter(this.#fd, this.#onWritable);
-    this.#chunks.push(rest);
+    if (rest !== null) {
+      if (this.#chunks.length === 0) this.#loop.addWriter(this.#fd, this.#onWritable);
+      this.#chunks.push(rest);
+    }
+    // What _afterFlush() acts on: a resumeWriting() due, a close() or writeEof() waiting.
+    return this.#writePaused || this.#state === 'closing' || this.#eofRequested;
   }
 
   /** @internal BatchIo: the batch's writes are all booked; act on what is left. */

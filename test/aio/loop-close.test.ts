@@ -111,4 +111,20 @@ describe.each(backends)('%s loop: close() with async calls pending', (backend) =
     // Closing the socket afterwards is an ordinary close: nothing left to unregister or reject.
     b.close();
   });
+
+  test("closing a loop a socket was awaited on before leaves another loop's wait on it alone", async () => {
+    const first = openLoop(backend);
+    const second = openLoop(backend);
+    const [a, b] = connectedPair('tcp4');
+    a.send(Buffer.from('one'));
+    expect((await first.runUntilComplete(first.sockRecv(b, 8))).toString()).toBe('one');
+    const pending = second.sockRecv(b, 8); // the socket's wait state moves to the second loop
+    first.close();
+    // Still known as waiting: a second read on it is refused, not registered beside the first.
+    expect((await rejectionOf(second.sockRecv(b, 8))).code).toBe('ERR_INVALID_ARG_VALUE');
+    a.send(Buffer.from('two'));
+    expect((await second.runUntilComplete(pending)).toString()).toBe('two');
+    b.close(); // rejects nothing, unregisters from the second loop
+    expect(b.closed).toBe(true);
+  });
 });
