@@ -25,9 +25,9 @@ export interface Protocol {
   /** The connection is up; called once, before any other callback. */
   connectionMade?(transport: Transport): void;
   /**
-   * Bytes arrived. `data` is a zero-copy view into a read slab that is never written again, so the
-   * protocol may keep it; a kept view pins its whole 256 KiB slab, so copy a small piece kept for
-   * long (`Buffer.from(data)`).
+   * Bytes arrived. `data` is a zero-copy view into a read slab that is never written again, so
+   * the protocol may keep it; a kept view pins its whole slab (256 KiB to 4 MiB), so copy a small
+   * piece kept for long (`Buffer.from(data)`).
    */
   dataReceived?(data: Buffer): void;
   /** The peer will send no more. Return true to keep the transport open for writing. */
