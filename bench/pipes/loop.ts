@@ -7,35 +7,37 @@
 // (raw.ts, pipes.c) skips. epoll_wait has no per-fd cost either way.
 import { Loop } from '../../src/loop.js';
 import type { BackendName } from '../../src/selectors.js';
-import { Chain, WarmUp, type Pairs } from './pairs.js';
+import { Chain, WarmUp, type PipesOutcome, type PipesRun } from './pairs.js';
 
-/** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded round. */
-export async function runLoop(
-  pairs: Pairs,
-  backend: string,
-  active: number,
-  writes: number,
-  rounds: number,
-  warmupMs = 0,
-): Promise<{ us: number[]; warmupRounds: number; failures: number }> {
-  const loop = new Loop({ backend: backend as BackendName });
-  const chain = new Chain(pairs);
-  for (let i = 0; i < pairs.n; i++) {
-    loop.addReader(pairs.rfds[i], () => {
+/** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones. */
+export async function runLoop(run: PipesRun): Promise<PipesOutcome> {
+  const loop = new Loop({ backend: run.backend as BackendName });
+  const chain = new Chain(run.pairs);
+  for (let i = 0; i < run.pairs.n; i++) {
+    loop.addReader(run.pairs.rfds[i], () => {
       chain.read(i);
       if (chain.done) loop.stop();
     });
   }
+  return timeRounds(run, loop, chain, () => 0);
+}
+
+/**
+ * The rounds of a variant on the Loop: seed, then one loop.run() that the variant stops once
+ * count == fired (or once `failed()` counts a failure). Closes the loop.
+ */
+export async function timeRounds(run: PipesRun, loop: Loop, chain: Chain, failed: () => number): Promise<PipesOutcome> {
   const us: number[] = [];
-  const warm = new WarmUp(warmupMs);
-  while (us.length < rounds) {
-    chain.seed(active, writes);
+  const warm = new WarmUp(run.warmupMs);
+  while (us.length < run.rounds && failed() === 0) {
+    chain.seed(run.active, run.writes);
     const t0 = performance.now();
     await loop.run();
     const t1 = performance.now();
-    if (!chain.done) throw new Error(`pipes: loop.run() returned with ${chain.fired - chain.count} bytes unread`);
+    if (!chain.done && failed() === 0)
+      throw new Error(`pipes: loop.run() returned with ${chain.fired - chain.count} bytes unread`);
     if (!warm.counts(t1)) us.push((t1 - t0) * 1000);
   }
   loop.close();
-  return { us, warmupRounds: warm.rounds, failures: chain.failures };
+  return { us, warmupRounds: warm.rounds, failures: chain.failures + failed() };
 }

@@ -52,6 +52,25 @@ export function openPairs(n: number, fdSetSize?: number): Pairs {
   return { n, rfds, wfds, maxFd };
 }
 
+/** One pipes case as a worker runs it: the pairs, and pipes.c's arguments. */
+export interface PipesRun {
+  readonly pairs: Pairs;
+  readonly backend: string;
+  readonly active: number;
+  readonly writes: number;
+  /** Recorded rounds, after the warm-up. */
+  readonly rounds: number;
+  /** Unrecorded rounds first, for this long. */
+  readonly warmupMs: number;
+}
+
+/** µs per recorded round, how many warm-up rounds ran, and failed syscalls. */
+export interface PipesOutcome {
+  us: number[];
+  warmupRounds: number;
+  failures: number;
+}
+
 /**
  * One round's counters and the read callback. count: bytes read this round; fired: bytes sent
  * (seeds + chained writes); writes: chained writes still allowed. The round is over when

@@ -2,20 +2,13 @@
 // selector.ready, dispatched straight to the read callback. The thinnest JS loop iomux allows,
 // and the same loop as pipes.c's: one non-blocking wait after another until count == fired.
 import { createSelector, EVENT_READ } from '../../src/selectors.js';
-import { Chain, WarmUp, type Pairs } from './pairs.js';
+import { Chain, WarmUp, type PipesOutcome, type PipesRun } from './pairs.js';
 
 /**
- * Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded
- * round (registration happens before, untimed).
+ * Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones (registration happens
+ * before, untimed).
  */
-export function runRaw(
-  pairs: Pairs,
-  backend: string,
-  active: number,
-  writes: number,
-  rounds: number,
-  warmupMs = 0,
-): { us: number[]; warmupRounds: number; failures: number } {
+export function runRaw({ pairs, backend, active, writes, rounds, warmupMs }: PipesRun): PipesOutcome {
   const sel = createSelector(backend);
   const fdToIdx = new Int32Array(pairs.maxFd + 1).fill(-1);
   for (let i = 0; i < pairs.n; i++) {

@@ -8,18 +8,13 @@ import { Loop } from '../../src/loop.js';
 import type { BackendName } from '../../src/selectors.js';
 import { Socket } from '../../src/socket.js';
 import type { Protocol, Transport } from '../../src/transports.js';
-import { Chain, WarmUp, type Pairs } from './pairs.js';
+import { timeRounds } from './loop.js';
+import { Chain, type PipesOutcome, type PipesRun } from './pairs.js';
 
-/** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones; returns µs per recorded round. */
-export async function runTransport(
-  pairs: Pairs,
-  backend: string,
-  active: number,
-  writes: number,
-  rounds: number,
-  warmupMs = 0,
-): Promise<{ us: number[]; warmupRounds: number; failures: number }> {
-  const loop = new Loop({ backend: backend as BackendName });
+/** Runs unrecorded rounds for `warmupMs`, then `rounds` recorded ones. */
+export async function runTransport(run: PipesRun): Promise<PipesOutcome> {
+  const { pairs } = run;
+  const loop = new Loop({ backend: run.backend as BackendName });
   const chain = new Chain(pairs); // seeds each round and keeps the counters
   const byte = new Uint8Array([0x65]); // 'e', as pipes.c sends
   const writers: Transport[] = [];
@@ -51,17 +46,5 @@ export async function runTransport(
     };
     await loop.connectAcceptedSocket(() => reader, new Socket(pairs.rfds[i], 'unix'));
   }
-  const us: number[] = [];
-  const warm = new WarmUp(warmupMs);
-  while (us.length < rounds && failures === 0) {
-    chain.seed(active, writes);
-    const t0 = performance.now();
-    await loop.run();
-    const t1 = performance.now();
-    if (!chain.done && failures === 0)
-      throw new Error(`pipes: loop.run() returned with ${chain.fired - chain.count} bytes unread`);
-    if (!warm.counts(t1)) us.push((t1 - t0) * 1000);
-  }
-  loop.close();
-  return { us, warmupRounds: warm.rounds, failures: failures + chain.failures };
+  return timeRounds(run, loop, chain, () => failures);
 }

@@ -47,12 +47,8 @@ async function main(): Promise<number> {
   let result;
   try {
     const pairs = openPairs(n, backend === 'select' ? native.FD_SETSIZE : undefined);
-    result =
-      api === 'loop'
-        ? await runLoop(pairs, backend, a, w, rounds, warmupMs)
-        : api === 'transport'
-          ? await runTransport(pairs, backend, a, w, rounds, warmupMs)
-          : runRaw(pairs, backend, a, w, rounds, warmupMs);
+    const run = { pairs, backend, active: a, writes: w, rounds, warmupMs };
+    result = api === 'loop' ? await runLoop(run) : api === 'transport' ? await runTransport(run) : runRaw(run);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (err instanceof CaseUnavailable || code === 'ERR_FD_OUT_OF_RANGE') {

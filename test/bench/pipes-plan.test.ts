@@ -31,7 +31,7 @@ const realEnv = discoverEnv();
 
 describe('planPipes', () => {
   test('plans every shape × N × backend, with the C and Python columns only for backends they implement', () => {
-    const isIomux = (impl: string): boolean => impl === 'loop' || impl === 'raw';
+    const isIomux = (impl: string): boolean => impl === 'loop' || impl === 'transport' || impl === 'raw';
     const perBackend = availableBackends().map(
       (b) => PIPES_IMPLS.filter((i) => isIomux(i) || REFERENCE_BACKENDS.includes(b)).length,
     );
@@ -50,7 +50,7 @@ describe('planPipes', () => {
     try {
       const { planPipes: plan } = await import('../../bench/pipes/suite.js');
       const n10 = plan({ ...opts, filter: (id) => id.startsWith('pipes/a1-w100/n10/') });
-      expect(n10.filter((c) => c.backend === 'kqueue').map((c) => c.impl)).toEqual(['loop', 'raw']);
+      expect(n10.filter((c) => c.backend === 'kqueue').map((c) => c.impl)).toEqual(['loop', 'transport', 'raw']);
       expect(n10.filter((c) => c.backend === 'poll').map((c) => c.impl)).toEqual([...PIPES_IMPLS]);
     } finally {
       vi.doUnmock('../../src/selectors.js');
@@ -60,21 +60,33 @@ describe('planPipes', () => {
 
   test('orders cases shape, then N, then backend, then implementation, with ids that say so', () => {
     const [b] = availableBackends();
-    const first = planPipes(opts).slice(0, 2);
+    const first = planPipes(opts).slice(0, 3);
     expect(first).toEqual([
       { id: `pipes/a1-w100/n10/${b}/loop`, impl: 'loop', backend: b, n: 10, a: 1, w: 100 },
+      { id: `pipes/a1-w100/n10/${b}/transport`, impl: 'transport', backend: b, n: 10, a: 1, w: 100 },
       { id: `pipes/a1-w100/n10/${b}/raw`, impl: 'raw', backend: b, n: 10, a: 1, w: 100 },
     ]);
   });
 
-  test('with a baseline, each iomux implementation is followed by its @base twin, on every backend', () => {
+  test('with a baseline, the Loop and raw Selector are each followed by their @base twin (transports are newer than baselines), on every backend', () => {
     const baseline = { root: join(tmpdir(), 'before'), commit: null };
     const n10 = (b: string): PipesCase[] =>
       planPipes({ ...opts, baseline, filter: (id) => id.startsWith(`pipes/a1-w100/n10/${b}/`) });
     const [b] = availableBackends();
-    expect(withBaselines(PIPES_IMPLS)).toEqual(['loop', 'loop@base', 'raw', 'raw@base', 'c', 'c-thread', 'python']);
+    expect(withBaselines(PIPES_IMPLS)).toEqual([
+      'loop',
+      'loop@base',
+      'transport',
+      'raw',
+      'raw@base',
+      'c',
+      'c-thread',
+      'python',
+    ]);
     for (const backend of availableBackends()) {
-      const impls = REFERENCE_BACKENDS.includes(backend) ? withBaselines(PIPES_IMPLS) : withBaselines(['loop', 'raw']);
+      const impls = REFERENCE_BACKENDS.includes(backend)
+        ? withBaselines(PIPES_IMPLS)
+        : withBaselines(['loop', 'transport', 'raw']);
       expect(n10(backend).map((c) => c.impl)).toEqual(impls);
     }
     expect(n10(b)[1]).toEqual({

@@ -195,6 +195,20 @@ describe('pipesTables', () => {
     });
   });
 
+  test('the transports column and its ratio to C show when that implementation ran', () => {
+    const results = (
+      [
+        ['loop', 20],
+        ['transport', 15],
+        ['c', 5],
+      ] as const
+    ).map(([impl, median]) => pipesResult({ impl, backend: 'epoll', n: 10, median }));
+    const t = pipesTables(results);
+    expect(headersOf(t).slice(2, 7)).toEqual(['iomux Loop', 'iomux transports', 'C reference', 'Loop/C', 'Tr/C']);
+    expect(rowWhere(tableOf(t), { N: '10', backend: 'epoll' })).toMatchObject({ 'Tr/C': '3.00x' });
+    expect(headersOf(pipesTables(results.filter((r) => r.impl !== 'transport')))).not.toContain('Tr/C');
+  });
+
   test('is empty when there are no results', () => {
     expect(pipesTables([])).toBe('');
   });

@@ -39,6 +39,11 @@ const programs: Program[] = [
     process.execPath,
     [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', 'loop'],
   ],
+  [
+    'worker.js (iomux transports)',
+    process.execPath,
+    [join(env.root, 'dist', 'bench', 'pipes', 'worker.js'), '--api', 'transport'],
+  ],
 ];
 
 describe.each(programs)('%s', (_name, cmd, pre) => {
