@@ -142,7 +142,7 @@ export class SocketWaiters {
     if (this.#held !== null && buf !== null) {
       // The bytes are here already: no readiness will announce them. A turn of the loop first.
       this.loop.callSoon(this.#serveHeld);
-        return new Promise<number>((resolve, reject) => {
+      return new Promise<number>((resolve, reject) => {
         this.reader = { buf, resolve, reject };
       });
     }
