@@ -38,6 +38,17 @@ export interface Protocol {
   pauseWriting?(): void;
   /** The write buffer drained to the low-water mark: produce again. */
   resumeWriting?(): void;
+  /**
+   * A buffered protocol (asyncio's `BufferedProtocol`) has this: the transport reads into the
+   * buffer it returns (at least 1 byte; `sizeHint` is the most one read takes) and then calls
+   * bufferUpdated() instead of dataReceived(). The protocol owns the memory and may hand out
+   * the same buffer every time: the bytes are its to copy or parse before the next call. Its
+   * reads are made one syscall each rather than on the batched path, which reads into fresh
+   * slab memory every time.
+   */
+  getBuffer?(sizeHint: number): Uint8Array;
+  /** With getBuffer(): `nbytes` bytes were read into the buffer getBuffer() returned last. */
+  bufferUpdated?(nbytes: number): void;
 }
 
 /** The write-buffer marks for Transport.setWriteBufferLimits(), in bytes. */
@@ -108,6 +119,8 @@ export class Transport implements WriteOwner {
   /** @internal BatchIo's bookkeeping (WriteOwner). */
   _settleMark = 0;
   readonly #onLost: ((t: Transport) => void) | undefined;
+  /** The protocol has getBuffer(): reads go into its buffer (see Protocol.getBuffer). */
+  readonly #buffered: boolean;
 
   /**
    * @internal Made by createServer/createConnection/connectAcceptedSocket. `held`: what was
@@ -125,6 +138,7 @@ export class Transport implements WriteOwner {
     this.#sock = sock;
     this.#fd = sock.fileno();
     this.#protocol = protocol;
+    this.#buffered = typeof protocol.getBuffer === 'function';
     this.#slab = slab;
     this.#onLost = onLost;
     this.#batch = sock instanceof Socket ? loop._batch : null;
@@ -295,7 +309,7 @@ export class Transport implements WriteOwner {
   }
 
   #watchReads(): void {
-    if (this.#batch !== null) this.#loop._addAutoReader(this.#fd, this.#onBatchRead, MAX_READ);
+    if (this.#batch !== null && !this.#buffered) this.#loop._addAutoReader(this.#fd, this.#onBatchRead, MAX_READ);
     else this.#loop.addReader(this.#fd, this.#onReadable);
   }
 
@@ -325,6 +339,7 @@ export class Transport implements WriteOwner {
 
   #onReadable = (): void => {
     if (this.#held !== null) return; // bytes read before are delivered first (#replayHeldSoon)
+    if (this.#buffered) return this.#readIntoProtocol();
     let n: number | null;
     try {
       const slab = this.#slab;
@@ -342,6 +357,52 @@ export class Transport implements WriteOwner {
     }
   };
 
+  /** The protocol's buffer, checked: null (and the transport closed) if getBuffer() failed. */
+  #protocolBuffer(sizeHint: number): Uint8Array | null {
+    let buf: unknown;
+    try {
+      buf = this.#protocol.getBuffer!(sizeHint);
+    } catch (err) {
+      this.#protocolFailed('getBuffer', err);
+      return null;
+    }
+    if (buf instanceof Uint8Array && buf.length > 0) return buf;
+    const err = invalidArgValue('getBuffer() result', 'a non-empty Uint8Array', buf, TypeError);
+    this.#protocolFailed('getBuffer', err);
+    return null;
+  }
+
+  /** A buffered protocol's read: straight into its buffer, then bufferUpdated(). */
+  #readIntoProtocol(): void {
+    const buf = this.#protocolBuffer(MAX_READ);
+    if (buf === null) return;
+    let n: number | null;
+    try {
+      n = this.#sock.recvInto(buf);
+    } catch (err) {
+      return this.#fatal(err as Error);
+    }
+    if (n === null) return;
+    if (n === 0) return this.#onEof();
+    try {
+      this.#protocol.bufferUpdated?.(n);
+    } catch (err) {
+      this.#protocolFailed('bufferUpdated', err);
+    }
+  }
+
+  /** Bytes read before a buffered protocol asked (held ones): copied into its buffers in turn. */
+  #copyIntoProtocol(data: Buffer): void {
+    for (let off = 0; off < data.length && this.#state !== 'closed';) {
+      const buf = this.#protocolBuffer(data.length - off);
+      if (buf === null) return;
+      const k = Math.min(buf.length, data.length - off);
+      buf.set(data.subarray(off, off + k));
+      off += k;
+      this.#callProtocol('bufferUpdated', () => this.#protocol.bufferUpdated?.(k));
+    }
+  }
+
   /** The batched path's read (batch-io.ts ReadSink): n bytes in data, 0 at EOF, or -errno. */
   #onBatchRead = (n: number, data: Buffer | null): void => {
     // Reading stopped: dropped, as by close. NOT_READ never comes: a transport's mark stays on.
@@ -351,6 +412,7 @@ export class Transport implements WriteOwner {
       return;
     }
     if (n > 0) {
+      if (this.#buffered) return this.#copyIntoProtocol(data!);
       try {
         this.#protocol.dataReceived?.(data!);
       } catch (err) {
