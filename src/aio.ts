@@ -97,7 +97,7 @@ export class SocketWaiters {
    * Every SocketWaiters of this loop not yet released (loop.close() rejects their waiters):
    * joined once, not per wait, which cost a Set insert and delete per awaited operation.
    */
-  readonly #pending: Set<SocketWaiters>;
+  readonly #onLoop: Set<SocketWaiters>;
 
   constructor(loop: Loop, sock: Socket) {
     this.loop = loop;
@@ -107,13 +107,13 @@ export class SocketWaiters {
     this.#held = heldBySocket.get(sock) ?? null;
     if (this.#held !== null) heldBySocket.delete(sock);
     sock[kBeforeClose] = this.#onClose;
-    let pending = pendingByLoop.get(loop);
-    if (pending === undefined) {
-      pending = new Set();
-      pendingByLoop.set(loop, pending);
+    let onLoop = waitersByLoop.get(loop);
+    if (onLoop === undefined) {
+      onLoop = new Set();
+      waitersByLoop.set(loop, onLoop);
     }
-    this.#pending = pending;
-    pending.add(this);
+    this.#onLoop = onLoop;
+    onLoop.add(this);
   }
 
   /**
@@ -329,7 +329,7 @@ export class SocketWaiters {
     this.#disarmWrite();
     // Only if still ours: a wait on another loop may have taken the slot over since.
     if (this.sock[kWaitState] === this) this.sock[kWaitState] = null;
-    this.#pending.delete(this);
+    this.#onLoop.delete(this);
     // Bytes already taken from the kernel stay with the socket for its next aio read.
     if (this.#held !== null) heldBySocket.set(this.sock, this.#held);
     this.#held = null;
@@ -359,7 +359,7 @@ function busy(what: string, fd: number): Error {
   return iomuxError('ERR_INVALID_ARG_VALUE', `Another operation is already waiting to ${what} on fd ${fd}`);
 }
 
-const pendingByLoop = new WeakMap<Loop, Set<SocketWaiters>>();
+const waitersByLoop = new WeakMap<Loop, Set<SocketWaiters>>();
 const idleChecks = new WeakMap<Loop, SocketWaiters[]>();
 
 /** @internal For aio-datagram.ts. */
@@ -378,12 +378,12 @@ export function waitersOf(loop: Loop, sock: Socket): SocketWaiters {
  * already dropped its registrations, so nothing is unregistered here.
  */
 export function loopClosed(loop: Loop): void {
-  const pending = pendingByLoop.get(loop);
-  if (pending === undefined) return;
-  pendingByLoop.delete(loop);
+  const onLoop = waitersByLoop.get(loop);
+  if (onLoop === undefined) return;
+  waitersByLoop.delete(loop);
   const err = iomuxError('ERR_LOOP_CLOSED', 'The loop was closed while an operation waited on it');
   // abandon() deletes only the entry being visited, which a Set's iteration allows.
-  for (const w of pending) w.abandon(err);
+  for (const w of onLoop) w.abandon(err);
 }
 
 /** Hands a socket over to another owner (a Transport): drops aio's registrations at once. */
@@ -392,11 +392,18 @@ export function releaseWaiters(sock: Socket): void {
 }
 
 /**
- * releaseWaiters(), and what the loop had read for an aio read that left before taking it
- * (bytes, then 0 for EOF or -errno), or null: the new owner must deliver it before anything else.
+ * Hands `sock` over to a Transport (connectAcceptedSocket): refuses it while an aio operation
+ * waits on it, which would otherwise never settle; else releases it and returns what the loop
+ * had read for an aio read that left before taking it (bytes, then 0 for EOF or -errno), or
+ * null: the new owner delivers that first. `check` runs after the release and before the bytes
+ * are taken: if it throws, they stay with the socket for its next aio read.
+ * @throws ERR_INVALID_ARG_VALUE while an operation waits on `sock`; what `check` throws
  */
-export function takeOver(sock: Socket): Array<Buffer | number> | null {
+export function takeOver(sock: Socket, check: () => void): Array<Buffer | number> | null {
+  const w = sock[kWaitState] as SocketWaiters | null;
+  if (w !== null && (w.reader !== null || w.writer !== null)) throw busy(w.reader !== null ? 'read' : 'write', w.fd);
   releaseWaiters(sock);
+  check();
   const held = heldBySocket.get(sock) ?? null;
   heldBySocket.delete(sock);
   return held;

@@ -135,7 +135,8 @@ export class Loop extends LoopCore {
    * asyncio's `connect_accepted_socket`. The transport owns the socket from then on and closes
    * it when it ends. Bytes a cancelled aio read on this loop had taken are delivered first.
    * @throws (rejects) ERR_INVALID_ARG_TYPE for a bad factory, socket or option; ERR_SOCKET_CLOSED;
-   *   ERR_INVALID_ARG_VALUE for a datagram socket or one a transport drives already; ENOTCONN for a
+   *   ERR_INVALID_ARG_VALUE for a datagram socket, one a transport drives already or one an aio
+   *   operation waits on; ENOTCONN for a
    *   socket that is not connected (those leave the socket to the caller); ERR_LOOP_CLOSED;
    *   what the factory throws (the socket is then closed)
    */

@@ -881,10 +881,10 @@ export async function connectAcceptedSocket<P extends Protocol>(
     throw invalidArgValue('sock', 'a stream socket (a datagram socket has createDatagramEndpoint)', sock);
   const peer = native.getpeername(fd); // not connected: ENOTCONN, and the socket stays the caller's
   if (typeof peer === 'number') throw errnoError(peer, 'getpeername');
-  const held = takeOver(sock);
-  if (sock[kBeforeClose] !== null) {
-    throw invalidArgValue('sock', 'a socket no transport drives yet', sock);
-  }
+  const held = takeOver(sock, () => {
+    // Released by aio now, so a hook left is another transport's.
+    if (sock[kBeforeClose] !== null) throw invalidArgValue('sock', 'a socket no transport drives yet', sock);
+  });
   try {
     if (sock.family !== 'unix' && opts.noDelay !== false) sock.setNoDelay(true);
     const protocol = factory();

@@ -114,6 +114,17 @@ describe('bad input', () => {
     expect(rec.data().toString()).toBe('still mine');
   });
 
+  test('a socket an aio read waits on: ERR_INVALID_ARG_VALUE, and that read still completes', async () => {
+    const loop = openLoop('poll');
+    const [peer, mine] = connectedPair('socketpair');
+    const waiting = loop.sockRecv(mine, 16);
+    const err = await rejectionOf(loop.connectAcceptedSocket(() => new Recorder(), mine));
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+    peer.send(Buffer.from('for the read'));
+    expect((await loop.runUntilComplete(waiting)).toString()).toBe('for the read');
+    expect(mine.closed).toBe(false);
+  });
+
   test('a factory that throws: rejected with its error, and the socket is closed', async () => {
     const loop = openLoop('poll');
     const [peer, mine] = connectedPair('socketpair');
