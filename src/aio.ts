@@ -29,7 +29,7 @@ import { kBeforeClose } from './close-hooks.js';
 import { ACCEPTS_PER_WAKE, isUnwatchable } from './accept.js';
 import { checkBuffer, toBytes } from './bytes.js';
 import { errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import { NOT_READ, type BatchIo } from './batch-io.js';
+import { BATCHED_READ_MAX, NOT_READ, type BatchIo } from './batch-io.js';
 import { constants as osConstants } from 'node:os';
 import { checkWaitOptions, guarded, WaitGuard, type WaitOptions } from './wait-options.js';
 
@@ -54,13 +54,6 @@ type ReadWaiter = { buf: Uint8Array | null; resolve: (n: number) => void; reject
 export const IMMEDIATE_RUN = 3;
 
 const EAGAIN = -osConstants.errno.EAGAIN;
-/**
- * Above this many bytes a batched read's copy out of the slab costs more than the crossings it
- * saves: after such a read the socket reads straight into the caller's buffer (try first, then
- * wait) until a read comes back this small again. bench/echo, async style, 16 KiB messages: user
- * CPU per message doubled with every read batched (the extra copy of each message).
- */
-const BATCHED_READ_MAX = 4096;
 
 /** What the loop read for a read that left before it could be handed the bytes: kept for the next. */
 type Held = Array<Buffer | number>;

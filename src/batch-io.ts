@@ -32,6 +32,15 @@ const COPY_MAX = 2048;
  * that finds it short costs a read and a send from JS, crossings the batch exists to save.
  */
 const MAX_READ_SLAB_BYTES = 4 * 1024 * 1024;
+/**
+ * For readers with a buffer of their own (aio's reads into a caller's buffer, buffered
+ * protocols): above this many bytes a batched read's copy out of the slab costs more than the
+ * crossing it saves, so after such a read the reader reads straight into its buffer until a read
+ * comes back this small again. bench/echo, async style, 16 KiB messages: user CPU per message
+ * doubled with every read batched (the extra copy of each message, from slab memory not yet in
+ * cache).
+ */
+export const BATCHED_READ_MAX = 4096;
 const SOURCE_WRITE_SLAB = 0;
 const SOURCE_READ_SLAB = 1;
 

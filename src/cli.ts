@@ -109,7 +109,8 @@ function buildProgram(): Command {
       new Option(
         '--style <style>',
         `${STYLES.join('|')}: raw readiness callbacks, ` +
-          `asyncio-style Protocol, or async/await (default: ${DEFAULTS.style})`,
+          `asyncio-style Protocol, the same reading into its own buffer (asyncio's BufferedProtocol), ` +
+          `or async/await (default: ${DEFAULTS.style})`,
       ),
     )
     .addOption(

@@ -12,7 +12,7 @@ import { MAX_READ, ReadSlab } from './read-slab.js';
 import type { PipeEnd } from './pipe.js';
 import { toBytes } from './bytes.js';
 import { checkErrno, errnoError, iomuxError, invalidArgType, invalidArgValue } from './errors.js';
-import { NOT_READ, type BatchIo, type WriteOwner } from './batch-io.js';
+import { BATCHED_READ_MAX, NOT_READ, type BatchIo, type WriteOwner } from './batch-io.js';
 import { constants as osConstants } from 'node:os';
 import { ACCEPTS_PER_WAKE, ACCEPT_RETRY_MS, classifyAcceptError, isUnwatchable } from './accept.js';
 import { claimUnixPath, releaseUnixPath, socketFileId, type SocketFileId } from './unix-path.js';
@@ -42,9 +42,10 @@ export interface Protocol {
    * A buffered protocol (asyncio's `BufferedProtocol`) has this: the transport reads into the
    * buffer it returns (at least 1 byte; `sizeHint` is the most one read takes) and then calls
    * bufferUpdated() instead of dataReceived(). The protocol owns the memory and may hand out
-   * the same buffer every time: the bytes are its to copy or parse before the next call. Its
-   * reads are made one syscall each rather than on the batched path, which reads into fresh
-   * slab memory every time.
+   * the same buffer every time: the bytes are its to copy or parse before the next call. Small
+   * reads (up to 4 KiB) ride on the loop's batched read and are copied into the buffer; after a
+   * larger one the transport reads straight into the buffer, one syscall a read, until a read is
+   * small again (a large copy costs more than the crossing it saves).
    */
   getBuffer?(sizeHint: number): Uint8Array;
   /** With getBuffer(): `nbytes` bytes were read into the buffer getBuffer() returned last. */
@@ -121,6 +122,11 @@ export class Transport implements WriteOwner {
   readonly #onLost: ((t: Transport) => void) | undefined;
   /** The protocol has getBuffer(): reads go into its buffer (see Protocol.getBuffer). */
   readonly #buffered: boolean;
+  /**
+   * A buffered protocol's last read was larger than BATCHED_READ_MAX: it reads straight into the
+   * protocol's buffer, not through the loop's slab, until a read is that small again.
+   */
+  #readsLarge = false;
 
   /**
    * @internal Made by createServer/createConnection/connectAcceptedSocket. `held`: what was
@@ -309,8 +315,16 @@ export class Transport implements WriteOwner {
   }
 
   #watchReads(): void {
-    if (this.#batch !== null && !this.#buffered) this.#loop._addAutoReader(this.#fd, this.#onBatchRead, MAX_READ);
+    if (this.#batch !== null && !this.#readsLarge) this.#loop._addAutoReader(this.#fd, this.#onBatchRead, MAX_READ);
     else this.#loop.addReader(this.#fd, this.#onReadable);
+  }
+
+  /** A buffered protocol's read of `n` bytes picks the path of the next (see #readsLarge). */
+  #sizeReads(n: number): void {
+    const large = n > BATCHED_READ_MAX;
+    if (large === this.#readsLarge || this.#batch === null) return;
+    this.#readsLarge = large;
+    if (this.isReading()) this.#watchReads(); // swaps the callback; the registration stays
   }
 
   /**
@@ -384,6 +398,7 @@ export class Transport implements WriteOwner {
     }
     if (n === null) return;
     if (n === 0) return this.#onEof();
+    this.#sizeReads(n);
     try {
       this.#protocol.bufferUpdated?.(n);
     } catch (err) {
@@ -397,7 +412,7 @@ export class Transport implements WriteOwner {
       const buf = this.#protocolBuffer(data.length - off);
       if (buf === null) return;
       const k = Math.min(buf.length, data.length - off);
-      buf.set(data.subarray(off, off + k));
+      buf.set(k === data.length ? data : data.subarray(off, off + k)); // k === length: off is 0
       off += k;
       this.#callProtocol('bufferUpdated', () => this.#protocol.bufferUpdated?.(k));
     }
@@ -412,7 +427,10 @@ export class Transport implements WriteOwner {
       return;
     }
     if (n > 0) {
-      if (this.#buffered) return this.#copyIntoProtocol(data!);
+      if (this.#buffered) {
+        this.#sizeReads(n);
+        return this.#copyIntoProtocol(data!);
+      }
       try {
         this.#protocol.dataReceived?.(data!);
       } catch (err) {

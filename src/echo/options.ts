@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { availableBackends, bestBackend, type BackendName } from '../selectors.js';
 import { MAX_UNIX_PATH_BYTES } from '../socket.js';
 
-export const STYLES = ['callback', 'protocol', 'async'] as const;
+export const STYLES = ['callback', 'protocol', 'buffered', 'async'] as const;
 export type EchoStyle = (typeof STYLES)[number];
 
 export interface EchoOptions {

@@ -1,6 +1,11 @@
 // Echo as an asyncio-style Protocol: the transport sends what the kernel takes and queues the
 // rest; past its high-water mark it calls pauseWriting(), and we stop reading from that client
 // until the queue drains (backpressure instead of unbounded memory).
+//
+// The buffered style is the same protocol as asyncio's BufferedProtocol: the transport reads
+// straight into a buffer the protocol owns (getBuffer/bufferUpdated) instead of handing
+// dataReceived a fresh view. One buffer serves every connection: write() sends what the kernel
+// takes before it returns and copies the rest, so the next read may overwrite it.
 import type { Loop } from '../loop.js';
 import type { Socket } from '../socket.js';
 import type { Protocol, Server, Transport } from '../transports.js';
@@ -17,6 +22,9 @@ interface Shared {
   /** Set by drain(): called once the last connection is gone. */
   onDrained: (() => void) | null;
 }
+
+/** The buffered style's read buffer: as much as one read asks for (read-slab.ts MAX_READ). */
+const BUFFER_BYTES = 64 * 1024;
 
 class EchoProtocol implements Protocol, Idleable {
   readonly #shared: Shared;
@@ -47,7 +55,7 @@ class EchoProtocol implements Protocol, Idleable {
     shared.counters.conns++;
   }
 
-  dataReceived(data: Buffer): void {
+  dataReceived(data: Uint8Array): void {
     if (this.#draining) return;
     const counters = this.#shared.counters;
     counters.msgs++;
@@ -95,11 +103,34 @@ class EchoProtocol implements Protocol, Idleable {
   }
 }
 
+/** The buffered style: reads land in the server's one buffer and are echoed from there. */
+class BufferedEchoProtocol extends EchoProtocol {
+  readonly #buffer: Uint8Array;
+  /** #buffer's memory, kept: asking a typed array for .buffer is a call into the runtime. */
+  readonly #memory: ArrayBuffer;
+
+  constructor(shared: Shared, memory: ArrayBuffer) {
+    super(shared);
+    this.#buffer = new Uint8Array(memory);
+    this.#memory = memory;
+  }
+
+  getBuffer(): Uint8Array {
+    return this.#buffer;
+  }
+
+  bufferUpdated(nbytes: number): void {
+    this.dataReceived(new Uint8Array(this.#memory, 0, nbytes));
+  }
+}
+
+/** The protocol style, or (opts.style 'buffered') its BufferedProtocol variant. */
 export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
+  const memory = opts.style === 'buffered' ? new ArrayBuffer(BUFFER_BYTES) : null;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
   const server: Server = await loop.createServer(
-    () => new EchoProtocol(shared),
+    () => (memory === null ? new EchoProtocol(shared) : new BufferedEchoProtocol(shared, memory)),
     opts.inherited
       ? { sock: listenSocket(opts).sock }
       : opts.path !== null

@@ -20,6 +20,7 @@ function startEchoServer(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
     case 'callback':
       return startCallbackEcho(loop, ctx);
     case 'protocol':
+    case 'buffered':
       return startProtocolEcho(loop, ctx);
     case 'async':
       return startAsyncEcho(loop, ctx);

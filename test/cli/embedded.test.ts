@@ -5,11 +5,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { connect, ensureBuilt, expectRefused, parseListening, roundTrip, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
+import { STYLES } from '../../src/echo/options.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
 
-const STYLES = ['callback', 'protocol', 'async'] as const;
 const BACKENDS = availableBackends().filter((b) => b !== 'kqueue'); // kqueue: not on this CI (Linux)
 
 /** Larger than any socket buffer: partial writes are queued and resumed. */

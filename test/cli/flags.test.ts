@@ -8,11 +8,10 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { availableBackends } from '../../src/selectors.js';
 import { ensureBuilt, occupyPort, parseListening, runCli, startCli } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
+import { STYLES } from '../../src/echo/options.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
-
-const STYLES = ['callback', 'protocol', 'async'];
 
 describe('--help', () => {
   it('the root command lists echo and exits 0', async () => {
@@ -62,7 +61,7 @@ describe('a bad command line prints one line and exits 2', () => {
     [['--backend', 'nope'], /--backend must be one of .*got 'nope'/],
     [['--workers', '0'], /--workers must be an integer from 1 to 64, got '0'/],
     [['--workers', '65'], /--workers must be an integer from 1 to 64/],
-    [['--style', 'threads'], /--style must be one of callback, protocol, async/],
+    [['--style', 'threads'], /--style must be one of callback, protocol, buffered, async/],
     [['--max-conns', '0'], /--max-conns must be an integer/],
     [['--idle-timeout', '1.5'], /--idle-timeout must be an integer/],
     [['--grace', '-5'], /--grace must be an integer/],

@@ -7,11 +7,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closedByServer, connect, cpuMs, ensureBuilt, roundTrip, rssMiB, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
+import { STYLES } from '../../src/echo/options.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
-
-const STYLES = ['callback', 'protocol', 'async'] as const;
 
 /**
  * True if the server echoes within `ms` (a queued, not yet accepted connection does not). An

@@ -6,11 +6,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closedByServer, connect, ensureBuilt, expectRefused, roundTrip, startEcho } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
 import { sleep } from '../helpers/sleep.js';
+import { STYLES } from '../../src/echo/options.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
 
-const STYLES = ['callback', 'protocol', 'async'] as const;
 const CHUNK = Buffer.alloc(256 * 1024);
 for (let i = 0; i < CHUNK.length; i++) CHUNK[i] = i & 0xff;
 

@@ -15,6 +15,7 @@ import {
   type CliProcess,
 } from '../helpers/cli.js';
 import { cleanup } from '../helpers/resources.js';
+import { STYLES } from '../../src/echo/options.js';
 
 beforeAll(ensureBuilt, 150_000);
 afterEach(cleanup);
@@ -53,7 +54,7 @@ describe('one process', () => {
     await expectRefused(port);
   });
 
-  it.each(['callback', 'protocol', 'async'])('style %s: SIGHUP is a graceful stop, logged, exit 0', async (style) => {
+  it.each(STYLES)('style %s: SIGHUP is a graceful stop, logged, exit 0', async (style) => {
     const { proc, port } = await startEcho(['--style', style]);
     await roundTrip(await connect({ port }), 'x');
     proc.child.kill('SIGHUP');
