@@ -7,11 +7,11 @@
 // pairs. Every backend runs side by side on the same fds and is compared with a model of the
 // kernel's state after every step (fuzz/kernel-model.ts). A failure prints the seed and path;
 // `--seed S --path P` replays exactly that case. Exits 1 on a failure or an fd leak.
-import { readdirSync, readlinkSync } from 'node:fs';
 import fc from 'fast-check';
 import { Command, InvalidArgumentError } from 'commander';
 import { commandArbs, kinds } from './commands.js';
 import { SLOTS, World } from './world.js';
+import { fdChanges, openFds } from './fd-leaks.js';
 
 function int(name: string) {
   return (v: string): number => {
@@ -29,36 +29,6 @@ const opts = new Command('fuzz')
   .parse()
   .opts<{ seconds: number; seed?: number; path?: string; maxCommands: number }>();
 
-/** Open fds and what each refers to ('socket:[123]', 'pipe:[45]', 'anon_inode:[eventpoll]'...). */
-function openFds(): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      out.set(Number(name), readlinkSync(`/proc/self/fd/${name}`));
-    } catch {
-      // Gone already: the directory's own fd, or a short-lived one of another thread.
-    }
-  }
-  return out;
-}
-
-/**
- * The fds a case left open or closed behind the world's back, of the kinds a world opens
- * (sockets, pipes, epoll and event fds). Node may open others on its own, and lazily: a tty
- * it reopens the first time process.stderr is touched, a file a helper thread reads. Those are
- * not the world's, so they are not a leak.
- */
-function fdChanges(before: Map<number, string>, after: Map<number, string>): string[] {
-  const ours = (target: string | undefined) => target !== undefined && /^(socket|pipe|anon_inode):/.test(target);
-  const changes: string[] = [];
-  for (const [fd, target] of after) {
-    if (before.get(fd) !== target && ours(target)) changes.push(`fd ${fd} (${target}) left open`);
-  }
-  for (const [fd, target] of before) {
-    if (!after.has(fd) && ours(target)) changes.push(`fd ${fd} (${target}) closed, but the world never opened it`);
-  }
-  return changes;
-}
 const seed = opts.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 const probe = new World(['pipe']);
 const backends = probe.backends.join(', ');
