@@ -11,6 +11,7 @@ import type { Socket } from '../socket.js';
 import type { Protocol, Server, Transport } from '../transports.js';
 import type { Idleable } from './idle.js';
 import { IdleSweeper } from './idle.js';
+import { MAX_READ } from '../read-slab.js';
 import { listenSocket } from './listen.js';
 import { reportAcceptError, turnedAway, type EchoContext, type EchoCounters, type EchoServer } from './contract.js';
 
@@ -22,9 +23,6 @@ interface Shared {
   /** Set by drain(): called once the last connection is gone. */
   onDrained: (() => void) | null;
 }
-
-/** The buffered style's read buffer: as much as one read asks for (read-slab.ts MAX_READ). */
-const BUFFER_BYTES = 64 * 1024;
 
 class EchoProtocol implements Protocol, Idleable {
   readonly #shared: Shared;
@@ -127,7 +125,8 @@ class BufferedEchoProtocol extends EchoProtocol {
 /** The protocol style, or (opts.style 'buffered') its BufferedProtocol variant. */
 export async function startProtocolEcho(loop: Loop, ctx: EchoContext): Promise<EchoServer> {
   const { opts, counters } = ctx;
-  const memory = opts.style === 'buffered' ? new ArrayBuffer(BUFFER_BYTES) : null;
+  // One buffer for every connection, as large as one read asks for.
+  const memory = opts.style === 'buffered' ? new ArrayBuffer(MAX_READ) : null;
   const shared: Shared = { counters, maxConns: opts.maxConns, conns: new Set(), onDrained: null };
   const server: Server = await loop.createServer(
     () => (memory === null ? new EchoProtocol(shared) : new BufferedEchoProtocol(shared, memory)),
