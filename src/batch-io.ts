@@ -272,7 +272,7 @@ export class BatchIo {
 
   /** The bytes of a record: `n` at `offset` of the read slab the last cycle filled. */
   #view(offset: number, n: number): Buffer {
-    return slabView(this.#nativeMemory!, this.#nativeSlab!, offset, n);
+    return slabView(this.#nativeMemory!, offset, n);
   }
 
   /**

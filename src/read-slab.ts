@@ -10,12 +10,14 @@
 import { markAsUntransferable } from 'node:worker_threads';
 
 /**
- * A fresh slab. Untransferable: a protocol handed a view could otherwise transfer the slab's
- * memory away (postMessage, structuredClone with a transfer list) while the loop still reads
- * into it; a transfer now copies instead.
+ * A fresh slab: memory of its own (never Node's shared pool), so it starts at offset 0 of its
+ * ArrayBuffer and a view's offset in the slab is its offset in the memory. Untransferable: a
+ * protocol handed a view could otherwise transfer the slab's memory away (postMessage,
+ * structuredClone with a transfer list) while the loop still reads into it; a transfer now
+ * copies instead.
  */
 export function newSlab(bytes: number): Buffer {
-  const slab = Buffer.allocUnsafe(bytes);
+  const slab = Buffer.allocUnsafeSlow(bytes);
   markAsUntransferable(slab.buffer);
   return slab;
 }
@@ -29,9 +31,9 @@ class SlabView extends Uint8Array {}
 Object.setPrototypeOf(SlabView.prototype, Buffer.prototype as object);
 Object.defineProperty(SlabView.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
-/** A view of `length` bytes at `offset` of `slab` (whose ArrayBuffer is `memory`). */
-export function slabView(memory: ArrayBuffer, slab: Buffer, offset: number, length: number): Buffer {
-  return new SlabView(memory, slab.byteOffset + offset, length) as unknown as Buffer;
+/** A view of `length` bytes at `offset` of a slab from newSlab() whose ArrayBuffer is `memory`. */
+export function slabView(memory: ArrayBuffer, offset: number, length: number): Buffer {
+  return new SlabView(memory, offset, length) as unknown as Buffer;
 }
 
 /** Slab size: 4 full-size reads per allocation. */
@@ -65,8 +67,8 @@ export class ReadSlab {
 
   /** Hands out the `n` bytes just read at `offset` as a view, and moves past them. */
   take(n: number): Buffer {
-    const buf = this.buf; // made first: #memory comes with it
-    const view = slabView(this.#memory!, buf, this.offset, n);
+    if (this.#memory === null) this.#renew();
+    const view = slabView(this.#memory!, this.offset, n);
     // 8-byte steps keep every view aligned for typed-array reinterpretation by the protocol.
     this.offset += (n + 7) & ~7;
     let room = SLAB_BYTES - this.offset;

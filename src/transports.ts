@@ -399,6 +399,11 @@ export class Transport implements WriteOwner {
     if (n === null) return;
     if (n === 0) return this.#onEof();
     this.#sizeReads(n);
+    this.#bufferUpdated(n);
+  }
+
+  /** Tells a buffered protocol `n` bytes are in its buffer (no closure: once per read). */
+  #bufferUpdated(n: number): void {
     try {
       this.#protocol.bufferUpdated?.(n);
     } catch (err) {
@@ -414,7 +419,7 @@ export class Transport implements WriteOwner {
       const k = Math.min(buf.length, data.length - off);
       buf.set(k === data.length ? data : data.subarray(off, off + k)); // k === length: off is 0
       off += k;
-      this.#callProtocol('bufferUpdated', () => this.#protocol.bufferUpdated?.(k));
+      this.#bufferUpdated(k);
     }
   }
 
