@@ -12,6 +12,14 @@ bool BatchIo::blocked(int fd) const {
   return !blocked_.empty() && std::find(blocked_.begin(), blocked_.end(), fd) != blocked_.end();
 }
 
+const Span& BatchIo::checked_read_slab() {
+  if (!slab_checked_) {
+    slab_checked_ = true;
+    if (guard_ != nullptr) guard_(guard_context_);
+  }
+  return read_slab_;
+}
+
 bool BatchIo::flush(int count) {
   blocked_.clear();
   count = std::min(std::max(count, 0), write_capacity_);
@@ -19,7 +27,7 @@ bool BatchIo::flush(int count) {
   for (int i = 0; i < count; ++i) {
     int32_t* w = writes_ + size_t(i) * kWriteInts;
     const int fd = w[0];
-    const Span& slab = w[1] == 1 ? read_slab_ : write_slab_;
+    const Span& slab = w[1] == 1 ? checked_read_slab() : write_slab_;
     const int64_t offset = w[2];
     const int64_t length = w[3];
     if (fd < 0 || blocked(fd)) {  // cancelled by its owner, or behind a short write
@@ -42,11 +50,11 @@ bool BatchIo::flush(int count) {
 
 int32_t BatchIo::read_into_slab(int fd, size_t most, int* slab_offset) {
   const size_t offset = size_t(*slab_offset);
-  if (read_slab_.data == nullptr || offset > read_slab_.length ||
-      read_slab_.length - offset < kMinRoom)
+  const Span& slab = checked_read_slab();
+  if (slab.data == nullptr || offset > slab.length || slab.length - offset < kMinRoom)
     return kNoRoom;
-  const size_t room = std::min({read_slab_.length - offset, kMaxRead, most});
-  ssize_t n = fd_read(fd, read_slab_.data + offset, room);
+  const size_t room = std::min({slab.length - offset, kMaxRead, most});
+  ssize_t n = fd_read(fd, slab.data + offset, room);
   if (n > 0) *slab_offset = int((offset + size_t(n) + 7) & ~size_t(7));
   return int32_t(n);
 }

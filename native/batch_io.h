@@ -56,7 +56,21 @@ class BatchIo {
     write_slab_ = write_slab;
     pairs_.assign(size_t(record_capacity) * 2, 0);
   }
-  void set_read_slab(Span slab) { read_slab_ = slab; }
+  // A slab given here is known to be attached for the rest of the call (see begin_call()).
+  void set_read_slab(Span slab) {
+    read_slab_ = slab;
+    slab_checked_ = true;
+  }
+  // The binding asks `guard` whether the read slab is still attached (user code can detach its
+  // ArrayBuffer; binding.cc, check_read_slab), and the guard forgets a detached one with
+  // set_read_slab({}). That costs two N-API calls, so it is asked lazily: at most once per
+  // binding call that begins with begin_call(), just before the read slab is first used. A loop
+  // whose readers read for themselves never uses it, and never pays for the question.
+  void set_slab_guard(void (*guard)(void* context), void* context) {
+    guard_ = guard;
+    guard_context_ = context;
+  }
+  void begin_call() { slab_checked_ = false; }
   void set_marks(const int32_t* marks, size_t count) {
     marks_ = marks;
     mark_count_ = count;
@@ -72,6 +86,8 @@ class BatchIo {
 
  private:
   bool blocked(int fd) const;
+  // The read slab, after the guard was asked once in this call.
+  const Span& checked_read_slab();
   int32_t read_into_slab(int fd, size_t most, int* slab_offset);
 
   int32_t* records_ = nullptr;
@@ -80,6 +96,9 @@ class BatchIo {
   int write_capacity_ = 0;
   Span write_slab_;
   Span read_slab_;
+  bool slab_checked_ = false;
+  void (*guard_)(void* context) = nullptr;
+  void* guard_context_ = nullptr;
   const int32_t* marks_ = nullptr;
   size_t mark_count_ = 0;
   std::vector<int32_t> pairs_;  // the backend's (fd, mask) pairs, before they become records

@@ -5,8 +5,10 @@
 import { openSync, closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, test } from 'vitest';
-import { native } from '../../src/native.js';
+import { native, type NativeSelectorHandle } from '../../src/native.js';
 import { expectError, socketpair, unusedFd } from '../helpers/fds.js';
 import { cleanup } from '../helpers/resources.js';
 
@@ -81,5 +83,64 @@ describe('FdWatch', () => {
     const watch = new native.FdWatch(() => {});
     watch.close();
     expect(watch.start(a)).toBe(-constants.errno.EINVAL);
+  });
+});
+
+// A selector's wait, cycle and flush are its own functions, not prototype methods (binding.cc:
+// no napi_unwrap per call). Kept past the life of the selector they came from, they must
+// answer -EBADF, not reach a freed wrap.
+/** The hot methods as plain functions, kept without the selector they came from. */
+interface HotMethods {
+  wait: (timeoutMs: number) => number;
+  cycle: (timeoutMs: number, writeCount: number, readSlab: Uint8Array | undefined) => number;
+  flush: (writeCount: number) => number;
+}
+
+function ownFunction<K extends keyof HotMethods>(sel: NativeSelectorHandle, name: K): HotMethods[K] {
+  const value: unknown = Object.getOwnPropertyDescriptor(sel, name)?.value;
+  expect(typeof value).toBe('function');
+  return value as HotMethods[K];
+}
+
+describe('NativeSelector hot methods', () => {
+  const { EBADF } = constants.errno;
+
+  test('are own functions of each selector, bound to it', () => {
+    const a = new native.NativeSelector(new Int32Array(8));
+    const b = new native.NativeSelector(new Int32Array(8));
+    expect(a.open(0)).toBe(0);
+    for (const name of ['wait', 'cycle', 'flush'] as const) {
+      expect(Object.hasOwn(a, name)).toBe(true);
+      expect(a[name]).not.toBe(b[name]);
+    }
+    // b was never opened: its wait, even called with a's `this`, is b's.
+    expect(ownFunction(b, 'wait').call(a, 0)).toBe(-EBADF);
+    expect(ownFunction(a, 'wait').call(b, 0)).toBe(0);
+    a.close();
+    expect(a.wait(0)).toBe(-EBADF);
+  });
+
+  test('kept after their selector was collected, answer -EBADF', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let collected = false;
+    const registry = new FinalizationRegistry(() => (collected = true));
+    const kept = ((): HotMethods => {
+      const sel = new native.NativeSelector(new Int32Array(8));
+      expect(sel.open(0)).toBe(0);
+      registry.register(sel, 'selector');
+      return { wait: ownFunction(sel, 'wait'), cycle: ownFunction(sel, 'cycle'), flush: ownFunction(sel, 'flush') };
+    })();
+    // Node runs N-API finalizers (the wrap's destructor) from its own queue after a GC.
+    for (let i = 0; i < 50 && !collected; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(collected).toBe(true);
+    // The wrap's destructor may come a turn after the registry heard of the collection.
+    for (let i = 0; i < 50 && kept.wait(0) !== -EBADF; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(kept.wait(0)).toBe(-EBADF);
+    expect(kept.cycle(0, 0, undefined)).toBe(-EBADF);
+    expect(kept.flush(0)).toBe(-EBADF);
   });
 });
