@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { planEcho, runEcho, type EchoResult } from './echo/suite.js';
 import type { RunningServer } from './echo/servers.js';
-import { planPipes, roundsPerSession, runPipes, type PipesResult } from './pipes/suite.js';
+import { PIPES_CPU, planPipes, roundsPerSession, runPipes, type PipesResult } from './pipes/suite.js';
 import { baselineRecord, findBaseline, withBaselineTwins, type Baseline } from './report/baseline.js';
 import { allCharts, toSvg } from './report/charts.js';
 import { discoverEnv, machineInfo, type BenchEnv } from './report/env.js';
@@ -118,7 +118,7 @@ function skipNotes(env: BenchEnv): string[] {
   if (env.gevent.path === null) notes.push(`echo: gevent server skipped: ${env.gevent.missing}`);
   if (env.echoRef.path === null) notes.push(`echo: C reference server skipped: ${env.echoRef.missing}`);
   if (env.loadgen.path === null) notes.push(`echo: no measurements possible: ${env.loadgen.missing}`);
-  if (env.taskset.path === null) notes.push(`echo: ${env.taskset.missing}`);
+  if (env.taskset.path === null) notes.push(`pipes and echo: ${env.taskset.missing}`);
   return notes;
 }
 
@@ -193,7 +193,8 @@ async function main(): Promise<void> {
     notes.push(
       `pipes: each case runs as ${pipesOpts.sessions} fresh processes per implementation, interleaved with the ` +
         `other implementations' (iomux: dist/bench/pipes/worker.js${baseline ? ", and the baseline's" : ''}); each runs ${pipesOpts.warmupMs} ms of unrecorded rounds, drops ${pipesOpts.warmup} more and ` +
-        `measures ${roundsPerSession(pipesOpts)}, pooled; processes not pinned`,
+        `measures ${roundsPerSession(pipesOpts)}, pooled; ` +
+        (env.taskset.path === null ? 'processes not pinned (no taskset)' : `every process pinned to CPU ${PIPES_CPU}`),
     );
   }
   if (echo.length > 0) {

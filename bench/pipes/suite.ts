@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { availableBackends } from '../../src/selectors.js';
 import { BASELINE_SUFFIX, BUILT_WORKER, type Baseline } from '../report/baseline.js';
 import type { BenchEnv } from '../report/env.js';
-import { lastLine, runJson } from '../report/exec.js';
+import { lastLine, pinned, runJson } from '../report/exec.js';
 import type { Progress } from '../report/progress.js';
 import { summarize, type Summary } from '../report/stats.js';
 
@@ -118,6 +118,14 @@ export function planPipes(opts: PipesOptions): PipesCase[] {
   return cases;
 }
 
+/**
+ * The CPU every pipes process runs on (when taskset exists), the echo server's. Unpinned, the
+ * same program's processes differed by up to 30% here (the scheduler moves them, and V8's helper
+ * threads get the second core that the C and Python references never use); pinned, alternating
+ * runs of one program agree within about 5%. Everything else on the machine gets the other core.
+ */
+export const PIPES_CPU = 1;
+
 const UNAVAILABLE: Record<string, [PipesStatus, string]> = {
   fd_setsize: ['fd_setsize', 'n/a (FD_SETSIZE)'],
   fd_limit: ['fd_limit', 'n/a (fd limit)'],
@@ -196,7 +204,7 @@ export async function runPipesSession(
   const total = opts.warmup + measured;
   const cmd = command(env, c, total, opts.warmupMs ?? 0, opts.baseline);
   if (typeof cmd === 'string') return { ...base, status: 'missing', note: cmd };
-  const [file, args] = cmd;
+  const [file, args] = pinned(env.taskset.path, PIPES_CPU, ...cmd);
   const run = await runJson(file, args, 300_000);
   const json = run.json;
   if (json !== null && typeof json.error === 'string') {
