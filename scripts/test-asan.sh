@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run test:asan: the addon built with AddressSanitizer and UndefinedBehaviorSanitizer into
-# build/Debug (build/Release is left as it is), then the selector, socket, loop, transport and
-# aio suites run against it.
+# build/Debug (build/Release is left as it is), then the native contract, selector, socket, loop,
+# transport and aio suites run against it.
 #
 # Node itself is not built with ASan, so the runtime must be loaded first (LD_PRELOAD, as
 # node-gyp's docs describe); IOMUX_DEBUG=1 makes src/native.ts load build/Debug. Options:
@@ -33,4 +33,4 @@ node --input-type=module -e "
   }
   console.log('test:asan: build/Debug/iomux.node with ASan+UBSan loaded');
 "
-npx vitest run test/selectors test/socket test/loop test/transports test/aio "$@"
+npx vitest run test/native test/selectors test/socket test/loop test/transports test/aio "$@"
