@@ -145,25 +145,6 @@ class SelectorWrap : public Napi::ObjectWrap<SelectorWrap> {
     delete static_cast<std::shared_ptr<Link>*>(data);
   }
 
-  static napi_value raw_number(napi_env env, int value) {
-    napi_value result = nullptr;
-    napi_create_int32(env, value, &result);
-    return result;
-  }
-
-  // argv[0, count) as int32s; false (a TypeError thrown) if any is missing or not a number.
-  static bool raw_ints(napi_env env, const napi_value* argv, size_t argc, size_t count, int* out) {
-    for (size_t i = 0; i < count; ++i) {
-      napi_valuetype type = napi_undefined;
-      if (i >= argc || napi_typeof(env, argv[i], &type) != napi_ok || type != napi_number ||
-          napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) {
-        throw_arg_type(env, "integer arguments");
-        return false;
-      }
-    }
-    return true;
-  }
-
   // wait(timeoutMs) -> count of pairs in the results array, or -errno. Timeout already rounded
   // and saturated by TS: -1 forever, 0 poll, else whole milliseconds up to INT_MAX.
   napi_value Wait(napi_env env, const napi_value* argv, size_t argc) {

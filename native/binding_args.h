@@ -40,4 +40,24 @@ inline Napi::Value number(const Napi::CallbackInfo& info, double value) {
   return Napi::Number::New(info.Env(), value);
 }
 
+// The same checks for callbacks written against the C API (the per-call hot paths, which skip
+// node-addon-api's CallbackInfo): argv[0, count) as int32s, else a TypeError and false.
+inline bool raw_ints(napi_env env, const napi_value* argv, size_t argc, size_t count, int* out) {
+  for (size_t i = 0; i < count; ++i) {
+    napi_valuetype type = napi_undefined;
+    if (i >= argc || napi_typeof(env, argv[i], &type) != napi_ok || type != napi_number ||
+        napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) {
+      throw_arg_type(env, "integer arguments");
+      return false;
+    }
+  }
+  return true;
+}
+
+inline napi_value raw_number(napi_env env, int32_t value) {
+  napi_value result = nullptr;
+  napi_create_int32(env, value, &result);
+  return result;
+}
+
 }  // namespace iomux

@@ -140,7 +140,6 @@ template <ssize_t (*Io)(int, uint8_t*, size_t)>
 napi_value FastTransfer(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 4;
   napi_value argv[4];
-  napi_value result = nullptr;
   if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   int32_t fd = -1;
   int64_t off = -1, len = -1;
@@ -161,9 +160,7 @@ napi_value FastTransfer(napi_env env, napi_callback_info cbinfo) {
     throw_arg_range(env, "offset/length outside the buffer");
     return nullptr;
   }
-  ssize_t n = Io(fd, static_cast<uint8_t*>(data) + off, size_t(len));
-  napi_create_int32(env, int32_t(n), &result);
-  return result;
+  return raw_number(env, int32_t(Io(fd, static_cast<uint8_t*>(data) + off, size_t(len))));
 }
 
 }  // namespace

@@ -204,6 +204,6 @@ function loadAddon(): NativeAddon {
  * The addon, loaded once per process. A copy of its exports object: N-API adds the exports one
  * by one, which leaves that object in V8's dictionary mode, and optimised code cannot inline a
  * property load from a dictionary-mode object. Every `native.recv(...)` then went through the
- * generic load IC, ~2.7% of a busy pipes loop's CPU in a profile. The copy has fast properties.
+ * generic load IC, 2–3% of a busy pipes loop's CPU in a profile. The copy has fast properties.
  */
 export const native: NativeAddon = { ...loadAddon() };

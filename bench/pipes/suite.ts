@@ -122,7 +122,7 @@ export function planPipes(opts: PipesOptions): PipesCase[] {
  * The CPU every pipes process runs on (when taskset exists), the echo server's. Unpinned, the
  * same program's processes differed by up to 30% here (the scheduler moves them, and V8's helper
  * threads get the second core that the C and Python references never use); pinned, alternating
- * runs of one program agree within about 5%. Everything else on the machine gets the other core.
+ * runs of one program mostly agree within about 5%. Everything else on the machine gets the other core.
  */
 export const PIPES_CPU = 1;
 
